@@ -1,0 +1,124 @@
+// The io boundary: everything a node is told (Input) and everything it asks for (Effect).
+//
+// A node is a pure state machine: `step(input) -> Effect[]`. It never reads a clock, a random
+// source, the environment or a file, and it never waits. Time arrives as `now` (monotonic ms) and
+// `wall` (wall-clock ms, which may jump backwards) on every input; randomness comes from a seed
+// in `Start`; disk contents arrive as `DiskDone` results of `Disk` effects the node issued.
+//
+// Two drivers interpret effects: sim/ (seeded, virtual time, faulty) and runtime-node/ (sockets,
+// files, real clocks). Both must honour the contract below; the simulator is allowed to be as
+// hostile as the contract permits and no more.
+//
+// Disk contract (both drivers):
+//  - Paths are relative to the node's data directory, '/'-separated, no '..'. A `write` creates
+//    the file and any missing parent directories.
+//  - Disk effects of one node are carried out one at a time in the order they were emitted, and
+//    completions (`DiskDone` / `DiskFailed`) arrive in that same order. So a `sync` covers every
+//    `write` to that file emitted before it, and a reply emitted on a `DiskDone` of a `sync` may
+//    promise durability for those writes.
+//  - A `write` is durable only after a later `sync` of the same file completed. A crash loses
+//    writes not yet covered by a completed sync, and may tear the last one (a prefix of it, or
+//    a prefix plus garbage, reaches the platter).
+//  - A new file's name, a `rename` and a `remove` are durable only after a later `syncDir` of the
+//    parent directory completed; a crash before that may undo them.
+//  - `read` returns at most `length` bytes; fewer means end of file. A read may fail (EIO) or,
+//    under bit-rot, return wrong bytes: on-disk formats carry checksums for that reason.
+//  - `allocate` extends a file to at least `size` bytes with zeroes (preallocation); data past
+//    what was written reads as zeroes. It never shrinks a file.
+//  - `list` returns the entries of a directory (files with their sizes, sub-directories marked);
+//    a missing directory lists as empty.
+//
+// Invariant IO-1 (see proofs-notes/io.md): no Reply or Send that acknowledges durability is
+// emitted before the DiskDone of the sync that covers the acknowledged data.
+
+export type NodeId = number;
+export type ConnId = number;
+export type DiskOpId = number;
+
+/** Stamped on every input: the node's monotonic clock and its wall clock, both in ms. */
+export interface Stamp {
+  readonly now: number;
+  readonly wall: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Disk operations
+
+export type DiskOp =
+  | { readonly kind: 'write'; readonly file: string; readonly offset: number; readonly data: Uint8Array }
+  | { readonly kind: 'sync'; readonly file: string }
+  | { readonly kind: 'syncDir'; readonly dir: string }
+  | { readonly kind: 'read'; readonly file: string; readonly offset: number; readonly length: number }
+  | { readonly kind: 'truncate'; readonly file: string; readonly size: number }
+  | { readonly kind: 'allocate'; readonly file: string; readonly size: number }
+  | { readonly kind: 'rename'; readonly from: string; readonly to: string }
+  | { readonly kind: 'remove'; readonly file: string }
+  | { readonly kind: 'list'; readonly dir: string }
+  | { readonly kind: 'stat'; readonly file: string };
+
+export type DiskOpKind = DiskOp['kind'];
+
+export interface DirEntry {
+  readonly name: string;
+  readonly size: number;
+  readonly dir: boolean;
+}
+
+/** What a completed disk operation returns; only the field matching the op's kind is set. */
+export interface DiskResult {
+  /** `read`: the bytes read (shorter than asked at end of file). */
+  readonly data?: Uint8Array;
+  /** `list`: directory entries, sorted by name. */
+  readonly entries?: readonly DirEntry[];
+  /** `stat`: the file size, or -1 if the file does not exist. */
+  readonly size?: number;
+}
+
+export type DiskError = 'EIO' | 'ENOSPC' | 'ENOENT' | 'EINVAL';
+
+// ---------------------------------------------------------------------------------------------
+// Inputs
+
+export type Input<Msg = unknown, Req = unknown> =
+  | (Stamp & { readonly tag: 'Start'; readonly seed: number })
+  | (Stamp & { readonly tag: 'Message'; readonly from: NodeId; readonly message: Msg })
+  | (Stamp & { readonly tag: 'ClientRequest'; readonly conn: ConnId; readonly corr: number; readonly request: Req })
+  | (Stamp & { readonly tag: 'ConnectionClosed'; readonly conn: ConnId })
+  | (Stamp & { readonly tag: 'Timer'; readonly timer: string })
+  | (Stamp & { readonly tag: 'DiskDone'; readonly id: DiskOpId; readonly op: DiskOpKind; readonly result: DiskResult })
+  | (Stamp & { readonly tag: 'DiskFailed'; readonly id: DiskOpId; readonly op: DiskOpKind; readonly error: DiskError });
+
+export type InputTag = Input['tag'];
+
+// ---------------------------------------------------------------------------------------------
+// Effects
+
+export type Effect<Msg = unknown, Res = unknown> =
+  | { readonly tag: 'Send'; readonly to: NodeId; readonly message: Msg }
+  | { readonly tag: 'Reply'; readonly conn: ConnId; readonly corr: number; readonly response: Res }
+  | { readonly tag: 'Close'; readonly conn: ConnId }
+  | { readonly tag: 'Disk'; readonly id: DiskOpId; readonly op: DiskOp }
+  /** Arms (or re-arms, replacing any earlier one of the same name) a timer firing after `afterMs`. */
+  | { readonly tag: 'SetTimer'; readonly timer: string; readonly afterMs: number }
+  | { readonly tag: 'CancelTimer'; readonly timer: string };
+
+export type EffectTag = Effect['tag'];
+
+/** A node as both drivers see it. `step` is synchronous, runs to completion and is deterministic. */
+export interface Machine<Msg = unknown, Req = unknown, Res = unknown> {
+  step(input: Input<Msg, Req>): Effect<Msg, Res>[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small constructors, so call sites read as the design does.
+
+export const send = <Msg>(to: NodeId, message: Msg): Effect<Msg, never> => ({ tag: 'Send', to, message });
+export const reply = <Res>(conn: ConnId, corr: number, response: Res): Effect<never, Res> => ({
+  tag: 'Reply',
+  conn,
+  corr,
+  response,
+});
+export const disk = (id: DiskOpId, op: DiskOp): Effect<never, never> => ({ tag: 'Disk', id, op });
+export const setTimer = (timer: string, afterMs: number): Effect<never, never> => ({ tag: 'SetTimer', timer, afterMs });
+export const cancelTimer = (timer: string): Effect<never, never> => ({ tag: 'CancelTimer', timer });

@@ -1,0 +1,101 @@
+// The fixed 61-byte header of a Kafka RecordBatch (magic 2), read and stamped in place.
+//
+//   offset  size  field
+//        0     8  baseOffset
+//        8     4  batchLength          (bytes after this field; whole batch = 12 + batchLength)
+//       12     4  partitionLeaderEpoch
+//       16     1  magic                (2)
+//       17     4  crc                  (CRC-32C over bytes 21 .. end, unsigned)
+//       21     2  attributes           (bits 0-2 compression, 3 timestamp type, 4 transactional, 5 control)
+//       23     4  lastOffsetDelta
+//       27     8  baseTimestamp
+//       35     8  maxTimestamp
+//       43     8  producerId
+//       51     2  producerEpoch
+//       53     4  baseSequence
+//       57     4  recordsCount
+//       61        records...
+//
+// baseOffset and partitionLeaderEpoch lie outside the CRC, so a broker stamps them without
+// recomputing it (RB-1 in proofs-notes/log.md). Multi-byte fields are big-endian.
+import { crc32c } from './crc32c.ts';
+
+export const BATCH_HEADER_SIZE = 61;
+/** Bytes before the batchLength-counted part: baseOffset (8) + batchLength (4). */
+export const BATCH_LOG_OVERHEAD = 12;
+export const CRC_OFFSET = 17;
+export const ATTRIBUTES_OFFSET = 21;
+export const MAGIC_V2 = 2;
+
+export interface BatchHeader {
+  readonly baseOffset: bigint;
+  readonly batchLength: number;
+  readonly partitionLeaderEpoch: number;
+  readonly magic: number;
+  readonly crc: number;
+  readonly attributes: number;
+  readonly lastOffsetDelta: number;
+  readonly baseTimestamp: bigint;
+  readonly maxTimestamp: bigint;
+  readonly producerId: bigint;
+  readonly producerEpoch: number;
+  readonly baseSequence: number;
+  readonly recordsCount: number;
+}
+
+const view = (buf: Uint8Array): DataView => new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+
+/** Total size in bytes of the batch starting at `off`, or -1 if fewer than 12 bytes remain. */
+export const batchSizeAt = (buf: Uint8Array, off: number): number => {
+  if (buf.length - off < BATCH_LOG_OVERHEAD) return -1;
+  return BATCH_LOG_OVERHEAD + view(buf).getInt32(off + 8);
+};
+
+/** Reads the header at `off`. The caller checks `buf.length - off >= BATCH_HEADER_SIZE` first. */
+export const readBatchHeader = (buf: Uint8Array, off = 0): BatchHeader => {
+  const v = view(buf);
+  return {
+    baseOffset: v.getBigInt64(off),
+    batchLength: v.getInt32(off + 8),
+    partitionLeaderEpoch: v.getInt32(off + 12),
+    magic: v.getInt8(off + 16),
+    crc: v.getUint32(off + 17),
+    attributes: v.getInt16(off + 21),
+    lastOffsetDelta: v.getInt32(off + 23),
+    baseTimestamp: v.getBigInt64(off + 27),
+    maxTimestamp: v.getBigInt64(off + 35),
+    producerId: v.getBigInt64(off + 43),
+    producerEpoch: v.getInt16(off + 51),
+    baseSequence: v.getInt32(off + 53),
+    recordsCount: v.getInt32(off + 57),
+  };
+};
+
+/** Cheap field readers for the data path (no object allocation). Offsets are JS numbers (< 2^53). */
+export const baseOffsetAt = (buf: Uint8Array, off: number): number => Number(view(buf).getBigInt64(off));
+export const lastOffsetDeltaAt = (buf: Uint8Array, off: number): number => view(buf).getInt32(off + 23);
+export const maxTimestampAt = (buf: Uint8Array, off: number): number => Number(view(buf).getBigInt64(off + 35));
+export const leaderEpochAt = (buf: Uint8Array, off: number): number => view(buf).getInt32(off + 12);
+export const attributesAt = (buf: Uint8Array, off: number): number => view(buf).getInt16(off + 21);
+
+/** True when the batch at `off` is whole, magic 2, and its CRC matches its bytes. */
+export const batchCrcValid = (buf: Uint8Array, off: number): boolean => {
+  const size = batchSizeAt(buf, off);
+  if (size < BATCH_HEADER_SIZE || off + size > buf.length) return false;
+  const v = view(buf);
+  if (v.getInt8(off + 16) !== MAGIC_V2) return false;
+  return crc32c(buf.subarray(off + ATTRIBUTES_OFFSET, off + size)) === v.getUint32(off + CRC_OFFSET);
+};
+
+/** Writes baseOffset and partitionLeaderEpoch in place; the CRC stays valid (neither is covered). */
+export const stampBatch = (buf: Uint8Array, off: number, baseOffset: number, leaderEpoch: number): void => {
+  const v = view(buf);
+  v.setBigInt64(off, BigInt(baseOffset));
+  v.setInt32(off + 12, leaderEpoch);
+};
+
+/** Recomputes and stores the CRC of the batch at `off` (for encoders). */
+export const sealBatchCrc = (buf: Uint8Array, off: number): void => {
+  const size = batchSizeAt(buf, off);
+  view(buf).setUint32(off + CRC_OFFSET, crc32c(buf.subarray(off + ATTRIBUTES_OFFSET, off + size)));
+};
