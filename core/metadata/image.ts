@@ -1,0 +1,281 @@
+// The metadata image: the immutable (immer-frozen) state that committed metadata records build,
+// and `applyRecords`, the only way it changes. Every node applies the same committed entries in
+// the same order, so every node holds the same image at the same offset.
+//
+// Invariants:
+//  META-1  `offset` is the offset of the last applied entry and strictly increases; `epoch` is
+//          that entry's epoch and never decreases. The empty image has offset -1, epoch 0.
+//  META-2  Applying is total and atomic: a record that does not fit the image (a partition of an
+//          unknown topic, a fence with a stale broker epoch, ...) is a controller bug and throws;
+//          a batch that throws leaves the image unchanged (immer discards the draft).
+//  META-3  `topicIdsByName` and `topicsById` are inverse: same size, each name maps to a topic
+//          whose name is that name.
+//  META-4  Every partition: replicas distinct and non-empty, isr a subset of replicas, leader
+//          either -1 or a member of the isr; partitions of a topic are numbered 0..n-1.
+//  META-5  (kept by the controller, checked by `imageInvariantViolations`) every partition
+//          leader is a registered, unfenced broker.
+//  META-6  `maxBrokerEpoch` is the largest brokerEpoch ever registered (it survives unregister),
+//          so a new registration's epoch is always fresh.
+// Faults survived: none by itself; its inputs are committed entries (raft checksums them).
+import { castDraft, enableMapSet, enablePatches, freeze, produce, produceWithPatches, type Draft, type Patch } from 'immer';
+import {
+  type BrokerEndpoint,
+  type BrokerFeature,
+  type MetadataRecord,
+  type PartitionChangeRecord,
+  type PartitionRecord,
+  ConfigResourceType,
+  NO_LEADER,
+  NO_LEADER_CHANGE,
+} from './records.ts';
+import type { Uuid } from './uuid.ts';
+
+enableMapSet();
+enablePatches();
+
+export interface BrokerImage {
+  readonly brokerId: number;
+  readonly incarnationId: Uuid;
+  readonly brokerEpoch: number;
+  readonly endpoints: readonly BrokerEndpoint[];
+  readonly features: readonly BrokerFeature[];
+  readonly rack: string | null;
+  readonly fenced: boolean;
+}
+
+export interface PartitionImage {
+  readonly partitionId: number;
+  readonly replicas: readonly number[];
+  readonly isr: readonly number[];
+  readonly removingReplicas: readonly number[];
+  readonly addingReplicas: readonly number[];
+  readonly leader: number;
+  readonly leaderRecoveryState: number;
+  readonly leaderEpoch: number;
+  readonly partitionEpoch: number;
+}
+
+export interface TopicImage {
+  readonly name: string;
+  readonly topicId: Uuid;
+  /** Indexed by partition id (META-4: ids are 0..n-1). */
+  readonly partitions: readonly PartitionImage[];
+}
+
+export interface MetadataImage {
+  /** Offset of the last applied entry, -1 if none (META-1). */
+  readonly offset: number;
+  /** Epoch of the last applied entry, 0 if none. */
+  readonly epoch: number;
+  readonly brokers: ReadonlyMap<number, BrokerImage>;
+  readonly topicsById: ReadonlyMap<Uuid, TopicImage>;
+  readonly topicIdsByName: ReadonlyMap<string, Uuid>;
+  /** Keyed by `configResourceKey(resourceType, resourceName)`; inner map: config name -> value. */
+  readonly configs: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /** Finalized feature levels (a level of 0 removes the feature). */
+  readonly features: ReadonlyMap<string, number>;
+  /** META-6. */
+  readonly maxBrokerEpoch: number;
+}
+
+export const emptyImage = (): MetadataImage =>
+  freeze(
+    {
+      offset: -1,
+      epoch: 0,
+      brokers: new Map(),
+      topicsById: new Map(),
+      topicIdsByName: new Map(),
+      configs: new Map(),
+      features: new Map(),
+      maxBrokerEpoch: -1,
+    },
+    true,
+  );
+
+export const configResourceKey = (resourceType: number, resourceName: string): string => `${resourceType}:${resourceName}`;
+
+export const topicByName = (image: MetadataImage, name: string): TopicImage | undefined => {
+  const id = image.topicIdsByName.get(name);
+  return id === undefined ? undefined : image.topicsById.get(id);
+};
+
+const assert: (cond: unknown, msg: string) => asserts cond = (cond, msg) => {
+  if (!cond) throw new Error(`metadata image: ${msg}`);
+};
+
+type DraftImage = Draft<MetadataImage>;
+
+const checkPartitionShape = (where: string, p: PartitionImage): void => {
+  assert(p.replicas.length > 0, `${where}: no replicas`);
+  assert(new Set(p.replicas).size === p.replicas.length, `${where}: duplicate replicas ${p.replicas}`);
+  assert(new Set(p.isr).size === p.isr.length, `${where}: duplicate isr ${p.isr}`);
+  assert(p.isr.every((b) => p.replicas.includes(b)), `${where}: isr ${p.isr} not within replicas ${p.replicas}`);
+  assert(p.leader === NO_LEADER || p.isr.includes(p.leader), `${where}: leader ${p.leader} not in isr ${p.isr}`);
+};
+
+const replayPartition = (d: DraftImage, rec: PartitionRecord): void => {
+  const topic = d.topicsById.get(rec.topicId);
+  assert(topic !== undefined, `PartitionRecord for unknown topic ${rec.topicId}`);
+  const where = `${topic.name}-${rec.partitionId}`;
+  assert(rec.partitionId >= 0 && rec.partitionId <= topic.partitions.length, `${where}: partition id out of sequence`);
+  const p: PartitionImage = {
+    partitionId: rec.partitionId,
+    replicas: [...rec.replicas],
+    isr: [...rec.isr],
+    removingReplicas: [...rec.removingReplicas],
+    addingReplicas: [...rec.addingReplicas],
+    leader: rec.leader,
+    leaderRecoveryState: rec.leaderRecoveryState,
+    leaderEpoch: rec.leaderEpoch,
+    partitionEpoch: rec.partitionEpoch,
+  };
+  checkPartitionShape(where, p);
+  topic.partitions[rec.partitionId] = castDraft(p);
+};
+
+const replayPartitionChange = (d: DraftImage, rec: PartitionChangeRecord): void => {
+  const topic = d.topicsById.get(rec.topicId);
+  assert(topic !== undefined, `PartitionChangeRecord for unknown topic ${rec.topicId}`);
+  const p = topic.partitions[rec.partitionId];
+  assert(p !== undefined, `PartitionChangeRecord for unknown partition ${topic.name}-${rec.partitionId}`);
+  if (rec.isr !== null) p.isr = [...rec.isr];
+  if (rec.replicas !== null) p.replicas = [...rec.replicas];
+  if (rec.removingReplicas !== null) p.removingReplicas = [...rec.removingReplicas];
+  if (rec.addingReplicas !== null) p.addingReplicas = [...rec.addingReplicas];
+  if (rec.leaderRecoveryState !== -1) p.leaderRecoveryState = rec.leaderRecoveryState;
+  // As Kafka's PartitionRegistration.merge: a leader change bumps the leader epoch; any change
+  // bumps the partition epoch.
+  if (rec.leader !== NO_LEADER_CHANGE) {
+    assert(rec.leader >= NO_LEADER, `bad leader ${rec.leader}`);
+    p.leader = rec.leader;
+    p.leaderEpoch += 1;
+  }
+  p.partitionEpoch += 1;
+  checkPartitionShape(`${topic.name}-${rec.partitionId}`, p as PartitionImage);
+};
+
+const replayOne = (d: DraftImage, rec: MetadataRecord): void => {
+  switch (rec.type) {
+    case 'RegisterBrokerRecord': {
+      const old = d.brokers.get(rec.brokerId);
+      assert(rec.brokerEpoch > d.maxBrokerEpoch, `broker ${rec.brokerId} epoch ${rec.brokerEpoch} not fresh`);
+      assert(old === undefined || rec.brokerEpoch > old.brokerEpoch, `broker ${rec.brokerId} epoch went back`);
+      d.brokers.set(rec.brokerId, {
+        brokerId: rec.brokerId,
+        incarnationId: rec.incarnationId,
+        brokerEpoch: rec.brokerEpoch,
+        endpoints: rec.endPoints.map((e) => ({ ...e })),
+        features: rec.features.map((f) => ({ ...f })),
+        rack: rec.rack,
+        fenced: rec.fenced,
+      });
+      d.maxBrokerEpoch = rec.brokerEpoch;
+      return;
+    }
+    case 'UnregisterBrokerRecord': {
+      const old = d.brokers.get(rec.brokerId);
+      assert(old !== undefined && old.brokerEpoch === rec.brokerEpoch, `unregister of unknown broker ${rec.brokerId}/${rec.brokerEpoch}`);
+      d.brokers.delete(rec.brokerId);
+      return;
+    }
+    case 'FenceBrokerRecord':
+    case 'UnfenceBrokerRecord': {
+      const b = d.brokers.get(rec.id);
+      assert(b !== undefined && b.brokerEpoch === rec.epoch, `${rec.type} for unknown broker ${rec.id}/${rec.epoch}`);
+      b.fenced = rec.type === 'FenceBrokerRecord';
+      return;
+    }
+    case 'TopicRecord':
+      assert(!d.topicIdsByName.has(rec.name), `topic ${rec.name} exists`);
+      assert(!d.topicsById.has(rec.topicId), `topic id ${rec.topicId} exists`);
+      d.topicsById.set(rec.topicId, { name: rec.name, topicId: rec.topicId, partitions: [] });
+      d.topicIdsByName.set(rec.name, rec.topicId);
+      return;
+    case 'PartitionRecord':
+      return replayPartition(d, rec);
+    case 'PartitionChangeRecord':
+      return replayPartitionChange(d, rec);
+    case 'RemoveTopicRecord': {
+      const topic = d.topicsById.get(rec.topicId);
+      assert(topic !== undefined, `RemoveTopicRecord for unknown topic ${rec.topicId}`);
+      d.topicsById.delete(rec.topicId);
+      d.topicIdsByName.delete(topic.name);
+      // As Kafka's ConfigurationsDelta: a removed topic's configs go with it.
+      d.configs.delete(configResourceKey(ConfigResourceType.TOPIC, topic.name));
+      return;
+    }
+    case 'ConfigRecord': {
+      const key = configResourceKey(rec.resourceType, rec.resourceName);
+      const entries = d.configs.get(key) ?? new Map<string, string>();
+      if (rec.value === null) entries.delete(rec.name);
+      else entries.set(rec.name, rec.value);
+      if (entries.size === 0) d.configs.delete(key);
+      else d.configs.set(key, entries);
+      return;
+    }
+    case 'FeatureLevelRecord':
+      assert(rec.featureLevel >= 0, `negative feature level ${rec.featureLevel}`);
+      if (rec.featureLevel === 0) d.features.delete(rec.name);
+      else d.features.set(rec.name, rec.featureLevel);
+      return;
+    case 'NoOpRecord':
+      return;
+  }
+};
+
+const recipe = (records: readonly MetadataRecord[], offset: number, epoch: number) => (d: DraftImage) => {
+  assert(Number.isSafeInteger(offset) && offset > d.offset, `offset ${offset} after ${d.offset}`);
+  assert(Number.isSafeInteger(epoch) && epoch >= d.epoch, `epoch ${epoch} before ${d.epoch}`);
+  for (const rec of records) replayOne(d, rec);
+  d.offset = offset;
+  d.epoch = epoch;
+};
+
+/** Applies one committed entry's records (atomically, META-2) and stamps its offset and epoch. */
+export const applyRecords = (image: MetadataImage, records: readonly MetadataRecord[], offset: number, epoch: number): MetadataImage =>
+  produce(image, recipe(records, offset, epoch));
+
+export interface AppliedEntry {
+  readonly image: MetadataImage;
+  /** The delta from the previous image, as immer patches (what brokers will consume). */
+  readonly patches: readonly Patch[];
+}
+
+/** As applyRecords, also returning the patches (the delta). */
+export const applyRecordsWithPatches = (
+  image: MetadataImage,
+  records: readonly MetadataRecord[],
+  offset: number,
+  epoch: number,
+): AppliedEntry => {
+  const [next, patches] = produceWithPatches(image, recipe(records, offset, epoch));
+  return { image: next, patches };
+};
+
+/** Every violated invariant (META-3, META-4, META-5), for tests and simulator checkers. */
+export const imageInvariantViolations = (image: MetadataImage): string[] => {
+  const out: string[] = [];
+  if (image.topicsById.size !== image.topicIdsByName.size) out.push('META-3: index sizes differ');
+  for (const [name, id] of image.topicIdsByName) {
+    if (image.topicsById.get(id)?.name !== name) out.push(`META-3: ${name} -> ${id} broken`);
+  }
+  for (const topic of image.topicsById.values()) {
+    topic.partitions.forEach((p, i) => {
+      if (p === undefined || p.partitionId !== i) {
+        out.push(`META-4: ${topic.name} partition ${i} missing or misnumbered`);
+        return;
+      }
+      try {
+        checkPartitionShape(`${topic.name}-${i}`, p);
+      } catch (e) {
+        out.push(`META-4: ${(e as Error).message}`);
+      }
+      if (p.leader !== NO_LEADER) {
+        const b = image.brokers.get(p.leader);
+        if (b === undefined || b.fenced) out.push(`META-5: ${topic.name}-${i} led by fenced or unknown broker ${p.leader}`);
+      }
+    });
+  }
+  return out;
+};
