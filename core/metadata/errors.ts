@@ -1,0 +1,21 @@
+// The Kafka error codes the metadata controller returns (org.apache.kafka.common.protocol.Errors).
+export const ErrorCode = {
+  NONE: 0,
+  UNKNOWN_TOPIC_OR_PARTITION: 3,
+  NOT_LEADER_OR_FOLLOWER: 6,
+  INVALID_TOPIC_EXCEPTION: 17,
+  TOPIC_ALREADY_EXISTS: 36,
+  INVALID_PARTITIONS: 37,
+  INVALID_REPLICATION_FACTOR: 38,
+  INVALID_CONFIG: 40,
+  INVALID_REQUEST: 42,
+  FENCED_LEADER_EPOCH: 74,
+  STALE_BROKER_EPOCH: 77,
+  INVALID_UPDATE_VERSION: 95,
+  UNKNOWN_TOPIC_ID: 100,
+  DUPLICATE_BROKER_REGISTRATION: 101,
+  BROKER_ID_NOT_REGISTERED: 102,
+  INELIGIBLE_REPLICA: 107,
+} as const;
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
