@@ -26,6 +26,18 @@ export const BATCH_LOG_OVERHEAD = 12;
 export const CRC_OFFSET = 17;
 export const ATTRIBUTES_OFFSET = 21;
 export const MAGIC_V2 = 2;
+export const MAX_TIMESTAMP_OFFSET = 35;
+
+/** Attribute bits (bits 0-2 are the compression codec, see compression.ts). */
+export const TIMESTAMP_TYPE_MASK = 0x08; // set: LogAppendTime, clear: CreateTime
+export const TRANSACTIONAL_MASK = 0x10;
+export const CONTROL_MASK = 0x20;
+export const DELETE_HORIZON_MASK = 0x40; // KIP-534: baseTimestamp is the compaction delete horizon
+/** RecordBatch.NO_TIMESTAMP, NO_PRODUCER_ID, NO_PRODUCER_EPOCH, NO_SEQUENCE. */
+export const NO_TIMESTAMP = -1;
+export const NO_PRODUCER_ID = -1;
+export const NO_PRODUCER_EPOCH = -1;
+export const NO_SEQUENCE = -1;
 
 export interface BatchHeader {
   readonly baseOffset: bigint;
@@ -98,4 +110,10 @@ export const stampBatch = (buf: Uint8Array, off: number, baseOffset: number, lea
 export const sealBatchCrc = (buf: Uint8Array, off: number): void => {
   const size = batchSizeAt(buf, off);
   view(buf).setUint32(off + CRC_OFFSET, crc32c(buf.subarray(off + ATTRIBUTES_OFFSET, off + size)));
+};
+
+/** Rewrites maxTimestamp (as a broker does when a client's is wrong) and reseals the CRC. */
+export const setMaxTimestamp = (buf: Uint8Array, off: number, maxTimestamp: number | bigint): void => {
+  view(buf).setBigInt64(off + MAX_TIMESTAMP_OFFSET, BigInt(maxTimestamp));
+  sealBatchCrc(buf, off);
 };

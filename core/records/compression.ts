@@ -1,0 +1,185 @@
+// Compression codecs of RecordBatch v2 (attributes bits 0-2): what is compressed is the record
+// section, i.e. every byte after the 61-byte header; recordsCount stays in the header.
+//
+//   id  codec   decode                    encode
+//    0  none    -                         -
+//    1  gzip    fflate (pure JS)          fflate
+//    2  snappy  snappyjs; xerial framing  snappyjs, xerial framing (as the Java client writes)
+//               (Java client) and raw
+//    3  lz4     UNSUPPORTED (no pure-JS codec installed)
+//    4  zstd    fzstd (pure JS)           UNSUPPORTED (fzstd decodes only)
+//   5-7 -       UNSUPPORTED_COMPRESSION_TYPE
+//
+//   CMP-1  decompression never yields more than `maxBytes` (decompression bombs fail as
+//          CORRUPT_MESSAGE before the output grows past the bound).
+//   CMP-2  decompress(c, compress(c, x)) === x for every codec with canCompress(c).
+// Faults survived: truncated or garbage compressed streams (CORRUPT_MESSAGE), unknown or
+// unsupported codec ids (UNSUPPORTED_COMPRESSION_TYPE); library exceptions never escape.
+import { Gunzip, gzipSync } from 'fflate';
+import { Decompress as ZstdDecompress } from 'fzstd';
+import { compress as snappyCompress, uncompress as snappyUncompress } from 'snappyjs';
+import { recordsError, type RecordsError } from './records-error.ts';
+
+export const Compression = { NONE: 0, GZIP: 1, SNAPPY: 2, LZ4: 3, ZSTD: 4 } as const;
+export type CompressionCodec = (typeof Compression)[keyof typeof Compression];
+export const COMPRESSION_CODEC_MASK = 0x07;
+
+/** Default bound on a batch's decompressed record section (CMP-1). */
+export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024;
+
+export const codecName = (codec: number): string =>
+  ['none', 'gzip', 'snappy', 'lz4', 'zstd'][codec] ?? `unknown(${codec})`;
+
+export const canDecompress = (codec: number): boolean => codec === 0 || codec === 1 || codec === 2 || codec === 4;
+export const canCompress = (codec: number): boolean => codec === 0 || codec === 1 || codec === 2;
+
+export type Decompressed = { readonly bytes: Uint8Array } | { readonly error: RecordsError };
+
+const unsupported = (codec: number): { error: RecordsError } => ({
+  error: recordsError(
+    'UNSUPPORTED_COMPRESSION_TYPE',
+    codec === Compression.LZ4
+      ? 'lz4 compression is not supported by Cairn (no pure-JS lz4 codec is installed)'
+      : `compression ${codecName(codec)} is not supported`,
+  ),
+});
+
+const corrupt = (what: string): { error: RecordsError } => ({ error: recordsError('CORRUPT_MESSAGE', what) });
+
+/** Collects streamed chunks, refusing to grow past maxBytes. */
+class BoundedSink {
+  readonly chunks: Uint8Array[] = [];
+  total = 0;
+  overflow = false;
+  constructor(readonly maxBytes: number) {}
+  add(chunk: Uint8Array): void {
+    this.total += chunk.length;
+    if (this.total > this.maxBytes) {
+      this.overflow = true;
+      throw new Error('decompressed size bound exceeded');
+    }
+    this.chunks.push(chunk);
+  }
+  join(): Uint8Array {
+    if (this.chunks.length === 1) return this.chunks[0];
+    const out = new Uint8Array(this.total);
+    let pos = 0;
+    for (const c of this.chunks) {
+      out.set(c, pos);
+      pos += c.length;
+    }
+    return out;
+  }
+}
+
+const streamed = (name: string, maxBytes: number, run: (sink: BoundedSink) => void): Decompressed => {
+  const sink = new BoundedSink(maxBytes);
+  try {
+    run(sink);
+  } catch (e) {
+    if (sink.overflow) return corrupt(`${name}: decompressed record section exceeds ${maxBytes} bytes`);
+    return corrupt(`${name}: ${e instanceof Error ? e.message : 'malformed stream'}`);
+  }
+  return { bytes: sink.join() };
+};
+
+const gunzip = (data: Uint8Array, maxBytes: number): Decompressed =>
+  streamed('gzip', maxBytes, (sink) => {
+    let ended = false;
+    const g = new Gunzip((chunk, final) => {
+      sink.add(chunk);
+      if (final) ended = true;
+    });
+    g.push(data, true);
+    if (!ended) throw new Error('truncated stream');
+  });
+
+const unzstd = (data: Uint8Array, maxBytes: number): Decompressed =>
+  streamed('zstd', maxBytes, (sink) => {
+    let ended = false;
+    const z = new ZstdDecompress((chunk, final) => {
+      sink.add(chunk);
+      if (final) ended = true;
+    });
+    z.push(data, true);
+    if (!ended) throw new Error('truncated stream');
+  });
+
+// xerial snappy-java stream framing: magic, version 1, min-compatible 1, then
+// [int32 BE compressed length][raw snappy block] repeated.
+const XERIAL_MAGIC = [0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00];
+const XERIAL_HEADER_SIZE = 16;
+const XERIAL_BLOCK_SIZE = 32 * 1024;
+
+const isXerial = (data: Uint8Array): boolean =>
+  data.length >= XERIAL_HEADER_SIZE && XERIAL_MAGIC.every((b, i) => data[i] === b);
+
+const unsnappyXerial = (data: Uint8Array, maxBytes: number): Decompressed =>
+  streamed('snappy', maxBytes, (sink) => {
+    const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    let pos = XERIAL_HEADER_SIZE;
+    // Each block consumes >= 4 bytes, so the loop runs at most data.length / 4 times.
+    while (pos < data.length) {
+      if (data.length - pos < 4) throw new Error('truncated xerial block length');
+      const len = v.getInt32(pos);
+      pos += 4;
+      if (len < 0 || len > data.length - pos) throw new Error(`bad xerial block length ${len}`);
+      sink.add(snappyUncompress(data.subarray(pos, pos + len), maxBytes - sink.total));
+      pos += len;
+    }
+  });
+
+const unsnappy = (data: Uint8Array, maxBytes: number): Decompressed => {
+  if (isXerial(data)) return unsnappyXerial(data, maxBytes);
+  return streamed('snappy', maxBytes, (sink) => sink.add(snappyUncompress(data, maxBytes)));
+};
+
+/** Decompresses a record section. `maxBytes` bounds the output (CMP-1). */
+export const decompress = (codec: number, data: Uint8Array, maxBytes = DEFAULT_MAX_DECOMPRESSED_BYTES): Decompressed => {
+  switch (codec) {
+    case Compression.NONE:
+      return data.length > maxBytes ? corrupt(`record section exceeds ${maxBytes} bytes`) : { bytes: data };
+    case Compression.GZIP:
+      return gunzip(data, maxBytes);
+    case Compression.SNAPPY:
+      return unsnappy(data, maxBytes);
+    case Compression.ZSTD:
+      return unzstd(data, maxBytes);
+    default:
+      return unsupported(codec);
+  }
+};
+
+const snappyXerial = (data: Uint8Array): Uint8Array => {
+  const blocks: Uint8Array[] = [];
+  for (let pos = 0; pos < data.length; pos += XERIAL_BLOCK_SIZE) {
+    blocks.push(snappyCompress(data.subarray(pos, Math.min(data.length, pos + XERIAL_BLOCK_SIZE))));
+  }
+  const total = XERIAL_HEADER_SIZE + blocks.reduce((n, b) => n + 4 + b.length, 0);
+  const out = new Uint8Array(total);
+  const v = new DataView(out.buffer);
+  out.set(XERIAL_MAGIC, 0);
+  v.setInt32(8, 1);
+  v.setInt32(12, 1);
+  let pos = XERIAL_HEADER_SIZE;
+  for (const b of blocks) {
+    v.setInt32(pos, b.length);
+    out.set(b, pos + 4);
+    pos += 4 + b.length;
+  }
+  return out;
+};
+
+/** Compresses a record section. Throws for codecs we cannot encode: callers check canCompress. */
+export const compress = (codec: number, data: Uint8Array): Uint8Array => {
+  switch (codec) {
+    case Compression.NONE:
+      return data;
+    case Compression.GZIP:
+      return gzipSync(data);
+    case Compression.SNAPPY:
+      return snappyXerial(data);
+    default:
+      throw new Error(`cannot compress with ${codecName(codec)} (canCompress is false)`);
+  }
+};
