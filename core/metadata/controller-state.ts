@@ -19,7 +19,11 @@
 //  CSTATE-1  pending offsets strictly increase, are all > committed.offset, and number at most
 //            MAX_PENDING_PROPOSALS; the speculative image equals committed + pending replayed.
 //  CSTATE-2  a pending proposal whose offset is committed with a different epoch was truncated
-//            by a new leader: all pending are dropped (we are no longer the leader that wrote it).
+//            by a new leader, and a committed epoch above a pending proposal's epoch means a newer
+//            leader exists: in both cases all pending are dropped. (The node must still call
+//            onLeadershipLost when raft reports the loss; this is the backstop.)
+// Cost: onCommitted replays the remaining pending proposals onto the new committed image, which
+// is O(pending records) per commit; fine for a handful in flight.
 // Faults survived: leadership loss with proposals in flight (they are dropped, not replayed).
 import type { Rng } from '../rng.ts';
 import { type ControllerCommand, type ControllerResult, handleCommand } from './controller.ts';
@@ -90,6 +94,8 @@ export class ControllerState {
       if (p.offset === committed.offset && p.epoch !== committed.epoch) truncated = true;
       dropped++;
     }
+    // A newer epoch committed while we still hold proposals of an older one: they are doomed.
+    if (this.queue.some((p) => p.epoch < committed.epoch)) truncated = true;
     if (truncated) return this.onLeadershipLost();
     this.queue.splice(0, dropped);
     this.rebase();

@@ -253,6 +253,26 @@ export const applyRecordsWithPatches = (
   return { image: next, patches };
 };
 
+/**
+ * Builds an image from scratch out of `records` (a snapshot's contents), stamped with the given
+ * offset/epoch/maxBrokerEpoch. Throws, as applyRecords does, if the records do not fit.
+ */
+export const imageFromRecords = (
+  records: readonly MetadataRecord[],
+  offset: number,
+  epoch: number,
+  maxBrokerEpoch: number,
+): MetadataImage =>
+  produce(emptyImage(), (d) => {
+    assert(Number.isSafeInteger(offset) && offset >= -1, `bad offset ${offset}`);
+    assert(Number.isSafeInteger(epoch) && epoch >= 0, `bad epoch ${epoch}`);
+    for (const rec of records) replayOne(d, rec);
+    assert(maxBrokerEpoch >= d.maxBrokerEpoch, `maxBrokerEpoch ${maxBrokerEpoch} below a registered epoch ${d.maxBrokerEpoch}`);
+    d.offset = offset;
+    d.epoch = epoch;
+    d.maxBrokerEpoch = maxBrokerEpoch;
+  });
+
 /** Every violated invariant (META-3, META-4, META-5), for tests and simulator checkers. */
 export const imageInvariantViolations = (image: MetadataImage): string[] => {
   const out: string[] = [];

@@ -437,8 +437,8 @@ export const readRecordFrame = (r: Reader): MetadataRecord => {
 };
 
 /** Writes `records` as `{ uvarint count; count x { uvarint size; frame } }` (no format byte). */
-export const writeRecordList = (w: Writer, records: readonly MetadataRecord[]): void => {
-  if (records.length > MAX_RECORDS_PER_BATCH) throw new Error(`batch of ${records.length} records exceeds the bound`);
+export const writeRecordList = (w: Writer, records: readonly MetadataRecord[], maxCount = MAX_RECORDS_PER_BATCH): void => {
+  if (records.length > maxCount) throw new Error(`batch of ${records.length} records exceeds the bound`);
   w.uvarint(records.length);
   for (const rec of records) {
     const frame = new Writer();
@@ -449,10 +449,10 @@ export const writeRecordList = (w: Writer, records: readonly MetadataRecord[]): 
 };
 
 /** Reads what writeRecordList wrote. Throws DecodeError (caught by callers). */
-export const readRecordList = (r: Reader): MetadataRecord[] => {
+export const readRecordList = (r: Reader, maxCount = MAX_RECORDS_PER_BATCH): MetadataRecord[] => {
   const count = r.uvarint();
   // Each frame takes at least 5 bytes (size, frame version, apiKey, version, tag count).
-  if (count > MAX_RECORDS_PER_BATCH || count * 5 > r.remaining) throw new DecodeError(`record count ${count} exceeds input`);
+  if (count > maxCount || count * 5 > r.remaining) throw new DecodeError(`record count ${count} exceeds input`);
   const out: MetadataRecord[] = [];
   for (let i = 0; i < count; i++) {
     const sizeBytes = r.uvarint();
