@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { History } from './history.ts';
+import { History, successorProcess } from './history.ts';
 
 test('pairs invokes with completions in invoke order', () => {
   const h = new History();
@@ -63,4 +63,10 @@ test('fromEvents round-trips', () => {
   const again = History.fromEvents(h.events());
   assert.deepEqual(again.events(), h.events());
   assert.deepEqual(again.toOperations(), h.toOperations());
+});
+
+test('successorProcess keeps the client id as process % clients', () => {
+  assert.equal(successorProcess(2, 5), 7);
+  assert.equal(successorProcess(7, 5) % 5, 2);
+  assert.throws(() => successorProcess(1, 0), /client count/);
 });

@@ -25,6 +25,16 @@
 // Operations whose outcome is unknown (`info`, or still open when the history ends) get
 // `ret = Infinity` and `output = undefined`.
 
+/**
+ * The process id a client continues under after an info retired `process` (Jepsen's convention:
+ * with `clients` clients numbered 0..clients-1, `process % clients` is always the client).
+ */
+export function successorProcess(process: number, clients: number): number {
+  if (!Number.isSafeInteger(clients) || clients < 1) throw new Error(`history: bad client count ${clients}`);
+  assertProcess(process);
+  return process + clients;
+}
+
 export type EventType = 'invoke' | 'ok' | 'fail' | 'info';
 
 export interface HistoryEvent {

@@ -125,8 +125,11 @@ test('explanations are bounded and use the model describe', () => {
 test('malformed operations are our bug: they throw', () => {
   assert.throws(() => check([w(1, 10, 5)]), /returns before its call/);
   assert.throws(() => check([w(1, NaN, 5)]), /non-finite/);
-  const lossy: Model<number, unknown, unknown> = { init: () => 0, step: (s) => ({ ok: true, state: s }), equal: (a, b) => a === b, partition: () => [] };
-  assert.throws(() => checkOperations(lossy, [w(1, 0, 1)]), /partition/);
+  const base: Model<number, unknown, unknown> = { init: () => 0, step: (s) => ({ ok: true, state: s }), equal: (a, b) => a === b };
+  const twice = w(1, 0, 1);
+  assert.throws(() => checkOperations({ ...base, partition: (ops) => [ops, ops] }, [twice]), /LIN-4.*twice/);
+  assert.throws(() => checkOperations({ ...base, partition: () => [[w(1, 0, 1)]] }, [twice]), /LIN-4.*not given/);
+  assert.deepEqual(checkOperations({ ...base, partition: () => [] }, [twice]), { result: 'ok' }, 'omitting is allowed');
 });
 
 // ---- generated histories --------------------------------------------------------------------

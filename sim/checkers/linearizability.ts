@@ -20,6 +20,7 @@
 //         accepts step by step. 'illegal' means the exhaustive search found none.
 //  LIN-2  the search is deterministic: same ops, same model, same maxSteps -> same result and
 //         the same step count (no wall clock; ties broken by op position).
+//  LIN-4  a model's partition returns only ops it was given, each at most once.
 //  LIN-3  ops with an unknown outcome (output undefined, ret Infinity) may be linearized at any
 //         point after their call, including after every other op, which is how "it never
 //         happened" is represented; the model decides which outcomes an unknown output allows.
@@ -41,6 +42,11 @@ export interface Model<S, I, O> {
   equal(a: S, b: S): boolean;
   /** Optional: a string with equal(a, b) => hash(a) === hash(b); speeds up the cache. */
   hash?(s: S): string;
+  /**
+   * Optional: independent parts (per key, per topic), each checked alone. Parts must hold the
+   * given op objects, each at most once; a part may omit ops that constrain nothing whatever
+   * happens (a read with unknown output), which keeps the search small.
+   */
   partition?(ops: Operation<I, O>[]): Operation<I, O>[][];
   describe?(op: Operation<I, O>): string;
 }
@@ -65,7 +71,9 @@ export interface CheckStats {
   parts: number;
 }
 
-export const DEFAULT_MAX_STEPS = 2_000_000;
+// Memory grows with successful steps (one cache entry each: ~ops/8 bytes + the state), so the
+// default keeps a worst-case part of a few thousand ops within a few hundred MB.
+export const DEFAULT_MAX_STEPS = 1_000_000;
 const DEFAULT_EXPLAIN_LIMIT = 20;
 
 export function checkOperations<S, I, O>(
@@ -88,8 +96,7 @@ export function checkOperationsWithStats<S, I, O>(
   if (!Number.isSafeInteger(explainLimit) || explainLimit < 1) throw new Error(`LIN: bad explainLimit`);
   ops.forEach(assertOperation);
   const parts = model.partition ? model.partition(ops) : [ops];
-  const total = parts.reduce((sum, part) => sum + part.length, 0);
-  if (total !== ops.length) throw new Error(`LIN: partition returned ${total} ops of ${ops.length}`);
+  assertPartition(ops, parts);
   const order = parts.map((part, index) => ({ index, size: part.length }));
   order.sort((a, b) => a.size - b.size || a.index - b.index);
   let steps = 0;
@@ -104,6 +111,19 @@ export function checkOperationsWithStats<S, I, O>(
     }
   }
   return { result: { result: 'ok' }, steps, parts: parts.length };
+}
+
+/** LIN-4: parts hold only input ops, each at most once (omitting ops that constrain nothing is allowed). */
+function assertPartition<I, O>(ops: Operation<I, O>[], parts: Operation<I, O>[][]): void {
+  const input = new Set(ops);
+  const seen = new Set<Operation<I, O>>();
+  for (const part of parts) {
+    for (const op of part) {
+      if (!input.has(op)) throw new Error('LIN-4: partition returned an op that was not given');
+      if (seen.has(op)) throw new Error('LIN-4: partition returned an op twice');
+      seen.add(op);
+    }
+  }
 }
 
 function assertOperation(op: Operation<unknown, unknown>, i: number): void {
@@ -183,33 +203,99 @@ type PartResult =
   | { kind: 'budget'; steps: number }
   | { kind: 'illegal'; steps: number; entries: Entries; bestPrefix: number[] };
 
-/** The cache of (linearized set, state) pairs, keyed by the bitset (+ the model's hash). */
+/**
+ * The set of linearized ops as a bitset, with an incrementally maintained Zobrist hash (XOR of a
+ * fixed pseudo-random 53-bit value per op), so the cache key costs O(1) per step instead of
+ * O(ops). The per-op values come from a fixed LCG: deterministic (LIN-2).
+ */
+class LinearizedSet {
+  readonly bits: Uint32Array;
+  readonly #lo: Uint32Array;
+  readonly #hi: Uint32Array;
+  #hashLo = 0;
+  #hashHi = 0;
+
+  constructor(n: number) {
+    this.bits = new Uint32Array(Math.ceil(n / 32));
+    this.#lo = new Uint32Array(n);
+    this.#hi = new Uint32Array(n);
+    let x = 0x9e3779b9;
+    for (let i = 0; i < n; i++) {
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      this.#lo[i] = x;
+      x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+      this.#hi[i] = x >>> 11; // 21 bits: lo + hi * 2^32 stays a safe integer
+    }
+  }
+
+  has(i: number): boolean {
+    return (this.bits[i >>> 5] & (1 << (i & 31))) !== 0;
+  }
+
+  set(i: number): void {
+    if (this.has(i)) throw new Error(`LIN: op ${i} linearized twice`);
+    this.#flip(i);
+  }
+
+  clear(i: number): void {
+    if (!this.has(i)) throw new Error(`LIN: op ${i} not linearized`);
+    this.#flip(i);
+  }
+
+  /** A safe integer; equal sets have equal hashes. */
+  hash(): number {
+    return this.#hashHi * 0x1_0000_0000 + this.#hashLo;
+  }
+
+  #flip(i: number): void {
+    this.bits[i >>> 5] ^= 1 << (i & 31);
+    this.#hashLo = (this.#hashLo ^ this.#lo[i]) >>> 0;
+    this.#hashHi = (this.#hashHi ^ this.#hi[i]) >>> 0;
+  }
+}
+
+interface CacheEntry<S> {
+  readonly bits: Uint32Array;
+  readonly stateHash: string;
+  readonly state: S;
+}
+
+/** Lowe's cache of (linearized set, state) pairs, bucketed by the set's hash. */
 class Cache<S> {
-  readonly #map = new Map<string, S[]>();
-  readonly model: Model<S, any, any>;
+  readonly #map = new Map<number, CacheEntry<S>[]>();
+  readonly #model: Model<S, any, any>;
   constructor(model: Model<S, any, any>) {
-    this.model = model;
+    this.#model = model;
   }
 
   /** Adds the pair; false when an equal pair was already there. */
-  add(bits: Uint32Array, state: S): boolean {
-    const key = this.model.hash ? `${bits.join(',')}|${this.model.hash(state)}` : bits.join(',');
-    const bucket = this.#map.get(key);
+  add(set: LinearizedSet, state: S): boolean {
+    const key = set.hash();
+    const stateHash = this.#model.hash ? this.#model.hash(state) : '';
+    let bucket = this.#map.get(key);
     if (bucket === undefined) {
-      this.#map.set(key, [state]);
-      return true;
+      bucket = [];
+      this.#map.set(key, bucket);
     }
-    if (bucket.some((s) => this.model.equal(s, state))) return false;
-    bucket.push(state);
+    for (const seen of bucket) {
+      if (seen.stateHash === stateHash && sameBits(seen.bits, set.bits) && this.#model.equal(seen.state, state)) return false;
+    }
+    bucket.push({ bits: set.bits.slice(), stateHash, state });
     return true;
   }
+}
+
+function sameBits(a: Uint32Array, b: Uint32Array): boolean {
+  if (a.length !== b.length) throw new Error('LIN: bitsets of different parts compared');
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function checkPart<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[], budget: number): PartResult {
   const n = ops.length;
   if (n === 0) return { kind: 'ok', steps: 0 };
   const e = makeEntries(ops);
-  const bits = new Uint32Array(Math.ceil(n / 32));
+  const linearized = new LinearizedSet(n);
   const cache = new Cache<S>(model);
   const stackCall: number[] = []; // call entries lifted, in linearization order
   const stackState: S[] = []; // the state before each of them
@@ -226,8 +312,8 @@ function checkPart<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[], budge
       const op = ops[opIndex];
       const r = model.step(state, op.input, op.output);
       if (r.ok) {
-        bits[opIndex >>> 5] |= 1 << (opIndex & 31);
-        if (cache.add(bits, r.state)) {
+        linearized.set(opIndex);
+        if (cache.add(linearized, r.state)) {
           stackCall.push(entry);
           stackState.push(state);
           state = r.state;
@@ -236,7 +322,7 @@ function checkPart<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[], budge
           if (stackCall.length > bestPrefix.length) bestPrefix = stackCall.map((c) => e.op[c]);
           continue;
         }
-        bits[opIndex >>> 5] &= ~(1 << (opIndex & 31));
+        linearized.clear(opIndex);
       }
       entry = e.next[entry];
     } else {
@@ -245,7 +331,7 @@ function checkPart<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[], budge
       if (call === undefined) return { kind: 'illegal', steps, entries: e, bestPrefix };
       state = stackState.pop() as S;
       const undone = e.op[call];
-      bits[undone >>> 5] &= ~(1 << (undone & 31));
+      linearized.clear(undone);
       unlift(e, call);
       entry = e.next[call];
     }

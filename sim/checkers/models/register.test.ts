@@ -30,6 +30,8 @@ test('register partitions per key (REG-3, PART-1)', () => {
   const parts = registerModel.partition!(ops);
   assert.deepEqual(parts.map((p) => p.map((o) => o.process)), [[0, 2], [1], [3], [4]], 'number 1 and string "1" differ');
   assert.deepEqual(partitionBy([], () => 'x'), []);
+  const unknownRead = { ...op('a', 9), output: undefined, ret: Infinity };
+  assert.deepEqual(registerModel.partition!([unknownRead, op('a', 10)]).map((p) => p.map((o) => o.process)), [[10]], 'unknown reads omitted');
 });
 
 test('canonicalKey and sameValue (PART-2)', () => {

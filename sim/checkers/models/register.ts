@@ -64,7 +64,9 @@ export function makeRegisterModel(initial: unknown = null): Model<RegisterState,
     },
     equal: (a, b) => registerHash(a) === registerHash(b),
     hash: registerHash,
-    partition: (ops: Operation<RegisterInput, RegisterOutput>[]) => partitionBy(ops, (op) => keyString(op.input)),
+    // Reads with an unknown output constrain nothing: left out of the search (LIN-4 allows it).
+    partition: (ops: Operation<RegisterInput, RegisterOutput>[]) =>
+      partitionBy(ops.filter((op) => !(op.input?.f === 'read' && op.output === undefined)), (op) => keyString(op.input)),
   };
 }
 

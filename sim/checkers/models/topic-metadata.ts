@@ -102,5 +102,7 @@ export const topicMetadataModel: Model<TopicState, TopicInput, TopicOutput> = {
   },
   equal: (a, b) => topicHash(a) === topicHash(b),
   hash: topicHash,
-  partition: (ops: Operation<TopicInput, TopicOutput>[]) => partitionBy(ops, (op) => String(op.input?.name)),
+  // Describes with an unknown output constrain nothing: left out of the search (LIN-4 allows it).
+  partition: (ops: Operation<TopicInput, TopicOutput>[]) =>
+    partitionBy(ops.filter((op) => !(op.input?.f === 'describe' && op.output === undefined)), (op) => String(op.input?.name)),
 };
