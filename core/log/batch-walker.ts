@@ -1,0 +1,63 @@
+// Reads a segment's batches from disk in bounded chunks and hands each valid batch to a visitor
+// (reads, offset-for-timestamp, truncation, compaction). Every batch served from disk has its
+// CRC checked first (WALK-1): bit-rot at rest is reported as corruption, never served.
+// A batch that straddles a chunk boundary is re-read whole from its own position; the walk is
+// bounded by the segment's written size and by a step budget.
+import type { DiskError } from '../io.ts';
+import type { DiskQueue } from './disk-queue.ts';
+import { scanBatches } from './batch-scan.ts';
+
+export const WALK_CHUNK_BYTES = 256 * 1024;
+
+export type WalkVisit = 'continue' | 'stop';
+
+export type WalkEnd =
+  | { readonly kind: 'done'; readonly position: number } // visitor stopped, or end of data reached
+  | { readonly kind: 'corrupt'; readonly position: number }
+  | { readonly kind: 'ioError'; readonly error: DiskError };
+
+export interface WalkSpec {
+  readonly file: string;
+  readonly startPosition: number;
+  /** Walk only below this file position (the segment's written size). */
+  readonly limitBytes: number;
+  /** The first batch must have baseOffset >= this (offsets increase from there). */
+  readonly minOffset: number;
+  readonly maxBatchBytes: number;
+  readonly chunkBytes?: number;
+}
+
+export const walkBatches = (
+  q: DiskQueue,
+  spec: WalkSpec,
+  visit: (buf: Uint8Array, off: number, size: number, baseOffset: number, lastOffset: number, position: number) => WalkVisit,
+  done: (end: WalkEnd) => void,
+): void => {
+  const chunk = spec.chunkBytes ?? WALK_CHUNK_BYTES;
+  let position = spec.startPosition;
+  let nextOffset = spec.minOffset;
+  let steps = 0;
+  const step = (want: number): void => {
+    if (position >= spec.limitBytes) return done({ kind: 'done', position });
+    if (++steps > 1 + Math.ceil(spec.limitBytes / chunk) * 2 + 4) throw new Error('WALK: step budget exceeded');
+    const length = Math.min(spec.limitBytes - position, Math.max(chunk, want));
+    q.emit(
+      { kind: 'read', file: spec.file, offset: position, length },
+      (r) => onChunk(r.data ?? new Uint8Array(0), length),
+      (error) => done({ kind: 'ioError', error }),
+    );
+  };
+  const onChunk = (buf: Uint8Array, asked: number): void => {
+    const atEof = buf.length < asked || position + buf.length >= spec.limitBytes;
+    const r = scanBatches(buf, 0, nextOffset, spec.maxBatchBytes, atEof, (off, size, base, last) =>
+      visit(buf, off, size, base, last, position + off) === 'continue',
+    );
+    position += r.position;
+    if (r.stop === 'stopped') return done({ kind: 'done', position });
+    nextOffset = r.nextOffset;
+    if (r.stop === 'end') return done({ kind: 'done', position });
+    if (r.stop === 'corrupt') return done({ kind: 'corrupt', position });
+    step(r.neededBytes);
+  };
+  step(0);
+};

@@ -1,0 +1,590 @@
+// The partition log: an append-only sequence of RecordBatches over segments, as a pure state
+// machine. Every I/O is a `Disk` effect; completions come back through `onDisk`. Results that are
+// not immediate (durability, reads) are queued as `LogEvent`s, drained with `takeEvents()`.
+//
+// Invariants (proofs-notes/log.md):
+//  LOG-1 durableOffset only advances on the DiskDone of a sync emitted after the writes of every
+//        batch below it; nothing at or above durableOffset may be acknowledged.
+//  LOG-2 after a crash and recovery, every batch below the durableOffset reached before the crash
+//        is present bit-exact (torn/corrupt tails above it are truncated, never served).
+//  LOG-3 offsets are dense per append and strictly increasing across the log; logStartOffset <=
+//        highWatermark <= logEndOffset; durableOffset <= logEndOffset.
+//  LOG-4 group commit: at most one commit (writes + one sync per touched segment) is in flight;
+//        appends meanwhile accumulate and go out as ONE write + ONE sync when it completes.
+//  LOG-5 the active segment is never deleted by retention; only whole segments below
+//        min(highWatermark, durableOffset) and below logStartOffset are deleted.
+//  LOG-6 a segment is trusted without a scan at recovery only if it lies wholly below the
+//        checkpointed recovery point and its index files pass a sanity check.
+//  LOG-7 queues are bounded: accepted-but-unwritten bytes <= maxPendingBytes.
+// Faults survived: crash with unsynced or torn writes, bit-rot (CRC on every disk read and scan),
+// failed reads (typed error), failed writes/syncs (the log goes offline: KAFKA_STORAGE_ERROR).
+import type { DiskError, DiskOp, DiskOpId, DiskResult, Effect, Stamp } from '../io.ts';
+import { BATCH_HEADER_SIZE, baseOffsetAt, batchSizeAt, lastOffsetDeltaAt, maxTimestampAt, stampBatch } from '../records/batch-header.ts';
+import { CKPT_HIGH_WATERMARK, CKPT_LEADER_EPOCH, CKPT_LOG_START, CKPT_RECOVERY_POINT, atomicWriteOps, encodeCheckpoint } from './checkpoint-file.ts';
+import type { LogConfig } from './config.ts';
+import { DiskQueue, counterIds, type NextDiskOpId } from './disk-queue.ts';
+import { LeaderEpochCache } from './leader-epoch-cache.ts';
+import type { AppendResult, Corruption, LogError, LogEvent, ReadResult } from './log-types.ts';
+import { Segment } from './segment.ts';
+import { TailCache } from './tail-cache.ts';
+import { walkBatches } from './batch-walker.ts';
+import { startRecovery } from './recovery.ts';
+import { planRetention } from './retention.ts';
+
+export type LogState = 'new' | 'recovering' | 'ready' | 'failed';
+
+
+type Action =
+  | { kind: 'data'; seg: Segment; position: number; views: Uint8Array[]; bytes: number; endOffset: number }
+  | { kind: 'roll'; old: Segment; next: Segment };
+
+interface Commit {
+  endOffset: number;
+}
+
+export interface PartitionLogOptions {
+  /** Allocator of node-unique disk op ids (share one across the logs of a node). */
+  readonly nextDiskOpId?: NextDiskOpId;
+}
+
+export class PartitionLog {
+  state: LogState = 'new';
+  segments: Segment[] = [];
+  logStartOffset = 0;
+  logEndOffset = 0;
+  durableOffset = 0;
+  highWatermark = 0;
+  recoveryPoint = 0;
+  /** Next offset not yet handed to the disk as a write. */
+  writtenOffset = 0;
+  readonly epochs: { cache: LeaderEpochCache } = { cache: new LeaderEpochCache() };
+  readonly corruption: Corruption[] = [];
+  readonly q: DiskQueue;
+  tail: TailCache;
+  events: LogEvent[] = [];
+  private queued: Action[] = [];
+  private pendingBytes = 0;
+  private inflight: Commit | null = null;
+  private pendingTruncate = -1;
+  private busyJobs = 0;
+
+  constructor(
+    readonly config: LogConfig,
+    opts: PartitionLogOptions = {},
+  ) {
+    this.q = new DiskQueue(opts.nextDiskOpId ?? counterIds());
+    this.tail = new TailCache(config.tailCacheBytes);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Driving
+
+  /** Lists the directory, reads checkpoints, recovers; emits a 'ready' event when done. */
+  start(stamp: Stamp): Effect[] {
+    if (this.state !== 'new') throw new Error('LOG: start twice');
+    startRecovery(this, stamp);
+    return this.q.take();
+  }
+
+  /** True if `id` is one of this log's outstanding disk ops (for routing completions). */
+  owns(id: DiskOpId): boolean {
+    return this.q.owns(id);
+  }
+
+  /** Feeds a DiskDone / DiskFailed for one of this log's ops. */
+  onDisk(input: { readonly tag: 'DiskDone'; readonly id: DiskOpId; readonly result: DiskResult } | { readonly tag: 'DiskFailed'; readonly id: DiskOpId; readonly error: DiskError }): Effect[] {
+    const p = this.q.complete(input.id);
+    if (input.tag === 'DiskDone') p.onDone?.(input.result);
+    else if (p.onFail !== undefined) p.onFail(input.error);
+    else this.fail(`${p.op.kind} ${'file' in p.op ? p.op.file : ''} failed: ${input.error}`);
+    return this.q.take();
+  }
+
+  takeEvents(): LogEvent[] {
+    const e = this.events;
+    this.events = [];
+    return e;
+  }
+
+  /** Marks the log offline (Kafka: log dir failure). Durability never advances again. */
+  fail(error: string): void {
+    if (this.state === 'failed') return;
+    this.state = 'failed';
+    this.events.push({ kind: 'failed', error });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Append and group commit (LOG-4)
+
+  get activeSegment(): Segment {
+    const s = this.segments[this.segments.length - 1];
+    if (s === undefined) throw new Error('LOG: no active segment');
+    return s;
+  }
+
+  /**
+   * Appends one or more concatenated, already validated batches: stamps baseOffset and
+   * partitionLeaderEpoch in place (the CRC stays valid) and queues the bytes for group commit.
+   * The buffer is kept (tail cache, pending write): the caller must not reuse it.
+   */
+  append(batches: Uint8Array, leaderEpoch: number, stamp: Stamp): AppendResult & { effects: Effect[] } {
+    const err = (error: LogError): AppendResult & { effects: Effect[] } => ({ error, baseOffset: -1, lastOffset: -1, effects: [] });
+    if (this.state === 'failed') return err('KAFKA_STORAGE_ERROR');
+    if (this.state !== 'ready' || this.pendingTruncate >= 0) return err('NOT_READY');
+    if (this.pendingBytes + batches.length > this.config.maxPendingBytes) return err('BUFFER_FULL');
+    const check = this.checkBatches(batches);
+    if (check !== 'NONE') return err(check);
+    const baseOffset = this.logEndOffset;
+    for (let off = 0; off < batches.length; ) {
+      const size = batchSizeAt(batches, off);
+      this.appendOne(batches, off, size, leaderEpoch, stamp);
+      off += size;
+    }
+    this.commit();
+    return { error: 'NONE', baseOffset, lastOffset: this.logEndOffset - 1, effects: this.q.take() };
+  }
+
+  private checkBatches(batches: Uint8Array): LogError {
+    let off = 0;
+    for (let n = 0; off < batches.length; n++) {
+      const size = batchSizeAt(batches, off);
+      if (size < BATCH_HEADER_SIZE || off + size > batches.length) return 'CORRUPT_MESSAGE';
+      if (size > this.config.segmentBytes) return 'RECORD_BATCH_TOO_LARGE';
+      if (lastOffsetDeltaAt(batches, off) < 0) return 'CORRUPT_MESSAGE';
+      off += size;
+    }
+    return off === batches.length && off > 0 ? 'NONE' : 'CORRUPT_MESSAGE';
+  }
+
+  private appendOne(buf: Uint8Array, off: number, size: number, leaderEpoch: number, stamp: Stamp): void {
+    const base = this.logEndOffset;
+    const last = base + lastOffsetDeltaAt(buf, off);
+    if (this.shouldRoll(size, last, stamp)) this.rollActive();
+    const seg = this.activeSegment;
+    stampBatch(buf, off, base, leaderEpoch);
+    if (leaderEpoch >= 0 && leaderEpoch !== this.epochs.cache.latestEpoch()) this.epochs.cache.assign(leaderEpoch, base);
+    const position = seg.sizeBytes;
+    if (seg.createdWallMs < 0) seg.createdWallMs = stamp.wall;
+    seg.onBatch(buf, off, size, base, last, this.config.indexIntervalBytes);
+    const view = buf.subarray(off, off + size);
+    this.tail.add({ baseOffset: base, lastOffset: last, bytes: view });
+    this.queueData(seg, position, view, last + 1);
+    this.logEndOffset = last + 1;
+  }
+
+  private shouldRoll(size: number, lastOffset: number, stamp: Stamp): boolean {
+    const seg = this.activeSegment;
+    if (seg.sizeBytes === 0) return false;
+    if (seg.sizeBytes + size > this.config.segmentBytes) return true;
+    if (!seg.canHoldOffset(lastOffset)) return true;
+    return seg.createdWallMs >= 0 && stamp.wall - seg.createdWallMs >= this.config.segmentMs;
+  }
+
+  private queueData(seg: Segment, position: number, view: Uint8Array, endOffset: number): void {
+    const last = this.queued[this.queued.length - 1];
+    if (last !== undefined && last.kind === 'data' && last.seg === seg && last.position + last.bytes === position) {
+      last.views.push(view);
+      last.bytes += view.length;
+      last.endOffset = endOffset;
+    } else {
+      this.queued.push({ kind: 'data', seg, position, views: [view], bytes: view.length, endOffset });
+    }
+    this.pendingBytes += view.length;
+  }
+
+  /** Forces a roll of a non-empty active segment (tests, admin); rolls are otherwise by size/age. */
+  roll(): Effect[] {
+    if (this.state === 'ready' && this.pendingTruncate < 0 && this.activeSegment.sizeBytes > 0) {
+      this.rollActive();
+      this.commit();
+    }
+    return this.q.take();
+  }
+
+  private rollActive(): void {
+    const old = this.activeSegment;
+    const next = new Segment(this.config.dir, this.logEndOffset);
+    this.segments.push(next);
+    this.queued.push({ kind: 'roll', old, next });
+  }
+
+  /** Emits everything queued as one commit if none is in flight (LOG-4). */
+  private commit(): void {
+    if (this.inflight !== null || this.queued.length === 0 || this.state !== 'ready') return;
+    const actions = this.queued;
+    this.queued = [];
+    this.pendingBytes = 0;
+    const commit: Commit = { endOffset: this.durableOffset };
+    let unsynced: Segment | null = null;
+    let rolled = false;
+    let lastSync = -1;
+    for (const a of actions) {
+      if (a.kind === 'data') {
+        const data = a.views.length === 1 ? a.views[0] : concat(a.views, a.bytes);
+        this.q.emit({ kind: 'write', file: a.seg.logFile, offset: a.position, data });
+        a.seg.writtenBytes = Math.max(a.seg.writtenBytes, a.position + a.bytes);
+        commit.endOffset = a.endOffset;
+        this.writtenOffset = a.endOffset;
+        unsynced = a.seg;
+      } else {
+        lastSync = this.emitRoll(a.old, a.next);
+        unsynced = null;
+        rolled = true;
+      }
+    }
+    if (unsynced !== null) lastSync = this.q.emit({ kind: 'sync', file: unsynced.logFile });
+    if (lastSync < 0) throw new Error('LOG-4: commit without a sync');
+    this.inflight = commit;
+    this.q.attach(lastSync, () => this.onCommitSynced(commit));
+    this.tail.evict(this.writtenOffset);
+    if (rolled) {
+      this.recoveryPoint = Math.max(this.recoveryPoint, this.activeSegment.baseOffset);
+      this.writeCheckpoints();
+    }
+  }
+
+  private onCommitSynced(commit: Commit): void {
+    if (this.inflight !== commit) throw new Error('LOG-4: completion of a commit not in flight');
+    this.inflight = null;
+    const end = Math.min(commit.endOffset, this.logEndOffset);
+    if (end > this.durableOffset && this.state === 'ready') {
+      this.durableOffset = end;
+      this.events.push({ kind: 'durable', offset: end });
+    }
+    this.commit();
+    this.runDeferred();
+  }
+
+  /** Roll ops: trim the old segment, persist its indexes, create the next one (SEG-1). */
+  private emitRoll(old: Segment, next: Segment): DiskOpId {
+    old.sealTimeIndex();
+    old.preallocated = false;
+    this.q.emit({ kind: 'truncate', file: old.logFile, size: old.sizeBytes });
+    const syncId = this.q.emit({ kind: 'sync', file: old.logFile });
+    this.emitIndexFiles(old);
+    this.emitCreateSegment(next);
+    return syncId;
+  }
+
+  /** Creates a segment file (zero prefix = empty), preallocates it and makes its name durable. */
+  emitCreateSegment(seg: Segment): void {
+    this.q.emit({ kind: 'write', file: seg.logFile, offset: 0, data: new Uint8Array(12) });
+    this.q.emit({ kind: 'truncate', file: seg.logFile, size: 0 });
+    this.q.emit({ kind: 'allocate', file: seg.logFile, size: this.config.segmentBytes });
+    seg.preallocated = true;
+    this.q.emit({ kind: 'sync', file: seg.logFile });
+    this.q.emit({ kind: 'syncDir', dir: this.config.dir });
+  }
+
+  /** Writes a non-active segment's index files (full rewrite) and syncs them. */
+  emitIndexFiles(seg: Segment): void {
+    for (const [file, data] of [
+      [seg.indexFile, seg.offsetIndex.serialize()],
+      [seg.timeIndexFile, seg.timeIndex.serialize()],
+    ] as const) {
+      this.q.emit({ kind: 'write', file, offset: 0, data });
+      this.q.emit({ kind: 'truncate', file, size: data.length });
+      this.q.emit({ kind: 'sync', file });
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Checkpoints (CKPT-1)
+
+  /** Writes recovery point, high watermark, log start offset and the leader-epoch cache. */
+  checkpoint(): Effect[] {
+    if (this.state === 'ready') this.writeCheckpoints();
+    return this.q.take();
+  }
+
+  writeCheckpoints(): void {
+    const { dir, topic, partition } = this.config;
+    const one = (offset: number): Uint8Array => encodeCheckpoint([[topic, partition, offset]]);
+    const files: [string, Uint8Array][] = [
+      [CKPT_RECOVERY_POINT, one(this.recoveryPoint)],
+      [CKPT_HIGH_WATERMARK, one(this.highWatermark)],
+      [CKPT_LOG_START, one(this.logStartOffset)],
+      [CKPT_LEADER_EPOCH, this.epochs.cache.encode()],
+    ];
+    for (const [name, data] of files) for (const op of atomicWriteOps(dir, name, data)) this.q.emit(op);
+  }
+
+  /** The owner (broker) reports the high watermark; it is clamped to [logStartOffset, logEndOffset]. */
+  setHighWatermark(offset: number): void {
+    this.highWatermark = Math.max(this.logStartOffset, Math.min(offset, this.logEndOffset));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Reads
+
+  /**
+   * Reads whole batches from the one containing `fetchOffset`: at least one batch, then up to
+   * `maxBytes`, only batches entirely below `upperBound` (high watermark or durable offset).
+   * The answer arrives as a 'read' event with `token` (immediately when served from memory).
+   */
+  read(fetchOffset: number, maxBytes: number, upperBound: number, token: number): Effect[] {
+    const answer = (error: LogError, chunks: Uint8Array[] = []): void => this.answerRead(token, error, chunks);
+    if (this.state === 'failed') return answer('KAFKA_STORAGE_ERROR'), [];
+    if (this.state !== 'ready') return answer('NOT_READY'), [];
+    if (fetchOffset < this.logStartOffset || fetchOffset > this.logEndOffset) return answer('OFFSET_OUT_OF_RANGE'), [];
+    const bound = Math.min(upperBound, this.logEndOffset);
+    if (fetchOffset >= bound) return answer('NONE'), [];
+    const fromMemory = this.tail.read(fetchOffset, maxBytes, bound);
+    if (fromMemory !== null) return answer('NONE', fromMemory), [];
+    this.readFromSegment(this.segmentIndexFor(fetchOffset), fetchOffset, maxBytes, bound, token);
+    return this.q.take();
+  }
+
+  private answerRead(token: number, error: LogError, chunks: Uint8Array[]): void {
+    let sizeBytes = 0;
+    for (const c of chunks) sizeBytes += c.length;
+    const result: ReadResult = { error, chunks, sizeBytes, logStartOffset: this.logStartOffset, logEndOffset: this.logEndOffset };
+    this.events.push({ kind: 'read', token, result });
+  }
+
+  /** Index of the segment whose base offset is the largest <= `offset` (0 if below all). */
+  segmentIndexFor(offset: number): number {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.segments[mid].baseOffset <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  }
+
+  private readFromSegment(segIndex: number, fetchOffset: number, maxBytes: number, bound: number, token: number): void {
+    const seg = this.segments[segIndex];
+    if (seg === undefined) return this.answerRead(token, 'NONE', []);
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    walkBatches(
+      this.q,
+      {
+        file: seg.logFile,
+        startPosition: seg.offsetIndex.lookup(fetchOffset),
+        limitBytes: seg.writtenBytes,
+        minOffset: seg.baseOffset,
+        maxBatchBytes: this.config.segmentBytes,
+      },
+      (buf, off, size, _base, last) => {
+        if (last < fetchOffset) return 'continue';
+        if (last >= bound) return 'stop';
+        if (chunks.length > 0 && total + size > maxBytes) return 'stop';
+        chunks.push(buf.subarray(off, off + size));
+        total += size;
+        return 'continue';
+      },
+      (end) => {
+        if (!this.segments.includes(seg)) return this.answerRead(token, 'OFFSET_OUT_OF_RANGE', []);
+        if (end.kind === 'ioError') return this.answerRead(token, 'KAFKA_STORAGE_ERROR', []);
+        if (end.kind === 'corrupt') {
+          this.reportCorruption({ file: seg.logFile, position: end.position, detail: 'invalid batch on read' });
+          if (chunks.length === 0) return this.answerRead(token, 'KAFKA_STORAGE_ERROR', []);
+        }
+        if (chunks.length === 0 && end.kind === 'done' && segIndex + 1 < this.segments.length && this.segments[segIndex + 1].baseOffset < bound) {
+          // Nothing at or after fetchOffset here (a compacted gap): continue in the next segment.
+          return this.readFromSegment(segIndex + 1, fetchOffset, maxBytes, bound, token);
+        }
+        this.answerRead(token, 'NONE', chunks);
+      },
+    );
+  }
+
+  reportCorruption(c: Corruption): void {
+    if (this.corruption.some((k) => k.file === c.file && k.position === c.position)) return;
+    if (this.corruption.length < 64) this.corruption.push(c);
+    this.events.push({ kind: 'corruption', corruption: c });
+  }
+
+  /** First offset whose batch has maxTimestamp >= `timestamp` (batch granularity), as an event. */
+  offsetForTimestamp(timestamp: number, token: number): Effect[] {
+    const answer = (error: LogError, offset: number): void => {
+      this.events.push({ kind: 'offsetForTimestamp', token, error, offset, timestamp });
+    };
+    if (this.state !== 'ready') return answer('KAFKA_STORAGE_ERROR', -1), [];
+    const i = this.segments.findIndex((s) => s.maxTimestamp >= timestamp);
+    if (i < 0) return answer('NONE', -1), [];
+    const seg = this.segments[i];
+    let found = -1;
+    walkBatches(
+      this.q,
+      {
+        file: seg.logFile,
+        startPosition: seg.offsetIndex.lookup(seg.timeIndex.lookupStart(timestamp)),
+        limitBytes: seg.writtenBytes,
+        minOffset: seg.baseOffset,
+        maxBatchBytes: this.config.segmentBytes,
+      },
+      (buf, off, _size, base) => {
+        if (maxTimestampAt(buf, off) < timestamp) return 'continue';
+        found = base;
+        return 'stop';
+      },
+      (end) => {
+        if (end.kind !== 'done') return answer('KAFKA_STORAGE_ERROR', -1);
+        if (found < 0) found = this.findInTail(timestamp, seg);
+        answer('NONE', found < 0 ? -1 : Math.max(found, this.logStartOffset));
+      },
+    );
+    return this.q.take();
+  }
+
+  /** Unwritten batches of `seg` are only in the tail cache (TAIL-2). */
+  private findInTail(timestamp: number, seg: Segment): number {
+    const all = this.tail.read(this.tail.startOffset(Infinity), Infinity, Infinity) ?? [];
+    for (const b of all) {
+      const base = baseOffsetAt(b, 0);
+      if (base >= seg.baseOffset && base < seg.nextOffset && maxTimestampAt(b, 0) >= timestamp) return base;
+    }
+    return -1;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Truncation (replication divergence)
+
+  /**
+   * Removes every batch containing an offset >= `offset` (Kafka removes the whole batch holding
+   * it). Deferred until no commit is in flight; appends are refused meanwhile. A 'truncated'
+   * event reports the new log end offset.
+   */
+  truncateTo(offset: number): Effect[] {
+    if (this.state !== 'ready') return [];
+    this.pendingTruncate = this.pendingTruncate < 0 ? offset : Math.min(this.pendingTruncate, offset);
+    this.runDeferred();
+    return this.q.take();
+  }
+
+  private runDeferred(): void {
+    if (this.pendingTruncate < 0 || this.inflight !== null || this.queued.length > 0 || this.busyJobs > 0) return;
+    if (this.state !== 'ready') return;
+    const target = this.pendingTruncate;
+    if (target >= this.logEndOffset) {
+      this.pendingTruncate = -1;
+      this.events.push({ kind: 'truncated', logEndOffset: this.logEndOffset });
+      return;
+    }
+    if (target < this.segments[0].baseOffset) return this.truncateFully(target);
+    if (target === this.segments[0].baseOffset) return this.applyTruncation(0, 0, target);
+    const segIndex = this.segmentIndexFor(target);
+    const seg = this.segments[segIndex];
+    this.busyJobs++;
+    let cut = -1;
+    let cutOffset = -1;
+    walkBatches(
+      this.q,
+      { file: seg.logFile, startPosition: seg.offsetIndex.lookup(target), limitBytes: seg.writtenBytes, minOffset: seg.baseOffset, maxBatchBytes: this.config.segmentBytes },
+      (_buf, _off, _size, base, last, position) => {
+        if (last < target) return 'continue';
+        cut = position;
+        cutOffset = base;
+        return 'stop';
+      },
+      (end) => {
+        this.busyJobs--;
+        if (end.kind === 'ioError') return this.fail(`truncate read failed: ${end.error}`);
+        if (cut < 0) {
+          // No batch reaches `target` in this segment: cut at its end (corrupt tail included).
+          cut = end.position;
+          cutOffset = seg.nextOffset;
+        }
+        this.applyTruncation(segIndex, cut, Math.min(cutOffset, seg.nextOffset));
+      },
+    );
+  }
+
+  private applyTruncation(segIndex: number, position: number, newEnd: number): void {
+    const seg = this.segments[segIndex];
+    const removed = this.segments.splice(segIndex + 1);
+    for (const r of removed) this.emitRemoveSegment(r);
+    const wasActive = removed.length === 0;
+    seg.truncateTo(position, newEnd);
+    this.q.emit({ kind: 'truncate', file: seg.logFile, size: position });
+    this.q.emit({ kind: 'allocate', file: seg.logFile, size: this.config.segmentBytes });
+    seg.preallocated = true;
+    if (!wasActive) {
+      this.q.emit({ kind: 'remove', file: seg.indexFile });
+      this.q.emit({ kind: 'remove', file: seg.timeIndexFile });
+    }
+    this.q.emit({ kind: 'sync', file: seg.logFile });
+    this.q.emit({ kind: 'syncDir', dir: this.config.dir });
+    this.finishTruncation(newEnd);
+  }
+
+  private truncateFully(target: number): void {
+    for (const s of this.segments) this.emitRemoveSegment(s);
+    const seg = new Segment(this.config.dir, target);
+    this.segments = [seg];
+    this.emitCreateSegment(seg);
+    this.logStartOffset = target;
+    this.finishTruncation(target);
+  }
+
+  private finishTruncation(newEnd: number): void {
+    this.pendingTruncate = -1;
+    this.logEndOffset = newEnd;
+    this.writtenOffset = newEnd;
+    this.durableOffset = Math.min(this.durableOffset, newEnd);
+    this.highWatermark = Math.min(this.highWatermark, newEnd);
+    this.recoveryPoint = Math.min(this.recoveryPoint, this.activeSegment.baseOffset);
+    this.tail.truncateFrom(newEnd);
+    this.epochs.cache.truncateFromEnd(newEnd);
+    this.writeCheckpoints();
+    this.events.push({ kind: 'truncated', logEndOffset: newEnd });
+  }
+
+  emitRemoveSegment(seg: Segment): void {
+    this.q.emit({ kind: 'remove', file: seg.logFile });
+    this.q.emit({ kind: 'remove', file: seg.indexFile });
+    this.q.emit({ kind: 'remove', file: seg.timeIndexFile });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Retention (LOG-5)
+
+  /** Deletes whole non-active segments by retention.ms / retention.bytes / logStartOffset. */
+  applyRetention(stamp: Stamp): Effect[] {
+    if (this.state !== 'ready' || this.pendingTruncate >= 0 || this.busyJobs > 0) return [];
+    const upper = Math.min(this.highWatermark, this.durableOffset);
+    const plan = planRetention(this.segments, this.config, stamp.wall, this.logStartOffset, upper);
+    if (plan.deleteCount === 0) return [];
+    const removed = this.segments.splice(0, plan.deleteCount);
+    this.logStartOffset = Math.max(this.logStartOffset, this.segments[0].baseOffset);
+    this.epochs.cache.truncateFromStart(this.logStartOffset);
+    this.writeCheckpoints();
+    for (const s of removed) this.emitRemoveSegment(s);
+    this.q.emit({ kind: 'syncDir', dir: this.config.dir });
+    this.events.push({ kind: 'retention', deletedSegments: removed.length, logStartOffset: this.logStartOffset });
+    return this.q.take();
+  }
+
+  /** DeleteRecords: moves logStartOffset to `offset` (<= high watermark), then drops whole segments below. */
+  deleteRecords(offset: number, stamp: Stamp): { error: LogError; effects: Effect[] } {
+    if (this.state !== 'ready') return { error: 'KAFKA_STORAGE_ERROR', effects: [] };
+    if (offset > this.highWatermark || offset < 0) return { error: 'OFFSET_OUT_OF_RANGE', effects: [] };
+    if (offset > this.logStartOffset) {
+      this.logStartOffset = offset;
+      this.epochs.cache.truncateFromStart(offset);
+      this.writeCheckpoints();
+    }
+    const effects = this.q.take();
+    return { error: 'NONE', effects: [...effects, ...this.applyRetention(stamp)] };
+  }
+}
+
+const concat = (views: readonly Uint8Array[], total: number): Uint8Array => {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const v of views) {
+    out.set(v, at);
+    at += v.length;
+  }
+  if (at !== total) throw new Error('LOG: concat size mismatch');
+  return out;
+};
+
+export type { DiskOp };

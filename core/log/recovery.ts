@@ -1,0 +1,235 @@
+// Recovery at start: list the directory, read the checkpoints, trust what lies wholly below the
+// recovery point (LOG-6: its index files are read and sanity-checked, its data is not), scan the
+// rest batch by batch (SCAN-1), truncate a torn or corrupt tail (truncate + re-zero + sync), and
+// rebuild indexes for whatever was scanned. Recovery of a large log reads only index files and
+// the segments after the recovery point (normally just the active one).
+// LOG-2 follows because every batch below the pre-crash durable offset was synced, so it scans
+// valid, and the scan stops only at the first invalid batch, which lies above all of them —
+// unless bit-rot hit synced data, which is reported as corruption.
+import type { DiskError, DiskOp, DiskResult, DirEntry, Stamp } from '../io.ts';
+import { leaderEpochAt } from '../records/batch-header.ts';
+import { scanBatches } from './batch-scan.ts';
+import { CKPT_HIGH_WATERMARK, CKPT_LEADER_EPOCH, CKPT_LOG_START, CKPT_RECOVERY_POINT, parseCheckpoint, parseOffset } from './checkpoint-file.ts';
+import { LeaderEpochCache } from './leader-epoch-cache.ts';
+import { parseOffsetIndex } from './offset-index.ts';
+import type { PartitionLog } from './partition-log.ts';
+import { SEGMENT_NAME_RE, Segment, segmentName } from './segment.ts';
+import { parseTimeIndex } from './time-index.ts';
+
+const SCAN_CHUNK_BYTES = 1024 * 1024;
+
+interface Found {
+  base: number;
+  fileBytes: number;
+  indexBytes: number; // -1 when absent
+  timeIndexBytes: number;
+}
+
+interface Step {
+  op: DiskOp;
+  done?: (r: DiskResult) => void;
+  fail?: (e: DiskError) => void;
+}
+
+/** Emits `steps` in order, then calls `then` after the last one completes (or at once if none). */
+const emitAll = (log: PartitionLog, steps: Step[], then: () => void): void => {
+  if (steps.length === 0) return then();
+  steps.forEach((s, i) => {
+    const last = i === steps.length - 1;
+    log.q.emit(
+      s.op,
+      (r) => {
+        s.done?.(r);
+        if (last) then();
+      },
+      (e) => {
+        if (s.fail === undefined) return log.fail(`recovery ${s.op.kind} failed: ${e}`);
+        s.fail(e);
+        if (last) then();
+      },
+    );
+  });
+};
+
+export const startRecovery = (log: PartitionLog, _stamp: Stamp): void => {
+  log.state = 'recovering';
+  log.q.emit(
+    { kind: 'list', dir: log.config.dir },
+    (r) => onList(log, r.entries ?? []),
+    (e) => log.fail(`list failed: ${e}`),
+  );
+};
+
+const onList = (log: PartitionLog, entries: readonly DirEntry[]): void => {
+  const dir = log.config.dir;
+  const byName = new Map(entries.filter((e) => !e.dir).map((e) => [e.name, e.size]));
+  const found: Found[] = [];
+  const leftovers: Step[] = [];
+  for (const [name, size] of byName) {
+    const m = SEGMENT_NAME_RE.exec(name);
+    if (m !== null) {
+      const base = Number(m[1]);
+      const stem = segmentName(base);
+      found.push({ base, fileBytes: size, indexBytes: byName.get(`${stem}.index`) ?? -1, timeIndexBytes: byName.get(`${stem}.timeindex`) ?? -1 });
+    } else if (/\.(tmp|cleaned|deleted|swap)$/.test(name)) {
+      leftovers.push({ op: { kind: 'remove', file: `${dir}/${name}` } });
+    }
+  }
+  found.sort((a, b) => a.base - b.base);
+  const ckpt = new Map<string, Uint8Array>();
+  const reads: Step[] = [CKPT_RECOVERY_POINT, CKPT_HIGH_WATERMARK, CKPT_LOG_START, CKPT_LEADER_EPOCH]
+    .filter((n) => byName.has(n))
+    .map((n) => ({ op: { kind: 'read', file: `${dir}/${n}`, offset: 0, length: byName.get(n)! }, done: (r) => ckpt.set(n, r.data ?? new Uint8Array(0)), fail: () => {} }));
+  emitAll(log, [...leftovers, ...reads], () => onCheckpoints(log, found, ckpt));
+};
+
+const offsetCheckpoint = (log: PartitionLog, bytes: Uint8Array | undefined): number | null => {
+  if (bytes === undefined) return null;
+  const rows = parseCheckpoint(bytes, 3);
+  const row = rows?.find((r) => r[0] === log.config.topic && r[1] === String(log.config.partition));
+  return row === undefined ? null : parseOffset(row[2]);
+};
+
+const onCheckpoints = (log: PartitionLog, found: Found[], ckpt: Map<string, Uint8Array>): void => {
+  const recoveryPoint = offsetCheckpoint(log, ckpt.get(CKPT_RECOVERY_POINT)) ?? 0;
+  const hw = offsetCheckpoint(log, ckpt.get(CKPT_HIGH_WATERMARK)) ?? 0;
+  const logStart = offsetCheckpoint(log, ckpt.get(CKPT_LOG_START)) ?? 0;
+  log.epochs.cache = LeaderEpochCache.decode(ckpt.get(CKPT_LEADER_EPOCH) ?? null);
+  const dir = log.config.dir;
+  if (found.length === 0) {
+    const seg = new Segment(dir, Math.max(0, logStart));
+    log.segments = [seg];
+    log.emitCreateSegment(seg);
+    return finish(log, logStart, hw);
+  }
+  const segs = found.map((f) => new Segment(dir, f.base));
+  const trusted = new Set<number>();
+  const steps: Step[] = [];
+  found.forEach((f, i) => {
+    const next = found[i + 1];
+    if (next === undefined || next.base > recoveryPoint || f.indexBytes < 0 || f.timeIndexBytes < 0) return; // LOG-6
+    const seg = segs[i];
+    let ok = true;
+    steps.push({
+      op: { kind: 'read', file: seg.indexFile, offset: 0, length: f.indexBytes },
+      done: (r) => {
+        const idx = parseOffsetIndex(r.data ?? new Uint8Array(0), f.base, f.fileBytes);
+        if (idx === null || (idx.length > 0 && idx.entry(idx.length - 1)[0] >= next.base)) ok = false;
+        else seg.offsetIndex = idx;
+      },
+      fail: () => (ok = false),
+    });
+    steps.push({
+      op: { kind: 'read', file: seg.timeIndexFile, offset: 0, length: f.timeIndexBytes },
+      done: (r) => {
+        const tix = parseTimeIndex(r.data ?? new Uint8Array(0), f.base);
+        if (!ok || tix === null) return void (ok = false);
+        seg.timeIndex = tix;
+        seg.sizeBytes = seg.writtenBytes = f.fileBytes;
+        seg.nextOffset = next.base;
+        seg.maxTimestamp = tix.maxTimestamp();
+        trusted.add(i);
+      },
+      fail: () => (ok = false),
+    });
+  });
+  emitAll(log, steps, () => scanFrom(log, found, segs, trusted, 0, logStart, hw));
+};
+
+/** Scans untrusted segments in order from `i`; stops at the first corrupt one (the rest go). */
+const scanFrom = (log: PartitionLog, found: Found[], segs: Segment[], trusted: Set<number>, i: number, logStart: number, hw: number): void => {
+  if (i >= segs.length) return settle(log, found, segs, trusted, segs.length, logStart, hw);
+  if (trusted.has(i)) return scanFrom(log, found, segs, trusted, i + 1, logStart, hw);
+  const prevNext = i > 0 ? segs[i - 1].nextOffset : 0;
+  if (segs[i].baseOffset < prevNext) {
+    log.reportCorruption({ file: segs[i].logFile, position: 0, detail: 'segment overlaps its predecessor' });
+    if (!trusted.has(i - 1)) return settle(log, found, segs, trusted, i, logStart, hw);
+    // The new active segment was trusted: its end is unknown without a scan.
+    trusted.delete(i - 1);
+    segs[i - 1] = new Segment(log.config.dir, segs[i - 1].baseOffset);
+    return scanSegment(log, segs[i - 1], found[i - 1].fileBytes, () => settle(log, found, segs, trusted, i, logStart, hw));
+  }
+  scanSegment(log, segs[i], found[i].fileBytes, (clean) => {
+    if (!clean) return settle(log, found, segs, trusted, i + 1, logStart, hw);
+    scanFrom(log, found, segs, trusted, i + 1, logStart, hw);
+  });
+};
+
+const scanSegment = (log: PartitionLog, seg: Segment, fileBytes: number, done: (clean: boolean) => void): void => {
+  let position = 0;
+  let guard = 0;
+  const readChunk = (want: number): void => {
+    if (position >= fileBytes) return done(true);
+    if (++guard > 4 + 2 * Math.ceil(fileBytes / SCAN_CHUNK_BYTES)) throw new Error('RECOVERY: scan budget exceeded');
+    const length = Math.min(fileBytes - position, Math.max(SCAN_CHUNK_BYTES, want));
+    log.q.emit(
+      { kind: 'read', file: seg.logFile, offset: position, length },
+      (r) => onChunk(r.data ?? new Uint8Array(0), length),
+      (e) => log.fail(`recovery read failed: ${e}`),
+    );
+  };
+  const onChunk = (buf: Uint8Array, asked: number): void => {
+    const atEof = buf.length < asked || position + buf.length >= fileBytes;
+    const r = scanBatches(buf, 0, seg.nextOffset, log.config.segmentBytes, atEof, (off, size, base, last) => {
+      if (!seg.canHoldOffset(last)) return false;
+      seg.onBatch(buf, off, size, base, last, log.config.indexIntervalBytes);
+      log.epochs.cache.assign(leaderEpochAt(buf, off), base);
+    });
+    position += r.position;
+    seg.writtenBytes = seg.sizeBytes;
+    if (seg.sizeBytes !== position) throw new Error('RECOVERY: scan position and segment size disagree');
+    if (r.stop === 'more') return readChunk(r.neededBytes);
+    if (r.stop === 'corrupt' || r.stop === 'stopped') {
+      log.reportCorruption({ file: seg.logFile, position, detail: 'torn or corrupt batch truncated at recovery' });
+      return done(false);
+    }
+    done(true);
+  };
+  readChunk(0);
+};
+
+/**
+ * Keeps segments [0, keep), deletes the rest; trims scanned non-active segments and persists their
+ * indexes; re-zeroes the active segment's tail (truncate + allocate + sync); then checkpoints.
+ */
+const settle = (log: PartitionLog, found: Found[], segs: Segment[], trusted: Set<number>, keep: number, logStart: number, hw: number): void => {
+  const kept = segs.slice(0, Math.max(1, keep));
+  for (const s of segs.slice(kept.length)) log.emitRemoveSegment(s);
+  log.segments = kept;
+  const active = kept[kept.length - 1];
+  for (let i = 0; i < kept.length - 1; i++) {
+    const s = kept[i];
+    if (trusted.has(i)) continue;
+    s.sealTimeIndex();
+    if (found[i].fileBytes !== s.sizeBytes) {
+      log.q.emit({ kind: 'truncate', file: s.logFile, size: s.sizeBytes });
+      log.q.emit({ kind: 'sync', file: s.logFile });
+    }
+    log.emitIndexFiles(s);
+  }
+  log.q.emit({ kind: 'truncate', file: active.logFile, size: active.sizeBytes });
+  log.q.emit({ kind: 'allocate', file: active.logFile, size: log.config.segmentBytes });
+  active.preallocated = true;
+  log.q.emit({ kind: 'sync', file: active.logFile });
+  log.q.emit({ kind: 'syncDir', dir: log.config.dir });
+  finish(log, logStart, hw);
+};
+
+const finish = (log: PartitionLog, logStart: number, hw: number): void => {
+  const active = log.activeSegment;
+  log.logEndOffset = active.nextOffset;
+  log.writtenOffset = log.logEndOffset;
+  log.logStartOffset = Math.min(Math.max(logStart, log.segments[0].baseOffset), log.logEndOffset);
+  log.highWatermark = Math.max(log.logStartOffset, Math.min(hw, log.logEndOffset));
+  log.recoveryPoint = active.baseOffset;
+  log.epochs.cache.truncateFromEnd(log.logEndOffset);
+  log.epochs.cache.truncateFromStart(log.logStartOffset);
+  log.writeCheckpoints();
+  // Ready once the last op (the checkpoint's syncDir) completes: everything kept is synced.
+  log.q.emit({ kind: 'sync', file: active.logFile }, () => {
+    if (log.state !== 'recovering') return;
+    log.state = 'ready';
+    log.durableOffset = log.logEndOffset;
+    log.events.push({ kind: 'ready', logEndOffset: log.logEndOffset, durableOffset: log.durableOffset });
+  });
+};

@@ -1,0 +1,91 @@
+// One log segment: `<base>.log` (20-digit zero-padded base offset), preallocated to segment.bytes
+// while active, trimmed to its logical size when rolled; plus its in-memory sparse indexes, which
+// are written to `<base>.index` / `<base>.timeindex` when the segment is rolled.
+// Invariants: SEG-1 `sizeBytes` is the logical end (every byte below it is whole batches in
+// offset order, everything from it to the file end is zero while active); SEG-2 offsets in the
+// segment lie in [baseOffset, nextOffset) and nextOffset - baseOffset fits a u32 (relative offsets);
+// SEG-3 `writtenBytes <= sizeBytes`: bytes in [writtenBytes, sizeBytes) are only in memory.
+import { OffsetIndex } from './offset-index.ts';
+import { TimeIndex } from './time-index.ts';
+import { maxTimestampAt } from '../records/batch-header.ts';
+
+export const segmentName = (baseOffset: number): string => String(baseOffset).padStart(20, '0');
+export const SEGMENT_NAME_RE = /^(\d{20})\.log$/;
+
+export class Segment {
+  sizeBytes = 0;
+  writtenBytes = 0;
+  nextOffset: number;
+  maxTimestamp = -1;
+  offsetOfMaxTimestamp: number;
+  /** Wall clock (ms) of the first append, for segment.ms; -1 while empty/unknown. */
+  createdWallMs = -1;
+  private bytesSinceIndex = 0;
+  /** Whether the file is preallocated past sizeBytes (the active segment). */
+  preallocated = false;
+
+  constructor(
+    readonly dir: string,
+    readonly baseOffset: number,
+    public offsetIndex: OffsetIndex = new OffsetIndex(baseOffset),
+    public timeIndex: TimeIndex = new TimeIndex(baseOffset),
+  ) {
+    if (!Number.isSafeInteger(baseOffset) || baseOffset < 0) throw new Error('SEG: bad base offset');
+    this.nextOffset = baseOffset;
+    this.offsetOfMaxTimestamp = baseOffset;
+  }
+
+  get logFile(): string {
+    return `${this.dir}/${segmentName(this.baseOffset)}.log`;
+  }
+  get indexFile(): string {
+    return `${this.dir}/${segmentName(this.baseOffset)}.index`;
+  }
+  get timeIndexFile(): string {
+    return `${this.dir}/${segmentName(this.baseOffset)}.timeindex`;
+  }
+
+  /** True when a batch ending at `lastOffset` still fits the u32 relative-offset space (SEG-2). */
+  canHoldOffset(lastOffset: number): boolean {
+    return lastOffset - this.baseOffset <= 0xfffffffe;
+  }
+
+  /**
+   * Accounts for a batch placed at `position` (== sizeBytes for appends; scans pass the same):
+   * advances the logical end and maintains the sparse indexes every `indexIntervalBytes`.
+   */
+  onBatch(buf: Uint8Array, off: number, size: number, baseOffset: number, lastOffset: number, indexIntervalBytes: number): void {
+    if (baseOffset < this.nextOffset && this.sizeBytes > 0) throw new Error('SEG-2: offsets must increase');
+    if (!this.canHoldOffset(lastOffset)) throw new Error('SEG-2: relative offset overflow');
+    const position = this.sizeBytes;
+    const ts = maxTimestampAt(buf, off);
+    if (ts > this.maxTimestamp) {
+      this.maxTimestamp = ts;
+      this.offsetOfMaxTimestamp = baseOffset;
+    }
+    if (this.bytesSinceIndex >= indexIntervalBytes || (position === 0 && this.offsetIndex.length === 0)) {
+      if (position > 0) this.offsetIndex.append(baseOffset, position);
+      this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
+      this.bytesSinceIndex = 0;
+    }
+    this.bytesSinceIndex += size;
+    this.sizeBytes += size;
+    this.nextOffset = lastOffset + 1;
+  }
+
+  /** Before a roll: make the time index's last entry carry the segment's max timestamp. */
+  sealTimeIndex(): void {
+    if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
+  }
+
+  /** Forgets everything at and after `position` / `offset` (truncation); indexes follow. */
+  truncateTo(position: number, offset: number): void {
+    if (position > this.sizeBytes) throw new Error('SEG: truncate beyond end');
+    this.sizeBytes = position;
+    this.writtenBytes = Math.min(this.writtenBytes, position);
+    this.nextOffset = Math.max(this.baseOffset, offset);
+    this.offsetIndex.truncateFromOffset(offset);
+    this.timeIndex.truncateFromOffset(offset);
+    this.bytesSinceIndex = 0;
+  }
+}
