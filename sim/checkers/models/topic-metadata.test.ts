@@ -23,22 +23,23 @@ test('step semantics (TOPIC-1..3)', () => {
   const empty = m.init();
   const s1 = m.step(empty, { f: 'create', name: 't' }, { ok: true, topicId: 'A' });
   assert.equal(s1.ok, true);
-  assert.equal(s1.state.get('t'), 'A');
+  assert.equal(s1.state.topics.get('t'), 'A');
   assert.equal(m.step(s1.state, { f: 'create', name: 't' }, { ok: true, topicId: 'B' }).ok, false);
   assert.equal(m.step(s1.state, { f: 'create', name: 't' }, { ok: false, error: 'TOPIC_ALREADY_EXISTS' }).ok, true);
   assert.equal(m.step(empty, { f: 'create', name: 't' }, { ok: false, error: 'TOPIC_ALREADY_EXISTS' }).ok, false);
   assert.equal(m.step(s1.state, { f: 'describe', name: 't' }, { exists: true, topicId: 'B' }).ok, false);
   assert.equal(m.step(s1.state, { f: 'describe', name: 't' }, { exists: false }).ok, false);
   assert.equal(m.step(empty, { f: 'delete', name: 't' }, { ok: true }).ok, false);
-  assert.equal(m.step(s1.state, { f: 'delete', name: 't' }, { ok: true }).state.has('t'), false);
+  assert.equal(m.step(s1.state, { f: 'delete', name: 't' }, { ok: true }).state.topics.has('t'), false);
   assert.equal(m.step(empty, { f: 'delete', name: 't' }, { ok: false, error: 'UNKNOWN_TOPIC_OR_PARTITION' }).ok, true);
   // unknown outcomes
   const info = m.step(empty, { f: 'create', name: 't' }, undefined);
   assert.equal(info.ok, true);
-  assert.equal(info.state.get('t'), null, 'present with an unknown id');
+  assert.equal(info.state.topics.get('t'), null, 'present with an unknown id');
   const pinned = m.step(info.state, { f: 'describe', name: 't' }, { exists: true, topicId: 'Z' });
   assert.equal(pinned.ok, true);
-  assert.equal(pinned.state.get('t'), 'Z');
+  assert.equal(pinned.state.topics.get('t'), 'Z');
+  assert.equal(pinned.state.issuedIds.has('Z'), true);
   assert.equal(m.equal(pinned.state, info.state), false);
   // malformed outputs and inputs are rejected, not thrown
   assert.equal(m.step(empty, { f: 'create', name: 't' }, { exists: false } as TopicOutput).ok, false);
@@ -146,9 +147,19 @@ test('property: topic histories of a real atomic execution are ok; a changed des
 });
 
 test('hash agrees with equal', () => {
-  const a: TopicState = new Map([['t', 'A'], ['u', null]]);
-  const b: TopicState = new Map([['u', null], ['t', 'A']]);
+  const st = (topics: [string, string | null][], ids: string[]): TopicState => ({ topics: new Map(topics), issuedIds: new Set(ids) });
+  const a = st([['t', 'A'], ['u', null]], ['A', 'B']);
+  const b = st([['u', null], ['t', 'A']], ['B', 'A']);
   assert.equal(topicMetadataModel.hash!(a), topicMetadataModel.hash!(b));
   assert.equal(topicMetadataModel.equal(a, b), true);
-  assert.equal(topicMetadataModel.equal(a, new Map([['t', 'A'], ['u', 'B']])), false);
+  assert.equal(topicMetadataModel.equal(a, st([['t', 'A'], ['u', 'B']], ['A', 'B'])), false);
+  assert.equal(topicMetadataModel.equal(a, st([['t', 'A'], ['u', null]], ['A'])), false);
+});
+
+test('TOPIC-5: an id is issued by one create only', () => {
+  assert.equal(check([create('t', 'A', 0, 1), del('t', true, 2, 3), create('t', 'A', 4, 5)]), 'illegal');
+  assert.equal(check([create('t', 'A', 0, 1), del('t', true, 2, 3), create('t', 'B', 4, 5)]), 'ok');
+  // an info create's unknown id, once pinned, is spent too
+  assert.equal(check([create('t', 'A', 0, INF), describe('t', 'X', 5, 6), del('t', true, 7, 8), create('t', 'X', 9, 10)]), 'illegal');
+  assert.equal(check([create('t', 'X', 0, 1), del('t', true, 2, 3), create('t', 'A', 4, INF), describe('t', 'X', 5, 6)]), 'illegal');
 });

@@ -12,10 +12,12 @@
 // State per topic: absent, or present with a topicId, or present with an UNKNOWN id (null).
 // Unknown ids come from info creates: an info create applied to an absent topic makes it present
 // with id null ("created, we never learnt the id"). A later describe that returns exists=true
-// with id X pins the id to X from then on; a later create must fail while it is present, a
-// delete removes it. "The info create never happened" is the checker placing it after every
-// other op (LIN-3). An info delete removes the topic if present; an info describe constrains
-// nothing.
+// with id X pins the id to X from then on (the state becomes present-with-X); a later create must
+// fail while it is present, a delete removes it. "The info create never happened" is the checker
+// placing it after every other op (LIN-3). An info delete removes the topic if present; an info
+// describe constrains nothing (and is left out of the search by partition).
+// The state also remembers every id already issued in this linearization (by ok creates and by
+// pins), because ids differ per create: a create or a pin reusing one is rejected.
 //
 // Invariants:
 //  TOPIC-1  a create succeeds only on an absent topic and sets exactly the id it returned;
@@ -24,9 +26,10 @@
 //           UNKNOWN_TOPIC_OR_PARTITION.
 //  TOPIC-3  a describe returns the current state exactly (existence and id).
 //  TOPIC-4  topics with different names are independent: the model partitions by name.
-// Not checked here: that ids differ per create (a check over all ok creates does that more
-// cheaply), nor that an unknown id pinned by a describe differs from the ids of acknowledged
-// creates: the model accepts such a history.
+//  TOPIC-5  no two creates yield the same id (within one name; across names, ids are not
+//           compared, because partitions are checked apart).
+// Not detectable: an info create's id is unknown, so a describe may pin it to any id not issued
+// otherwise; a history whose only wrong answer is such an id passes.
 
 import type { Model } from '../linearizability.ts';
 import type { Operation } from '../../history.ts';
@@ -45,32 +48,42 @@ export type TopicOutput =
   | { exists: false }
   | { exists: true; topicId: string };
 
-/** Present topics by name: the topicId, or null when it is not known yet. Absent = missing. */
-export type TopicState = ReadonlyMap<string, string | null>;
+/**
+ * Present topics by name (the topicId, or null while unknown; absent = missing), and every id
+ * issued so far in this linearization (TOPIC-5).
+ */
+export interface TopicState {
+  readonly topics: ReadonlyMap<string, string | null>;
+  readonly issuedIds: ReadonlySet<string>;
+}
 
 type Step = { ok: boolean; state: TopicState };
 
-const with_ = (s: TopicState, name: string, id: string | null): TopicState => new Map(s).set(name, id);
-const without = (s: TopicState, name: string): TopicState => {
-  const next = new Map(s);
-  next.delete(name);
-  return next;
-};
+function withTopic(s: TopicState, name: string, id: string | null): TopicState {
+  const topics = new Map(s.topics).set(name, id);
+  return { topics, issuedIds: id === null ? s.issuedIds : new Set(s.issuedIds).add(id) };
+}
+
+function withoutTopic(s: TopicState, name: string): TopicState {
+  const topics = new Map(s.topics);
+  topics.delete(name);
+  return { topics, issuedIds: s.issuedIds };
+}
 
 function stepCreate(s: TopicState, name: string, out: TopicOutput | undefined): Step {
-  const present = s.has(name);
-  if (out === undefined) return { ok: true, state: present ? s : with_(s, name, null) };
+  const present = s.topics.has(name);
+  if (out === undefined) return { ok: true, state: present ? s : withTopic(s, name, null) };
   if ('ok' in out && out.ok === true && 'topicId' in out && typeof out.topicId === 'string') {
-    return { ok: !present, state: with_(s, name, out.topicId) };
+    return { ok: !present && !s.issuedIds.has(out.topicId), state: withTopic(s, name, out.topicId) };
   }
   if ('ok' in out && out.ok === false && out.error === 'TOPIC_ALREADY_EXISTS') return { ok: present, state: s };
   return { ok: false, state: s };
 }
 
 function stepDelete(s: TopicState, name: string, out: TopicOutput | undefined): Step {
-  const present = s.has(name);
-  if (out === undefined) return { ok: true, state: present ? without(s, name) : s };
-  if ('ok' in out && out.ok === true && !('topicId' in out)) return { ok: present, state: without(s, name) };
+  const present = s.topics.has(name);
+  if (out === undefined) return { ok: true, state: present ? withoutTopic(s, name) : s };
+  if ('ok' in out && out.ok === true && !('topicId' in out)) return { ok: present, state: withoutTopic(s, name) };
   if ('ok' in out && out.ok === false && out.error === 'UNKNOWN_TOPIC_OR_PARTITION') return { ok: !present, state: s };
   return { ok: false, state: s };
 }
@@ -78,19 +91,21 @@ function stepDelete(s: TopicState, name: string, out: TopicOutput | undefined): 
 function stepDescribe(s: TopicState, name: string, out: TopicOutput | undefined): Step {
   if (out === undefined) return { ok: true, state: s };
   if (!('exists' in out)) return { ok: false, state: s };
-  if (out.exists === false) return { ok: !s.has(name), state: s };
-  if (typeof out.topicId !== 'string' || !s.has(name)) return { ok: false, state: s };
-  const id = s.get(name);
-  if (id === null) return { ok: true, state: with_(s, name, out.topicId) }; // pin the unknown id
+  if (out.exists === false) return { ok: !s.topics.has(name), state: s };
+  if (typeof out.topicId !== 'string' || !s.topics.has(name)) return { ok: false, state: s };
+  const id = s.topics.get(name);
+  if (id === null) return { ok: !s.issuedIds.has(out.topicId), state: withTopic(s, name, out.topicId) }; // pin
   return { ok: id === out.topicId, state: s };
 }
 
 function topicHash(s: TopicState): string {
-  return [...s.entries()].map(([k, v]) => `${JSON.stringify(k)}=${v === null ? '?' : JSON.stringify(v)}`).sort().join(';');
+  const topics = [...s.topics.entries()].map(([k, v]) => `${JSON.stringify(k)}=${v === null ? '?' : JSON.stringify(v)}`);
+  const ids = [...s.issuedIds].map((id) => JSON.stringify(id));
+  return `${topics.sort().join(';')}#${ids.sort().join(';')}`;
 }
 
 export const topicMetadataModel: Model<TopicState, TopicInput, TopicOutput> = {
-  init: () => new Map(),
+  init: () => ({ topics: new Map(), issuedIds: new Set() }),
   step(state, input, output) {
     if (typeof input?.name !== 'string') return { ok: false, state };
     switch (input.f) {
