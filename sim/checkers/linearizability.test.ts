@@ -120,6 +120,7 @@ test('explanations are bounded and use the model describe', () => {
   assert.match(res.longestLinearizablePrefix[0], /45 earlier/);
   assert.deepEqual(res.unlinearizable, [`#${ops[50].process}`]);
   assert.equal(describeOperation({ process: 1, f: 'read', input: { k: 1n }, output: undefined, call: 0, ret: INF }), 'p1 read {"k":"1n"} -> ? @[0,inf]');
+  assert.equal(describeOperation(w(2, 3, 4, 'x')).replace(/^p\d+/, 'p'), 'p write {"key":"x","value":2} -> "ok" @[3,4]');
 });
 
 test('malformed operations are our bug: they throw', () => {

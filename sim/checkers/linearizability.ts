@@ -368,11 +368,19 @@ function explain<S, I, O>(
   };
 }
 
-/** The default op description: `p3 write {"key":"a","value":1} -> null @[10,20]`. */
+/**
+ * The default op description: `p3 write {"key":"a","value":1} -> "ok" @[10,20]` (an `f` field in
+ * the input equal to op.f is left out; `?` is an unknown output, `inf` an unknown return).
+ */
 export function describeOperation(op: Operation<unknown, unknown>): string {
   const out = op.output === undefined ? '?' : safeJson(op.output);
   const ret = op.ret === Infinity ? 'inf' : String(op.ret);
-  return `p${op.process} ${op.f} ${safeJson(op.input)} -> ${out} @[${op.call},${ret}]`;
+  let input = op.input;
+  if (typeof input === 'object' && input !== null && !Array.isArray(input) && (input as { f?: unknown }).f === op.f) {
+    const { f: _f, ...rest } = input as Record<string, unknown>;
+    input = rest;
+  }
+  return `p${op.process} ${op.f} ${safeJson(input)} -> ${out} @[${op.call},${ret}]`;
 }
 
 /** JSON that survives bigint, byte arrays and cycles; for descriptions only. */
