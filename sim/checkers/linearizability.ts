@@ -155,7 +155,8 @@ function makeEntries(ops: readonly Operation<unknown, unknown>[]): Entries {
     sorted.push({ time: o.ret, isCall: false, op: i });
   });
   // Ties: calls before returns (concurrent), then op position: deterministic (LIN-2).
-  sorted.sort((a, b) => a.time - b.time || Number(b.isCall) - Number(a.isCall) || a.op - b.op);
+  // (Explicit comparisons: Infinity - Infinity is NaN.)
+  sorted.sort((a, b) => (a.time !== b.time ? (a.time < b.time ? -1 : 1) : Number(b.isCall) - Number(a.isCall) || a.op - b.op));
   const size = 2 * n + 1;
   const e: Entries = {
     next: new Int32Array(size), prev: new Int32Array(size), op: new Int32Array(size).fill(-1),
@@ -354,7 +355,7 @@ function explain<S, I, O>(
   bestPrefix: number[],
   limit: number,
 ): { longestLinearizablePrefix: string[]; unlinearizable: string[] } {
-  const describe = (i: number): string => (model.describe ?? describeOperation)(ops[i]);
+  const describe = (i: number): string => (model.describe ? model.describe(ops[i]) : describeOperation(ops[i]));
   const done = new Set(bestPrefix);
   const remaining = ops.map((_, i) => i).filter((i) => !done.has(i));
   if (remaining.length === 0) throw new Error('LIN: illegal with every op linearized');
