@@ -278,3 +278,77 @@ test('performance: 2,000 ops over 10 keys with concurrency 5 take few steps', ()
     assert.equal(checkOperations(registerModel, ops, { maxSteps: 200_000 }).result, 'illegal');
   }
 });
+
+// ---- cross-check against brute force ---------------------------------------------------------
+
+/** Tries every order consistent with real time (a before b when a.ret < b.call). */
+function bruteForce<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[]): boolean {
+  const used = new Array<boolean>(ops.length).fill(false);
+  const go = (state: S, depth: number): boolean => {
+    if (depth === ops.length) return true;
+    for (let i = 0; i < ops.length; i++) {
+      if (used[i]) continue;
+      // i may go next only if no unused op returned strictly before i was called
+      if (ops.some((o, j) => !used[j] && j !== i && o.ret < ops[i].call)) continue;
+      const r = model.step(state, ops[i].input, ops[i].output);
+      if (!r.ok) continue;
+      used[i] = true;
+      const found = go(r.state, depth + 1);
+      used[i] = false;
+      if (found) return true;
+    }
+    return false;
+  };
+  return go(model.init(), 0);
+}
+
+const randomOp = fc.record({
+  kind: fc.constantFrom('read', 'write', 'cas'),
+  call: fc.integer({ min: 0, max: 30 }),
+  len: fc.integer({ min: 0, max: 15 }),
+  v: fc.integer({ min: 0, max: 2 }),
+  v2: fc.integer({ min: 0, max: 2 }),
+  swapped: fc.boolean(),
+  info: fc.integer({ min: 0, max: 5 }).map((x) => x === 0),
+});
+
+test('property: the search agrees with brute force on small random histories', () => {
+  let illegal = 0;
+  fc.assert(
+    fc.property(fc.array(randomOp, { minLength: 1, maxLength: 7 }), (specs) => {
+      const ops: Op[] = specs.map((s, i) => {
+        const ret = s.info ? INF : s.call + s.len;
+        const input: RegisterInput = s.kind === 'read' ? { f: 'read' } : s.kind === 'write' ? { f: 'write', value: s.v } : { f: 'cas', from: s.v, to: s.v2 };
+        const output = s.kind === 'read' ? (s.v === 0 ? null : s.v) : s.kind === 'cas' ? s.swapped : 'ok';
+        return { process: i, f: s.kind, input, output: s.info ? undefined : output, call: s.call, ret };
+      });
+      const expected = bruteForce(registerModel, ops);
+      const res = checkOperations(registerModel, ops);
+      if (!expected) illegal++;
+      assert.equal(res.result, expected ? 'ok' : 'illegal');
+    }),
+    { numRuns: 500, seed: 0xb4e7 },
+  );
+  assert.ok(illegal > 50, `enough illegal cases generated (${illegal})`);
+});
+
+test('same-millisecond events: time clock is conservative, sequence clock is exact', () => {
+  const h = new History();
+  h.invoke(0, 'write', { f: 'write', value: 1 }, 5);
+  h.ok(0, 'ok', 7);
+  h.invoke(1, 'read', { f: 'read' }, 7); // invoked after the write's ack, in the same ms
+  h.ok(1, null, 8);
+  assert.equal(check(h.toOperations() as Op[]).result, 'ok');
+  assert.equal(check(h.toOperations({ clock: 'sequence' }) as Op[]).result, 'illegal');
+});
+
+test('ops still open at the end may or may not have happened', () => {
+  const h = new History();
+  h.invoke(0, 'write', { f: 'write', value: 1 }, 0);
+  h.invoke(1, 'read', { f: 'read' }, 1);
+  h.ok(1, 1, 2);
+  assert.equal(check(h.toOperations() as Op[]).result, 'ok');
+  h.invoke(2, 'read', { f: 'read' }, 3);
+  h.ok(2, null, 4);
+  assert.equal(check(h.toOperations() as Op[]).result, 'illegal');
+});
