@@ -37,6 +37,7 @@ export const walkBatches = (
   let position = spec.startPosition;
   let nextOffset = spec.minOffset;
   let steps = 0;
+  let retriedAt = -1;
   const step = (want: number): void => {
     if (position >= spec.limitBytes) return done({ kind: 'done', position });
     if (++steps > 1 + Math.ceil(spec.limitBytes / chunk) * 2 + 4) throw new Error('WALK: step budget exceeded');
@@ -56,7 +57,11 @@ export const walkBatches = (
     if (r.stop === 'stopped') return done({ kind: 'done', position });
     nextOffset = r.nextOffset;
     if (r.stop === 'end') return done({ kind: 'done', position });
-    if (r.stop === 'corrupt') return done({ kind: 'corrupt', position });
+    if (r.stop === 'corrupt') {
+      // A flipped bit may be in flight (a bad read), not at rest: re-read once before reporting.
+      if (retriedAt === position) return done({ kind: 'corrupt', position });
+      retriedAt = position;
+    }
     step(r.neededBytes);
   };
   step(0);

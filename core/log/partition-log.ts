@@ -507,8 +507,8 @@ export class PartitionLog {
     this.q.emit({ kind: 'allocate', file: seg.logFile, size: this.config.segmentBytes });
     seg.preallocated = true;
     if (!wasActive) {
-      this.q.emit({ kind: 'remove', file: seg.indexFile });
-      this.q.emit({ kind: 'remove', file: seg.timeIndexFile });
+      this.emitRemove(seg.indexFile);
+      this.emitRemove(seg.timeIndexFile);
     }
     this.q.emit({ kind: 'sync', file: seg.logFile });
     this.q.emit({ kind: 'syncDir', dir: this.config.dir });
@@ -538,9 +538,16 @@ export class PartitionLog {
   }
 
   emitRemoveSegment(seg: Segment): void {
-    this.q.emit({ kind: 'remove', file: seg.logFile });
-    this.q.emit({ kind: 'remove', file: seg.indexFile });
-    this.q.emit({ kind: 'remove', file: seg.timeIndexFile });
+    this.emitRemove(seg.logFile);
+    this.emitRemove(seg.indexFile);
+    this.emitRemove(seg.timeIndexFile);
+  }
+
+  /** Removes a file; one that is already gone (ENOENT) is fine. */
+  emitRemove(file: string): void {
+    this.q.emit({ kind: 'remove', file }, undefined, (e) => {
+      if (e !== 'ENOENT') this.fail(`remove ${file} failed: ${e}`);
+    });
   }
 
   // ------------------------------------------------------------------------------------------

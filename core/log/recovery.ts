@@ -72,7 +72,7 @@ const onList = (log: PartitionLog, entries: readonly DirEntry[]): void => {
       const stem = segmentName(base);
       found.push({ base, fileBytes: size, indexBytes: byName.get(`${stem}.index`) ?? -1, timeIndexBytes: byName.get(`${stem}.timeindex`) ?? -1 });
     } else if (/\.(tmp|cleaned|deleted|swap)$/.test(name)) {
-      leftovers.push({ op: { kind: 'remove', file: `${dir}/${name}` } });
+      leftovers.push({ op: { kind: 'remove', file: `${dir}/${name}` }, fail: () => {} });
     }
   }
   found.sort((a, b) => a.base - b.base);
@@ -158,6 +158,7 @@ const scanFrom = (log: PartitionLog, found: Found[], segs: Segment[], trusted: S
 const scanSegment = (log: PartitionLog, seg: Segment, fileBytes: number, done: (clean: boolean) => void): void => {
   let position = 0;
   let guard = 0;
+  let retriedAt = -1;
   const readChunk = (want: number): void => {
     if (position >= fileBytes) return done(true);
     if (++guard > 4 + 2 * Math.ceil(fileBytes / SCAN_CHUNK_BYTES)) throw new Error('RECOVERY: scan budget exceeded');
@@ -179,6 +180,10 @@ const scanSegment = (log: PartitionLog, seg: Segment, fileBytes: number, done: (
     seg.writtenBytes = seg.sizeBytes;
     if (seg.sizeBytes !== position) throw new Error('RECOVERY: scan position and segment size disagree');
     if (r.stop === 'more') return readChunk(r.neededBytes);
+    if ((r.stop === 'corrupt' || r.stop === 'stopped') && retriedAt !== position) {
+      retriedAt = position; // re-read once: the flip may have happened in flight, not at rest
+      return readChunk(r.neededBytes);
+    }
     if (r.stop === 'corrupt' || r.stop === 'stopped') {
       log.reportCorruption({ file: seg.logFile, position, detail: 'torn or corrupt batch truncated at recovery' });
       return done(false);

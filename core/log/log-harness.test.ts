@@ -1,0 +1,113 @@
+// Test support for the partition log (no tests of its own): a driver that carries out the log's
+// disk effects on a SimDisk one at a time (as the disk contract orders them), a tiny batch
+// builder, and a plain in-memory model. The property runner lives in log-property.ts-style form
+// here so scripts/sweep-log.ts can run thousands of sequences.
+import type { Effect, Stamp } from '../io.ts';
+import { SimDisk, type DiskFaultConfig } from '../../sim/disk.ts';
+import { makeSimRng, type SimRng } from '../../sim/rng.ts';
+import { encodeBatch } from '../records/batch.ts';
+import { logConfig, type LogConfig } from './config.ts';
+import { PartitionLog } from './partition-log.ts';
+import type { LogEvent, ReadResult } from './log-types.ts';
+
+export const DIR = 'topic-0';
+
+export const smallConfig = (over: Partial<LogConfig> = {}): LogConfig =>
+  logConfig({ dir: DIR, topic: 'topic', partition: 0, segmentBytes: 4096, indexIntervalBytes: 256, tailCacheBytes: 1024, ...over });
+
+/** A batch of `count` records (offsets 0..count-1 before stamping), keys k<key+i>, timestamp `ts`. */
+export const makeBatch = (count: number, ts: number, tag: number, valueBytes = 8, keyBase = -1): Uint8Array =>
+  encodeBatch({
+    baseOffset: 0,
+    partitionLeaderEpoch: -1,
+    baseTimestamp: ts,
+    records: Array.from({ length: count }, (_, i) => ({
+      offsetDelta: i,
+      timestampDelta: 0,
+      key: new TextEncoder().encode(keyBase >= 0 ? `k${keyBase + i}` : `t${tag}-${i}`),
+      value: new Uint8Array(valueBytes).fill((tag + i) & 0xff),
+    })),
+  });
+
+export class LogDriver {
+  log!: PartitionLog;
+  pending: { id: number; op: Effect & { tag: 'Disk' } }[] = [];
+  events: LogEvent[] = [];
+  now = 0;
+  wall = 1_000_000;
+  opsRun = 0;
+  private nextId = 1;
+
+  constructor(
+    readonly disk: SimDisk,
+    readonly config: LogConfig,
+  ) {}
+
+  stamp(): Stamp {
+    return { now: this.now, wall: this.wall };
+  }
+
+  push(effects: readonly Effect[]): void {
+    for (const e of effects) {
+      if (e.tag !== 'Disk') throw new Error(`log emitted a non-disk effect ${e.tag}`);
+      this.pending.push({ id: e.id, op: e });
+    }
+    this.events.push(...this.log.takeEvents());
+  }
+
+  /** Constructs a fresh log (after a crash the old object is gone with memory) and starts it. */
+  boot(): void {
+    this.pending = [];
+    this.log = new PartitionLog(this.config, { nextDiskOpId: () => this.nextId++ });
+    this.push(this.log.start(this.stamp()));
+  }
+
+  /** Runs the oldest pending disk op and feeds its completion back. */
+  stepOne(): boolean {
+    const p = this.pending.shift();
+    if (p === undefined) return false;
+    this.opsRun++;
+    this.now += 1;
+    const r = this.disk.execute(p.op.op);
+    const base = { now: this.now, wall: this.wall, id: p.id, op: p.op.op.kind };
+    this.push(
+      r.ok ? this.log.onDisk({ tag: 'DiskDone', ...base, result: r.result }) : this.log.onDisk({ tag: 'DiskFailed', ...base, error: r.error }),
+    );
+    return true;
+  }
+
+  drain(limit = 1_000_000): void {
+    for (let i = 0; i < limit && this.stepOne(); i++);
+    if (this.pending.length > 0) throw new Error('drain limit reached');
+  }
+
+  take(kind: LogEvent['kind']): LogEvent[] {
+    const hit = this.events.filter((e) => e.kind === kind);
+    this.events = this.events.filter((e) => e.kind !== kind);
+    return hit;
+  }
+
+  /** Reads synchronously (drains the disk); returns the result. */
+  read(fetchOffset: number, maxBytes: number, upper = Infinity): ReadResult {
+    const token = this.nextId++ + 1e9;
+    this.push(this.log.read(fetchOffset, maxBytes, upper, token));
+    this.drain();
+    const hit = this.events.find((e) => e.kind === 'read' && e.token === token);
+    if (hit === undefined || hit.kind !== 'read') throw new Error('read never answered');
+    this.events = this.events.filter((e) => e !== hit);
+    return hit.result;
+  }
+
+  crash(): void {
+    this.disk.crash();
+    this.boot();
+  }
+}
+
+export const newDriver = (seed: number | string, config = smallConfig(), faults: DiskFaultConfig = {}): { d: LogDriver; rng: SimRng } => {
+  const rng = makeSimRng(seed);
+  const d = new LogDriver(new SimDisk(rng.fork('disk'), faults), config);
+  d.boot();
+  d.drain();
+  return { d, rng };
+};

@@ -1,0 +1,125 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { baseOffsetAt } from '../records/batch-header.ts';
+import { makeBatch, newDriver, smallConfig } from './log-harness.test.ts';
+
+const offsetsOf = (chunks: readonly Uint8Array[]): number[] => {
+  const out: number[] = [];
+  for (const c of chunks) for (let off = 0; off < c.length; ) {
+    out.push(baseOffsetAt(c, off));
+    off += 12 + new DataView(c.buffer, c.byteOffset + off + 8, 4).getInt32(0);
+  }
+  return out;
+};
+
+test('empty log starts ready at offset 0', () => {
+  const { d } = newDriver(1);
+  assert.equal(d.log.state, 'ready');
+  assert.equal(d.log.logEndOffset, 0);
+  assert.equal(d.take('ready').length, 1);
+});
+
+test('append stamps offsets and group-commits: one write + one sync while a commit is in flight', () => {
+  const { d } = newDriver(2);
+  const r1 = d.log.append(makeBatch(3, 100, 1), 5, d.stamp());
+  assert.equal(r1.error, 'NONE');
+  assert.deepEqual([r1.baseOffset, r1.lastOffset], [0, 2]);
+  d.push(r1.effects);
+  assert.deepEqual(r1.effects.map((e) => (e.tag === 'Disk' ? e.op.kind : e.tag)), ['write', 'sync']);
+  const r2 = d.log.append(makeBatch(2, 101, 2), 5, d.stamp());
+  const r3 = d.log.append(makeBatch(1, 102, 3), 5, d.stamp());
+  assert.deepEqual([r2.effects.length, r3.effects.length], [0, 0]);
+  d.stepOne(); // write
+  assert.equal(d.log.durableOffset, 0);
+  d.stepOne(); // sync -> durable 3, next commit goes out
+  assert.equal(d.log.durableOffset, 3);
+  assert.deepEqual(d.pending.map((p) => p.op.op.kind), ['write', 'sync']);
+  d.drain();
+  assert.equal(d.log.durableOffset, 6);
+  assert.deepEqual(d.take('durable').map((e) => (e.kind === 'durable' ? e.offset : -1)), [3, 6]);
+  assert.deepEqual(d.log.epochs.cache.all(), [{ epoch: 5, startOffset: 0 }]);
+});
+
+test('reads: from memory and from disk, whole batches, upper bound, out of range', () => {
+  const { d } = newDriver(3, smallConfig({ tailCacheBytes: 1 }));
+  for (let i = 0; i < 40; i++) {
+    d.push(d.log.append(makeBatch(2, 100 + i, i, 40), 0, d.stamp()).effects);
+    d.drain();
+  }
+  assert.equal(d.log.logEndOffset, 80);
+  assert.ok(d.log.segments.length > 1, 'rolled by size');
+  const r = d.read(5, 1);
+  assert.equal(r.error, 'NONE');
+  assert.deepEqual(offsetsOf(r.chunks), [4]);
+  const all = d.read(0, 1 << 20);
+  assert.deepEqual(offsetsOf(all.chunks).slice(0, 3), [0, 2, 4]);
+  assert.deepEqual(offsetsOf(d.read(0, 1 << 20, 4).chunks), [0, 2]);
+  assert.equal(d.read(81, 100).error, 'OFFSET_OUT_OF_RANGE');
+  assert.equal(d.read(80, 100).chunks.length, 0);
+});
+
+test('crash before sync loses only undurable data; recovery keeps the durable prefix', () => {
+  const { d } = newDriver(4);
+  d.push(d.log.append(makeBatch(2, 100, 1), 0, d.stamp()).effects);
+  d.drain();
+  d.push(d.log.append(makeBatch(2, 100, 2), 0, d.stamp()).effects);
+  d.stepOne(); // write only
+  d.crash();
+  d.drain();
+  assert.equal(d.log.state, 'ready');
+  assert.ok(d.log.logEndOffset === 2 || d.log.logEndOffset === 4);
+  assert.deepEqual(offsetsOf(d.read(0, 1 << 20).chunks).slice(0, 1), [0]);
+});
+
+test('bit-rot in the tail is detected and truncated at recovery', () => {
+  const { d } = newDriver(5);
+  for (let i = 0; i < 3; i++) {
+    d.push(d.log.append(makeBatch(1, 100, i), 0, d.stamp()).effects);
+    d.drain();
+  }
+  const seg = d.log.activeSegment;
+  const pos = seg.sizeBytes - 10;
+  d.disk.corrupt(seg.logFile, pos, 1);
+  d.crash();
+  d.drain();
+  assert.equal(d.log.logEndOffset, 2);
+  assert.equal(d.log.corruption.length, 1);
+});
+
+test('truncateTo removes whole batches and new appends continue', () => {
+  const { d } = newDriver(6);
+  for (let i = 0; i < 30; i++) {
+    d.push(d.log.append(makeBatch(2, 100, i, 60), 1, d.stamp()).effects);
+    d.drain();
+  }
+  d.push(d.log.truncateTo(11));
+  d.drain();
+  assert.equal(d.log.logEndOffset, 10);
+  d.push(d.log.append(makeBatch(1, 100, 99), 2, d.stamp()).effects);
+  d.drain();
+  assert.deepEqual(offsetsOf(d.read(8, 1 << 20).chunks), [8, 10]);
+  d.crash();
+  d.drain();
+  assert.equal(d.log.logEndOffset, 11);
+  assert.deepEqual(d.log.epochs.cache.all(), [{ epoch: 1, startOffset: 0 }, { epoch: 2, startOffset: 10 }]);
+});
+
+test('retention deletes old segments, never the active one, and moves logStartOffset', () => {
+  const { d } = newDriver(7, smallConfig({ retentionBytes: 2000 }));
+  for (let i = 0; i < 40; i++) {
+    d.push(d.log.append(makeBatch(2, 100, i, 60), 0, d.stamp()).effects);
+    d.drain();
+  }
+  d.log.setHighWatermark(d.log.logEndOffset);
+  const before = d.log.segments.length;
+  d.push(d.log.applyRetention(d.stamp()));
+  d.drain();
+  assert.ok(d.log.segments.length < before);
+  assert.ok(d.log.logStartOffset > 0);
+  assert.equal(d.read(0, 100).error, 'OFFSET_OUT_OF_RANGE');
+  const start = d.log.logStartOffset;
+  d.crash();
+  d.drain();
+  assert.equal(d.log.logStartOffset, start);
+  assert.equal(d.log.logEndOffset, 80);
+});
