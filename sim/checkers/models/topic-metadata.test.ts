@@ -163,3 +163,52 @@ test('TOPIC-5: an id is issued by one create only', () => {
   assert.equal(check([create('t', 'A', 0, INF), describe('t', 'X', 5, 6), del('t', true, 7, 8), create('t', 'X', 9, 10)]), 'illegal');
   assert.equal(check([create('t', 'X', 0, 1), del('t', true, 2, 3), create('t', 'A', 4, INF), describe('t', 'X', 5, 6)]), 'illegal');
 });
+
+// ---- cross-check against brute force ---------------------------------------------------------
+
+function bruteForce(ops: Op[]): boolean {
+  const m = topicMetadataModel;
+  const used = new Array<boolean>(ops.length).fill(false);
+  const go = (state: TopicState, depth: number): boolean => {
+    if (depth === ops.length) return true;
+    for (let i = 0; i < ops.length; i++) {
+      if (used[i] || ops.some((o, j) => !used[j] && j !== i && o.ret < ops[i].call)) continue;
+      const r = m.step(state, ops[i].input, ops[i].output);
+      if (!r.ok) continue;
+      used[i] = true;
+      const found = go(r.state, depth + 1);
+      used[i] = false;
+      if (found) return true;
+    }
+    return false;
+  };
+  return go(m.init(), 0);
+}
+
+test('property: topic search agrees with brute force on small random histories', () => {
+  const outputs: Record<TopicInput['f'], TopicOutput[]> = {
+    create: [{ ok: true, topicId: 'A' }, { ok: true, topicId: 'B' }, { ok: false, error: 'TOPIC_ALREADY_EXISTS' }],
+    delete: [{ ok: true }, { ok: false, error: 'UNKNOWN_TOPIC_OR_PARTITION' }],
+    describe: [{ exists: false }, { exists: true, topicId: 'A' }, { exists: true, topicId: 'B' }, { exists: true, topicId: 'C' }],
+  };
+  const spec = fc.record({
+    f: fc.constantFrom<TopicInput['f']>('create', 'delete', 'describe'),
+    call: fc.integer({ min: 0, max: 30 }), len: fc.integer({ min: 0, max: 15 }),
+    pick: fc.nat(), info: fc.integer({ min: 0, max: 4 }).map((x) => x === 0),
+  });
+  let illegal = 0;
+  fc.assert(
+    fc.property(fc.array(spec, { minLength: 1, maxLength: 7 }), (specs) => {
+      const ops: Op[] = specs.map((s, i) => {
+        const choices = outputs[s.f];
+        const ret = s.info ? INF : s.call + s.len;
+        return { process: i, f: s.f, input: { f: s.f, name: 't' } as TopicInput, output: s.info ? undefined : choices[s.pick % choices.length], call: s.call, ret };
+      });
+      const expected = bruteForce(ops);
+      if (!expected) illegal++;
+      assert.equal(check(ops), expected ? 'ok' : 'illegal');
+    }),
+    { numRuns: 500, seed: 0x70b1d },
+  );
+  assert.ok(illegal > 50, `enough illegal cases (${illegal})`);
+});
