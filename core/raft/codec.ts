@@ -1,0 +1,127 @@
+// On-disk formats of the quorum: log entry frames, the quorum-state record and snapshot files.
+// Every format carries a CRC-32C so a torn write or bit-rot is detected on read (io.ts: reads may
+// return wrong bytes). Decoders never throw on bad bytes: they return undefined.
+//
+// Frame (one log entry), big-endian:
+//   0 crc32c u32 (of bytes 4..end) | 4 payloadLength u32 | 8 offset hi u32 | 12 offset lo u32 |
+//   16 epoch u32 | 20 flags u8 (bit 0 = control) | 21..23 zero | 24 payload
+// Quorum state: magic 'CQS1' | epoch | votedFor i32 | leaderId i32 | repairTarget hi,lo | crc
+// Snapshot: magic 'CSN1' | endOffset hi,lo | epoch | size | dataCrc | headerCrc | data
+import { crc32c } from '../records/crc32c.ts';
+
+export const FRAME_HEADER_BYTES = 24;
+const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
+const TWO32 = 0x1_0000_0000;
+
+const putU64 = (v: DataView, at: number, n: number): void => {
+  if (!(Number.isSafeInteger(n) && n >= 0)) throw new Error(`putU64: bad value ${n}`);
+  v.setUint32(at, Math.floor(n / TWO32));
+  v.setUint32(at + 4, n % TWO32);
+};
+const getU64 = (v: DataView, at: number): number => v.getUint32(at) * TWO32 + v.getUint32(at + 4);
+const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
+export interface DecodedFrame {
+  readonly offset: number;
+  readonly epoch: number;
+  readonly control: boolean;
+  readonly payload: Uint8Array;
+  readonly sizeBytes: number;
+}
+
+export const encodeFrame = (offset: number, epoch: number, control: boolean, payload: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
+  const v = view(out);
+  v.setUint32(4, payload.length);
+  putU64(v, 8, offset);
+  v.setUint32(16, epoch);
+  out[20] = control ? 1 : 0;
+  out.set(payload, FRAME_HEADER_BYTES);
+  v.setUint32(0, crc32c(out.subarray(4)));
+  return out;
+};
+
+/** Decodes the frame at `at`; undefined if it is incomplete or fails its checksum. */
+export const decodeFrame = (buf: Uint8Array, at: number): DecodedFrame | undefined => {
+  if (buf.length - at < FRAME_HEADER_BYTES) return undefined;
+  const v = view(buf.subarray(at));
+  const len = v.getUint32(4);
+  if (len > MAX_PAYLOAD_BYTES || buf.length - at < FRAME_HEADER_BYTES + len) return undefined;
+  const frame = buf.subarray(at, at + FRAME_HEADER_BYTES + len);
+  if (crc32c(frame.subarray(4)) !== v.getUint32(0)) return undefined;
+  if (frame[21] !== 0 || frame[22] !== 0 || frame[23] !== 0 || frame[20] > 1) return undefined;
+  return {
+    offset: getU64(v, 8),
+    epoch: v.getUint32(16),
+    control: frame[20] === 1,
+    payload: frame.subarray(FRAME_HEADER_BYTES),
+    sizeBytes: frame.length,
+  };
+};
+
+export interface QuorumStateRecord {
+  readonly epoch: number;
+  readonly votedFor: number | undefined;
+  readonly leaderId: number | undefined;
+  /** When > 0 the replica lost acknowledged entries to corruption and must refetch up to here
+   *  before it may vote again (see log-store.ts, RAFT-9). */
+  readonly repairTargetOffset: number;
+}
+
+const QS_MAGIC = 0x43515331; // 'CQS1'
+const QS_BYTES = 28;
+
+export const encodeQuorumState = (q: QuorumStateRecord): Uint8Array => {
+  const out = new Uint8Array(QS_BYTES);
+  const v = view(out);
+  v.setUint32(0, QS_MAGIC);
+  v.setUint32(4, q.epoch);
+  v.setInt32(8, q.votedFor ?? -1);
+  v.setInt32(12, q.leaderId ?? -1);
+  putU64(v, 16, q.repairTargetOffset);
+  v.setUint32(24, crc32c(out.subarray(0, 24)));
+  return out;
+};
+
+export const decodeQuorumState = (b: Uint8Array): QuorumStateRecord | undefined => {
+  if (b.length !== QS_BYTES) return undefined;
+  const v = view(b);
+  if (v.getUint32(0) !== QS_MAGIC || crc32c(b.subarray(0, 24)) !== v.getUint32(24)) return undefined;
+  const voted = v.getInt32(8);
+  const leader = v.getInt32(12);
+  return {
+    epoch: v.getUint32(4),
+    votedFor: voted < 0 ? undefined : voted,
+    leaderId: leader < 0 ? undefined : leader,
+    repairTargetOffset: getU64(v, 16),
+  };
+};
+
+const SNAP_MAGIC = 0x43534e31; // 'CSN1'
+export const SNAP_HEADER_BYTES = 28;
+
+export const encodeSnapshot = (endOffset: number, epoch: number, data: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(SNAP_HEADER_BYTES + data.length);
+  const v = view(out);
+  v.setUint32(0, SNAP_MAGIC);
+  putU64(v, 4, endOffset);
+  v.setUint32(12, epoch);
+  v.setUint32(16, data.length);
+  v.setUint32(20, crc32c(data));
+  v.setUint32(24, crc32c(out.subarray(0, 24)));
+  out.set(data, SNAP_HEADER_BYTES);
+  return out;
+};
+
+export const decodeSnapshot = (b: Uint8Array): { endOffset: number; epoch: number; data: Uint8Array } | undefined => {
+  if (b.length < SNAP_HEADER_BYTES) return undefined;
+  const v = view(b);
+  if (v.getUint32(0) !== SNAP_MAGIC || crc32c(b.subarray(0, 24)) !== v.getUint32(24)) return undefined;
+  const size = v.getUint32(16);
+  if (b.length !== SNAP_HEADER_BYTES + size) return undefined;
+  const data = b.subarray(SNAP_HEADER_BYTES);
+  if (crc32c(data) !== v.getUint32(20)) return undefined;
+  return { endOffset: getU64(v, 4), epoch: v.getUint32(12), data };
+};
+
+export const pad20 = (n: number): string => String(n).padStart(20, '0');
