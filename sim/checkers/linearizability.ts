@@ -20,10 +20,10 @@
 //         accepts step by step. 'illegal' means the exhaustive search found none.
 //  LIN-2  the search is deterministic: same ops, same model, same maxSteps -> same result and
 //         the same step count (no wall clock; ties broken by op position).
-//  LIN-4  a model's partition returns only ops it was given, each at most once.
 //  LIN-3  ops with an unknown outcome (output undefined, ret Infinity) may be linearized at any
 //         point after their call, including after every other op, which is how "it never
 //         happened" is represented; the model decides which outcomes an unknown output allows.
+//  LIN-4  a model's partition returns only ops it was given, each at most once.
 //
 // Budget: each model step attempt or backtrack is one step; the total over all parts is bounded
 // by maxSteps, and exhausting it yields 'unknown' (never a guess). Parts are searched smallest
