@@ -111,7 +111,8 @@ export const resolveOp = (image: MetadataImage, o: Op): ControllerCommand => {
       return o.byId && t !== undefined ? { kind: 'deleteTopic', topicId: t.topicId } : { kind: 'deleteTopic', name: `topic-${o.topic}` };
     }
     case 'alter': {
-      const t = topicByName(image, `topic-${o.topic}`);
+      const names = [...image.topicIdsByName.keys()].sort();
+      const t = names.length === 0 ? undefined : topicByName(image, names[o.topic % names.length]);
       const p = t?.partitions[o.partition % Math.max(1, t.partitions.length)];
       if (t === undefined || p === undefined) return { kind: 'alterPartition', topicId: '0'.repeat(31) + '7', partition: 0, partitionEpoch: 0, isr: [0] };
       const isr = p.replicas.filter((_, i) => (o.isrMask >> i) & 1 || p.replicas[i] === p.leader);
@@ -122,3 +123,16 @@ export const resolveOp = (image: MetadataImage, o: Op): ControllerCommand => {
     }
   }
 };
+
+/** Registers and unfences `n` brokers first, so random operations meet a live cluster. */
+export const bootstrapOps = (n: number): Op[] =>
+  Array.from({ length: n }, (_, broker): Op[] => [
+    { op: 'register', broker, incarnation: 0, rack: null },
+    { op: 'unfence', broker, stale: false },
+  ]).flat();
+
+/** A bootstrap of 2..5 brokers followed by random operations. */
+export const opsArb = (maxLength: number): fc.Arbitrary<Op[]> =>
+  fc
+    .tuple(fc.integer({ min: 2, max: BROKERS }), fc.array(opArb, { minLength: 1, maxLength }))
+    .map(([n, ops]) => [...bootstrapOps(n), ...ops]);
