@@ -217,6 +217,7 @@ test('alterPartition: epochs, membership and leadership checks', () => {
   const [moved] = run(grown, { kind: 'alterPartition', topicId, partition: 0, partitionEpoch: g.partitionEpoch, isr: [leader, other], leader: other });
   assert.equal(partitions(moved, 't')[0].leader, other);
   assert.equal(partitions(moved, 't')[0].leaderEpoch, g.leaderEpoch + 1);
+  assert.equal(errorOf(grown, { ...base, partitionEpoch: g.partitionEpoch, isr: [leader, other], leader: other }), ErrorCode.INVALID_REQUEST, 'brokers cannot move leadership');
   // No change: no records.
   const same = handleCommand(grown, { ...base, partitionEpoch: g.partitionEpoch, isr: [...g.isr] }, makeRng(1));
   assert.ok(same.ok && same.records.length === 0);

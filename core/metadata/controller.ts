@@ -390,7 +390,15 @@ const alterPartition = (image: MetadataImage, cmd: Extract<ControllerCommand, { 
   }
   if (!isr.every((r) => p.replicas.includes(r))) return fail(ErrorCode.INVALID_REQUEST, `ISR ${isr} is not within replicas ${p.replicas}`);
   if (!isr.every((r) => usable(image, r, NaN))) return fail(ErrorCode.INELIGIBLE_REPLICA, `ISR ${isr} holds a fenced or unregistered broker`);
+  // A broker's AlterPartition may not move leadership (Kafka's cannot either); the controller's
+  // own callers (no brokerId) may.
+  if (cmd.brokerId !== undefined && cmd.leader !== undefined && cmd.leader !== p.leader) {
+    return fail(ErrorCode.INVALID_REQUEST, 'A broker cannot change the leader through AlterPartition');
+  }
   const leader = cmd.leader ?? p.leader;
+  if (leader !== p.leader && leader !== NO_LEADER && !usable(image, leader, NaN)) {
+    return fail(ErrorCode.INELIGIBLE_REPLICA, `Leader ${leader} is fenced or unregistered`);
+  }
   if (leader !== NO_LEADER && !isr.includes(leader)) return fail(ErrorCode.INVALID_REQUEST, `Leader ${leader} is not in ISR ${isr}`);
   const isrChanged = isr.length !== p.isr.length || isr.some((r, i) => p.isr[i] !== r);
   const leaderChanged = leader !== p.leader;

@@ -123,3 +123,15 @@ test('SNAP-3: corrupt or hostile snapshots are errors, never throws', () => {
   );
   assert.ok('error' in decodeSnapshot(good.subarray(0, good.length - 1)));
 });
+
+test('same operations and seed give the same entries and snapshot bytes; apply exposes patches', () => {
+  const ops = fc.sample(opsArb(50), { seed: 11, numRuns: 1 })[0];
+  const a = simulate(ops, 3);
+  const b = simulate(ops, 3);
+  assert.deepEqual(a.entries, b.entries);
+  assert.deepEqual(a.sm.snapshot(), b.sm.snapshot());
+  const sm = new MetadataStateMachine();
+  for (const e of a.entries.slice(0, 2)) sm.apply(e);
+  assert.ok(sm.lastPatches.length > 0, 'a registration or unfence patches the brokers map');
+  assert.ok(sm.lastPatches.every((p) => Array.isArray(p.path)));
+});
