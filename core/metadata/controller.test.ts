@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { makeRng, type Rng } from '../rng.ts';
 import { type ControllerCommand, type ControllerResult, handleCommand, handleRead } from './controller.ts';
 import { ControllerState } from './controller-state.ts';
 import { ErrorCode } from './errors.ts';
 import { type MetadataImage, applyRecords, emptyImage, imageInvariantViolations, topicByName } from './image.ts';
-import type { PartitionChangeRecord } from './records.ts';
+import { decodeRecords, encodeRecords } from './records.ts';
 
 const inc = (n: number): string => n.toString(16).padStart(32, '0');
 const ep = (id: number) => [{ name: 'PLAINTEXT', host: `b${id}`, port: 9092 + id, securityProtocol: 0 }];
@@ -257,4 +258,38 @@ test('ControllerState: validates against pending proposals, rebases on commit, d
   state.onLeadershipLost();
   assert.equal(state.pending.length, 0);
   assert.equal(state.pendingImage.topicIdsByName.has('v'), false);
+});
+
+test('hostile command fields give error codes, never throws, never records that do not apply', () => {
+  const image = cluster(3);
+  const [withTopic, created] = run(image, { kind: 'createTopic', name: 't', numPartitions: 2, replicationFactor: 2 });
+  assert.ok(created.result.kind === 'createTopic');
+  const weird = fc.oneof(
+    fc.constantFrom(NaN, Infinity, -Infinity, -1, 0, 1, 2, 2 ** 31, -(2 ** 31) - 1, 1.5, Number.MAX_SAFE_INTEGER, created.result.topicId),
+    fc.string({ maxLength: 5 }),
+    fc.constant(undefined),
+    fc.constant(null),
+    fc.array(fc.integer({ min: -2, max: 4 }), { maxLength: 4 }),
+  );
+  const cmdArb = fc
+    .record({
+      kind: fc.constantFrom('createTopic', 'deleteTopic', 'registerBroker', 'unregisterBroker', 'fenceBroker', 'unfenceBroker', 'alterPartition', 'noOp'),
+      name: weird, topicId: weird, numPartitions: weird, replicationFactor: weird, brokerId: weird, brokerEpoch: weird,
+      incarnationId: weird, partition: weird, partitionEpoch: weird, leaderEpoch: weird, isr: weird, leader: weird,
+      endpoints: fc.oneof(fc.constant([]), weird, fc.constant([null])), features: fc.oneof(weird, fc.constant([null])), configs: fc.constant([]), rack: weird,
+    }, { requiredKeys: ['kind'] })
+    .map((c) => c as unknown as ControllerCommand);
+  fc.assert(
+    fc.property(cmdArb, (cmd) => {
+      for (const img of [image, withTopic]) {
+        const r = handleCommand(img, cmd, makeRng(1));
+        if (r.ok) {
+          applyRecords(img, r.records, img.offset + 1, 1);
+          assert.deepEqual(decodeRecords(encodeRecords(r.records)), r.records);
+        }
+        else assert.ok(Number.isInteger(r.errorCode) && r.errorCode > 0);
+      }
+    }),
+    { numRuns: 3000 },
+  );
 });

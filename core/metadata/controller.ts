@@ -299,6 +299,7 @@ const deleteTopic = (image: MetadataImage, cmd: Extract<ControllerCommand, { kin
 // Brokers
 
 const endpointProblem = (e: BrokerEndpoint): string | null => {
+  if (typeof e !== 'object' || e === null) return 'endpoint must be an object';
   if (typeof e.name !== 'string' || typeof e.host !== 'string') return 'endpoint name/host must be strings';
   if (!Number.isInteger(e.port) || e.port < 0 || e.port > 0xffff) return `bad port ${e.port}`;
   if (!Number.isInteger(e.securityProtocol) || e.securityProtocol < -32768 || e.securityProtocol > 32767) return 'bad security protocol';
@@ -308,9 +309,18 @@ const endpointProblem = (e: BrokerEndpoint): string | null => {
 const registerBroker = (image: MetadataImage, cmd: Extract<ControllerCommand, { kind: 'registerBroker' }>): ControllerResult => {
   if (!isInt32(cmd.brokerId) || cmd.brokerId < 0) return fail(ErrorCode.INVALID_REQUEST, `bad broker id ${cmd.brokerId}`);
   if (!isUuid(cmd.incarnationId)) return fail(ErrorCode.INVALID_REQUEST, 'bad incarnation id');
+  if (!Array.isArray(cmd.endpoints)) return fail(ErrorCode.INVALID_REQUEST, 'endpoints must be a list');
   for (const e of cmd.endpoints) {
     const problem = endpointProblem(e);
     if (problem !== null) return fail(ErrorCode.INVALID_REQUEST, problem);
+  }
+  if (cmd.rack !== undefined && cmd.rack !== null && typeof cmd.rack !== 'string') return fail(ErrorCode.INVALID_REQUEST, 'rack must be a string');
+  const isInt16 = (x: unknown) => Number.isInteger(x) && (x as number) >= -32768 && (x as number) <= 32767;
+  if (cmd.features !== undefined && !Array.isArray(cmd.features)) return fail(ErrorCode.INVALID_REQUEST, 'features must be a list');
+  for (const f of cmd.features ?? []) {
+    if (typeof f !== 'object' || f === null || typeof f.name !== 'string' || !isInt16(f.minSupportedVersion) || !isInt16(f.maxSupportedVersion)) {
+      return fail(ErrorCode.INVALID_REQUEST, 'bad broker feature');
+    }
   }
   const old = image.brokers.get(cmd.brokerId);
   // KRaft refuses a second live process under one id; ours has no session timeout here, so "live"
