@@ -276,7 +276,7 @@ test('hostile command fields give error codes, never throws, never records that 
       kind: fc.constantFrom('createTopic', 'deleteTopic', 'registerBroker', 'unregisterBroker', 'fenceBroker', 'unfenceBroker', 'alterPartition', 'noOp'),
       name: weird, topicId: weird, numPartitions: weird, replicationFactor: weird, brokerId: weird, brokerEpoch: weird,
       incarnationId: weird, partition: weird, partitionEpoch: weird, leaderEpoch: weird, isr: weird, leader: weird,
-      endpoints: fc.oneof(fc.constant([]), weird, fc.constant([null])), features: fc.oneof(weird, fc.constant([null])), configs: fc.constant([]), rack: weird,
+      endpoints: fc.oneof(fc.constant([]), weird, fc.constant([null])), features: fc.oneof(weird, fc.constant([null])), configs: fc.oneof(weird, fc.constant([null]), fc.constant([{ name: 'a', value: 'b' }])), rack: weird,
     }, { requiredKeys: ['kind'] })
     .map((c) => c as unknown as ControllerCommand);
   fc.assert(

@@ -256,10 +256,11 @@ const createTopic = (image: MetadataImage, cmd: Extract<ControllerCommand, { kin
     return fail(ErrorCode.INVALID_REPLICATION_FACTOR, `Replication factor ${rf} must be in [1, ${brokers.length}] (unfenced brokers).`);
   }
   const configs = cmd.configs ?? [];
+  if (!Array.isArray(configs)) return fail(ErrorCode.INVALID_CONFIG, 'configs must be a list');
   if (configs.length > MAX_CONFIGS_PER_TOPIC) return fail(ErrorCode.INVALID_CONFIG, `Too many configs (${configs.length}).`);
   const seen = new Set<string>();
   for (const c of configs) {
-    if (typeof c.name !== 'string' || c.name.length === 0 || typeof c.value !== 'string') return fail(ErrorCode.INVALID_CONFIG, 'Bad config entry.');
+    if (typeof c !== 'object' || c === null || typeof c.name !== 'string' || c.name.length === 0 || typeof c.value !== 'string') return fail(ErrorCode.INVALID_CONFIG, 'Bad config entry.');
     if (seen.has(c.name)) return fail(ErrorCode.INVALID_REQUEST, `Duplicate config ${c.name}.`);
     seen.add(c.name);
   }
