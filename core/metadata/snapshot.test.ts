@@ -38,9 +38,15 @@ const simulate = (ops: readonly Op[], seed: number): { entries: Entry[]; sm: Met
       assert.deepEqual(imageInvariantViolations(sm.image), []);
     }
   }
+  const speculative = ctl.pendingImage;
   for (const e of entries.slice(sm.image.offset + 1)) sm.apply(e);
   images.push(sm.image);
   assert.deepEqual(imageInvariantViolations(sm.image), []);
+  // CSTATE-1: the speculative image was exactly what committing everything produces.
+  assert.deepEqual(speculative, sm.image);
+  ctl.onCommitted(sm.image);
+  assert.equal(ctl.pending.length, 0);
+  assert.equal(ctl.pendingImage, sm.image);
   return { entries, sm, images };
 };
 
