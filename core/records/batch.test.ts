@@ -430,3 +430,30 @@ test('splitBatches walks whole batches and stops at a partial tail (RB-5)', () =
   assert.equal(checked.batches.length, 1);
   assert.equal(checked.error?.code, 2);
 });
+
+test('forEachRecord with views: false gives offsets only (no per-record allocation)', () => {
+  const bytes = encodeBatch(threeRecords());
+  const keys: string[] = [];
+  const r = forEachRecord(
+    bytes,
+    0,
+    (v) => {
+      assert.equal(v.key, null);
+      assert.equal(v.value, null);
+      keys.push(Buffer.from(v.src.subarray(v.keyStart, v.keyStart + v.keyLength)).toString());
+    },
+    { views: false },
+  );
+  assert.ok(!('error' in r));
+  assert.deepEqual(keys, ['key-0', 'key-1', 'key-2']);
+});
+
+test('encoding is deterministic for every codec (no wall clock in gzip headers)', () => {
+  for (const compression of [Compression.NONE, Compression.GZIP, Compression.SNAPPY] as const) {
+    const a = encodeBatch({ ...threeRecords(), compression });
+    const b = encodeBatch({ ...threeRecords(), compression });
+    assert.deepEqual(a, b);
+  }
+  const gz = compress(Compression.GZIP, utf8('x'));
+  assert.deepEqual([...gz.subarray(4, 8)], [0, 0, 0, 0]); // MTIME field
+});

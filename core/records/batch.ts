@@ -45,14 +45,14 @@ import {
   encodeHeaderKeys,
   newRecordView,
   readRecord,
-  sizeOfRecord,
+  sizeOfRecordBody,
   writeRecord,
   type BatchRecord,
   type RecordHeader,
   type RecordView,
 } from './record.ts';
 import { recordsError, type RecordsError } from './records-error.ts';
-import { cursor } from './varint.ts';
+import { cursor, sizeOfVarint } from './varint.ts';
 
 // ---------------------------------------------------------------- encoding
 
@@ -84,11 +84,12 @@ const assertRecordOrder = (records: readonly BatchRecord[]): void => {
 
 const encodeSection = (records: readonly BatchRecord[]): Uint8Array => {
   const keys = records.map(encodeHeaderKeys);
+  const bodies = records.map((r, i) => sizeOfRecordBody(r, keys[i]));
   let size = 0;
-  for (let i = 0; i < records.length; i++) size += sizeOfRecord(records[i], keys[i]);
+  for (let i = 0; i < records.length; i++) size += sizeOfVarint(bodies[i]) + bodies[i];
   const out = new Uint8Array(size);
   let pos = 0;
-  for (let i = 0; i < records.length; i++) pos = writeRecord(out, pos, records[i], keys[i]);
+  for (let i = 0; i < records.length; i++) pos = writeRecord(out, pos, records[i], keys[i], bodies[i]);
   if (pos !== size) throw new Error(`section size mismatch ${pos} != ${size}`);
   return out;
 };
@@ -138,6 +139,8 @@ export interface DecodeOptions {
   readonly verifyCrc?: boolean;
   /** Bound on a decompressed record section (CMP-1). */
   readonly maxDecompressedBytes?: number;
+  /** Default true. false: forEachRecord leaves view.key/value null and allocates nothing per record. */
+  readonly views?: boolean;
 }
 
 const corrupt = (message: string, at: number): { error: RecordsError } => ({ error: recordsError('CORRUPT_MESSAGE', message, at) });
@@ -190,12 +193,12 @@ export const readRecordSection = (bytes: Uint8Array, off = 0, opts: DecodeOption
 /** Return false to stop early. `view` is reused: copy what must outlive the call. */
 export type RecordVisitor = (view: RecordView, index: number) => boolean | void;
 
-const walkSection = (section: Uint8Array, count: number, visit: RecordVisitor): RecordsError | null => {
+const walkSection = (section: Uint8Array, count: number, visit: RecordVisitor, makeViews = true): RecordsError | null => {
   const c = cursor(section);
   const view = newRecordView();
   for (let i = 0; i < count; i++) {
     if (c.pos >= c.end) return recordsError('INVALID_RECORD', 'Incorrect declared batch size, premature EOF reached', c.pos);
-    const err = readRecord(c, view);
+    const err = readRecord(c, view, makeViews);
     if (err !== null) return err;
     if (visit(view, i) === false) return null;
   }
@@ -215,7 +218,7 @@ export const forEachRecord = (
 ): { header: BatchHeader; sizeBytes: number } | { error: RecordsError } => {
   const s = readRecordSection(bytes, off, opts);
   if ('error' in s) return s;
-  const err = walkSection(s.section, s.header.recordsCount, visit);
+  const err = walkSection(s.section, s.header.recordsCount, visit, opts.views ?? true);
   return err === null ? { header: s.header, sizeBytes: s.sizeBytes } : { error: err };
 };
 

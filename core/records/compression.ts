@@ -176,7 +176,7 @@ export const compress = (codec: number, data: Uint8Array): Uint8Array => {
     case Compression.NONE:
       return data;
     case Compression.GZIP:
-      return gzipSync(data);
+      return gzipSync(data, { mtime: 0 }); // mtime 0: no wall clock in the bytes (determinism)
     case Compression.SNAPPY:
       return snappyXerial(data);
     default:

@@ -56,9 +56,12 @@ const sizeOfBytes = (b: Uint8Array | null): number => (b === null ? 1 : sizeOfVa
 /** Header keys encoded once, reused between sizing and writing. */
 export type EncodedHeaderKeys = readonly Uint8Array[];
 
-export const encodeHeaderKeys = (r: BatchRecord): EncodedHeaderKeys => (r.headers ?? []).map((h) => utf8Encoder.encode(h.key));
+const NO_KEYS: EncodedHeaderKeys = [];
+export const encodeHeaderKeys = (r: BatchRecord): EncodedHeaderKeys =>
+  r.headers === undefined || r.headers.length === 0 ? NO_KEYS : r.headers.map((h) => utf8Encoder.encode(h.key));
 
-const sizeOfBody = (r: BatchRecord, keys: EncodedHeaderKeys): number => {
+/** Size of a record after its length prefix. */
+export const sizeOfRecordBody = (r: BatchRecord, keys: EncodedHeaderKeys = encodeHeaderKeys(r)): number => {
   const headers = r.headers ?? [];
   let size = 1 + sizeOfVarlong(r.timestampDelta) + sizeOfVarint(r.offsetDelta) + sizeOfBytes(r.key) + sizeOfBytes(r.value);
   size += sizeOfVarint(headers.length);
@@ -68,7 +71,7 @@ const sizeOfBody = (r: BatchRecord, keys: EncodedHeaderKeys): number => {
 
 /** Total encoded size of `r`, including its length prefix (REC-3). */
 export const sizeOfRecord = (r: BatchRecord, keys: EncodedHeaderKeys = encodeHeaderKeys(r)): number => {
-  const body = sizeOfBody(r, keys);
+  const body = sizeOfRecordBody(r, keys);
   return sizeOfVarint(body) + body;
 };
 
@@ -80,12 +83,17 @@ const writeBytes = (buf: Uint8Array, pos: number, b: Uint8Array | null): number 
 };
 
 /** Writes `r` at `pos`; returns the position after it. `buf` must have room (sizeOfRecord). */
-export const writeRecord = (buf: Uint8Array, pos: number, r: BatchRecord, keys: EncodedHeaderKeys = encodeHeaderKeys(r)): number => {
+export const writeRecord = (
+  buf: Uint8Array,
+  pos: number,
+  r: BatchRecord,
+  keys: EncodedHeaderKeys = encodeHeaderKeys(r),
+  body: number = sizeOfRecordBody(r, keys),
+): number => {
   const attributes = r.attributes ?? 0;
   if (!Number.isInteger(attributes) || attributes < -128 || attributes > 127) throw new Error(`record attributes not int8: ${attributes}`);
   const headers = r.headers ?? [];
   const start = pos;
-  const body = sizeOfBody(r, keys);
   pos = writeVarint(buf, pos, body);
   const bodyStart = pos;
   buf[pos++] = attributes & 0xff;
@@ -111,6 +119,7 @@ export const writeRecord = (buf: Uint8Array, pos: number, r: BatchRecord, keys: 
 export interface RecordView {
   src: Uint8Array;
   recordStart: number;
+  bodyStart: number;
   sizeBytes: number;
   attributes: number;
   timestampDelta: number;
@@ -129,6 +138,7 @@ export interface RecordView {
 export const newRecordView = (): RecordView => ({
   src: new Uint8Array(0),
   recordStart: 0,
+  bodyStart: 0,
   sizeBytes: 0,
   attributes: 0,
   timestampDelta: 0,
@@ -174,19 +184,9 @@ const skipHeaders = (c: Cursor, count: number): RecordsError | null => {
   return null;
 };
 
-/**
- * Reads the record at `c.pos` (bounded by `c.end`) into `view`, advancing `c.pos` past it.
- * Returns null on success or an INVALID_RECORD error (REC-1); never throws on bad bytes.
- */
-export const readRecord = (c: Cursor, view: RecordView): RecordsError | null => {
-  const recordStart = c.pos;
-  const body = readVarint(c);
-  if (c.err !== null) return varintFailure(c, 'record length');
-  if (body < 0 || body > c.end - c.pos) {
-    return invalid(`Invalid record size: expected to read ${body} bytes in record payload, but only ${c.end - c.pos} bytes remain`, recordStart);
-  }
-  const bodyEnd = c.pos + body;
-  const r = cursor(c.buf, c.pos, bodyEnd);
+/** Reads the body `[c.pos, c.end)` of one record into `view`; c.end is the body's end. */
+const readBody = (r: Cursor, view: RecordView, makeViews: boolean): RecordsError | null => {
+  const recordStart = view.recordStart;
   if (r.pos >= r.end) return invalid('Found invalid record structure: empty record body', recordStart);
   view.attributes = (r.buf[r.pos++] << 24) >> 24;
   view.timestampDelta = readVarlongNumber(r);
@@ -208,17 +208,47 @@ export const readRecord = (c: Cursor, view: RecordView): RecordsError | null => 
   view.headersStart = r.pos;
   const headerError = skipHeaders(r, headerCount);
   if (headerError !== null) return headerError;
-  if (r.pos !== bodyEnd) {
-    return invalid(`Invalid record size: expected to read ${body} bytes in record payload, but instead read ${r.pos - (bodyEnd - body)}`, recordStart);
+  if (r.pos !== r.end) {
+    return invalid(`Invalid record size: expected to read ${r.end - view.bodyStart} bytes in record payload, but instead read ${r.pos - view.bodyStart}`, recordStart);
   }
   view.headersEnd = r.pos;
   view.headerCount = headerCount;
+  view.key = !makeViews || keyLength < 0 ? null : r.buf.subarray(view.keyStart, view.keyStart + keyLength);
+  view.value = !makeViews || valueLength < 0 ? null : r.buf.subarray(view.valueStart, view.valueStart + valueLength);
+  return null;
+};
+
+/**
+ * Reads the record at `c.pos` (bounded by `c.end`) into `view`, advancing `c.pos` past it.
+ * Returns null on success or an INVALID_RECORD error (REC-1); never throws on bad bytes.
+ * No allocation unless `makeViews` (default true) asks for key/value subarrays; without them
+ * use keyStart/keyLength and valueStart/valueLength (length -1 = null) over `view.src`.
+ */
+export const readRecord = (c: Cursor, view: RecordView, makeViews = true): RecordsError | null => {
+  const recordStart = c.pos;
+  const body = readVarint(c);
+  if (c.err !== null) return varintFailure(c, 'record length');
+  if (body < 0 || body > c.end - c.pos) {
+    return invalid(`Invalid record size: expected to read ${body} bytes in record payload, but only ${c.end - c.pos} bytes remain`, recordStart);
+  }
+  const outerEnd = c.end;
+  const bodyEnd = c.pos + body;
   view.src = c.buf;
   view.recordStart = recordStart;
+  view.bodyStart = c.pos;
   view.sizeBytes = bodyEnd - recordStart;
-  view.key = keyLength < 0 ? null : c.buf.subarray(view.keyStart, view.keyStart + keyLength);
-  view.value = valueLength < 0 ? null : c.buf.subarray(view.valueStart, view.valueStart + valueLength);
-  c.pos = bodyEnd;
+  c.end = bodyEnd; // the body is read through the same cursor, narrowed: no per-record cursor
+  const err = readBody(c, view, makeViews);
+  c.end = outerEnd;
+  if (err !== null) {
+    c.pos = outerEnd;
+    if (c.err === null) {
+      c.err = 'TRUNCATED'; // stop the walk; the RecordsError carries the real reason
+      c.errAt = err.at;
+    }
+    return err;
+  }
+  if (c.pos !== bodyEnd) throw new Error('readRecord: cursor not at the record end (REC-1)');
   return null;
 };
 
