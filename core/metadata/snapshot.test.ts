@@ -5,8 +5,9 @@ import { makeRng } from '../rng.ts';
 import { type Op, opArb, opsArb, resolveOp } from './arbitraries.ts';
 import { handleCommand } from './controller.ts';
 import { ControllerState } from './controller-state.ts';
-import { type MetadataImage, emptyImage, imageInvariantViolations } from './image.ts';
-import { encodeRecords } from './records.ts';
+import { produce } from 'immer';
+import { type MetadataImage, applyRecords, emptyImage, imageInvariantViolations } from './image.ts';
+import { configRecord, encodeRecords, featureLevelRecord, registerBrokerRecord } from './records.ts';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.ts';
 import { MetadataStateMachine } from './state-machine.ts';
 
@@ -140,4 +141,23 @@ test('same operations and seed give the same entries and snapshot bytes; apply e
   for (const e of a.entries.slice(0, 2)) sm.apply(e);
   assert.ok(sm.lastPatches.length > 0, 'a registration or unfence patches the brokers map');
   assert.ok(sm.lastPatches.every((p) => Array.isArray(p.path)));
+});
+
+test('snapshots carry features and configs; records that do not fit are an error', () => {
+  let image = applyRecords(emptyImage(), [
+    featureLevelRecord({ name: 'metadata.version', featureLevel: 9 }),
+    featureLevelRecord({ name: 'kraft.version', featureLevel: 1 }),
+    registerBrokerRecord({ brokerId: 3, incarnationId: 'ab'.repeat(16), brokerEpoch: 5, endPoints: [], features: [{ name: 'f', minSupportedVersion: 0, maxSupportedVersion: 2 }], rack: 'r', fenced: true }),
+    configRecord({ resourceType: 4, resourceName: '3', name: 'log.dirs', value: '/x' }),
+    configRecord({ resourceType: 2, resourceName: 'a:b', name: 'k', value: 'v' }),
+  ], 4, 2);
+  const d = decodeSnapshot(encodeSnapshot(image));
+  assert.ok('image' in d);
+  assert.deepEqual(d.image, image);
+  // A snapshot that passes its CRC but whose header contradicts its records (META-6).
+  image = produce(image, (draft) => {
+    draft.maxBrokerEpoch = 1;
+  });
+  const bad = decodeSnapshot(encodeSnapshot(image));
+  assert.ok('error' in bad && /inconsistent/.test(bad.error), JSON.stringify(bad));
 });
