@@ -3,6 +3,9 @@
 // prefix is all zeroes (batchLength 0). Anything else that is not a whole, magic-2, CRC-valid
 // batch with a baseOffset not below the expected next offset is corruption (torn write, bit-rot,
 // garbage): SCAN-1 the walk stops before it and reports where, so recovery can truncate there.
+// baseOffset and partitionLeaderEpoch lie outside the CRC; `strictOffsets` (logs that are never
+// compacted, so offsets are dense) also catches a flipped baseOffset: each batch must start
+// exactly at the expected next offset. A flipped leader epoch is undetectable (Kafka's format).
 import {
   BATCH_HEADER_SIZE,
   BATCH_LOG_OVERHEAD,
@@ -43,6 +46,7 @@ export const scanBatches = (
   expectedNextOffset: number,
   maxBatchBytes: number,
   atEof: boolean,
+  strictOffsets: boolean,
   onBatch: (off: number, size: number, baseOffset: number, lastOffset: number) => boolean | void,
 ): ScanResult => {
   let pos = start;
@@ -60,7 +64,8 @@ export const scanBatches = (
     if (size > remaining) return { position: pos, nextOffset: next, stop: atEof ? 'corrupt' : 'more', neededBytes: size };
     const base = baseOffsetAt(buf, pos);
     const delta = lastOffsetDeltaAt(buf, pos);
-    if (!batchCrcValid(buf, pos) || base < next || delta < 0 || !Number.isSafeInteger(base + delta)) {
+    const gapOk = strictOffsets ? base === next : base >= next;
+    if (!batchCrcValid(buf, pos) || !gapOk || delta < 0 || !Number.isSafeInteger(base + delta)) {
       return { position: pos, nextOffset: next, stop: 'corrupt', neededBytes: size };
     }
     const goOn = onBatch(pos, size, base, base + delta);

@@ -38,9 +38,10 @@ export const walkBatches = (
   let nextOffset = spec.minOffset;
   let steps = 0;
   let retriedAt = -1;
+  let retries = 0;
   const step = (want: number): void => {
     if (position >= spec.limitBytes) return done({ kind: 'done', position });
-    if (++steps > 1 + Math.ceil(spec.limitBytes / chunk) * 2 + 4) throw new Error('WALK: step budget exceeded');
+    if (++steps > 3 * Math.ceil(spec.limitBytes / chunk) + 16) throw new Error('WALK: step budget exceeded');
     const length = Math.min(spec.limitBytes - position, Math.max(chunk, want));
     q.emit(
       { kind: 'read', file: spec.file, offset: position, length },
@@ -50,7 +51,7 @@ export const walkBatches = (
   };
   const onChunk = (buf: Uint8Array, asked: number): void => {
     const atEof = buf.length < asked || position + buf.length >= spec.limitBytes;
-    const r = scanBatches(buf, 0, nextOffset, spec.maxBatchBytes, atEof, (off, size, base, last) =>
+    const r = scanBatches(buf, 0, nextOffset, spec.maxBatchBytes, atEof, false, (off, size, base, last) =>
       visit(buf, off, size, base, last, position + off) === 'continue',
     );
     position += r.position;
@@ -59,7 +60,8 @@ export const walkBatches = (
     if (r.stop === 'end') return done({ kind: 'done', position });
     if (r.stop === 'corrupt') {
       // A flipped bit may be in flight (a bad read), not at rest: re-read once before reporting.
-      if (retriedAt === position) return done({ kind: 'corrupt', position });
+      if (retriedAt === position && ++retries > 2) return done({ kind: 'corrupt', position });
+      if (retriedAt !== position) retries = 0;
       retriedAt = position;
     }
     step(r.neededBytes);

@@ -159,9 +159,10 @@ const scanSegment = (log: PartitionLog, seg: Segment, fileBytes: number, done: (
   let position = 0;
   let guard = 0;
   let retriedAt = -1;
+  let retries = 0;
   const readChunk = (want: number): void => {
     if (position >= fileBytes) return done(true);
-    if (++guard > 4 + 2 * Math.ceil(fileBytes / SCAN_CHUNK_BYTES)) throw new Error('RECOVERY: scan budget exceeded');
+    if (++guard > 16 + 3 * Math.ceil(fileBytes / SCAN_CHUNK_BYTES)) throw new Error('RECOVERY: scan budget exceeded');
     const length = Math.min(fileBytes - position, Math.max(SCAN_CHUNK_BYTES, want));
     log.q.emit(
       { kind: 'read', file: seg.logFile, offset: position, length },
@@ -171,7 +172,8 @@ const scanSegment = (log: PartitionLog, seg: Segment, fileBytes: number, done: (
   };
   const onChunk = (buf: Uint8Array, asked: number): void => {
     const atEof = buf.length < asked || position + buf.length >= fileBytes;
-    const r = scanBatches(buf, 0, seg.nextOffset, log.config.segmentBytes, atEof, (off, size, base, last) => {
+    const strict = log.config.cleanupPolicy === 'delete';
+    const r = scanBatches(buf, 0, seg.nextOffset, log.config.segmentBytes, atEof, strict, (off, size, base, last) => {
       if (!seg.canHoldOffset(last)) return false;
       seg.onBatch(buf, off, size, base, last, log.config.indexIntervalBytes);
       log.epochs.cache.assign(leaderEpochAt(buf, off), base);
@@ -180,8 +182,10 @@ const scanSegment = (log: PartitionLog, seg: Segment, fileBytes: number, done: (
     seg.writtenBytes = seg.sizeBytes;
     if (seg.sizeBytes !== position) throw new Error('RECOVERY: scan position and segment size disagree');
     if (r.stop === 'more') return readChunk(r.neededBytes);
-    if ((r.stop === 'corrupt' || r.stop === 'stopped') && retriedAt !== position) {
-      retriedAt = position; // re-read once: the flip may have happened in flight, not at rest
+    if ((r.stop === 'corrupt' || r.stop === 'stopped') && (retriedAt !== position || retries < 2)) {
+      // Re-read (twice at most): the flip may have happened in flight, not at rest.
+      retries = retriedAt === position ? retries + 1 : 0;
+      retriedAt = position;
       return readChunk(r.neededBytes);
     }
     if (r.stop === 'corrupt' || r.stop === 'stopped') {

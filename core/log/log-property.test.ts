@@ -1,0 +1,14 @@
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { runLogProperty } from './log-model.test.ts';
+
+// Bounded here (the suite must stay fast); scripts/sweep-log.ts runs thousands.
+test('partition log matches the model through appends, reads, rolls, truncation, retention and crashes', () => {
+  const details = runLogProperty({ numRuns: 100 });
+  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? 'failed');
+});
+
+test('same, with read bit-flips, read errors and fsync failures', () => {
+  const details = runLogProperty({ numRuns: 60, faults: true });
+  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? 'failed');
+});
