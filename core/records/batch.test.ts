@@ -6,6 +6,7 @@ import { compress as snappyRaw } from 'snappyjs';
 import { gzipSync } from 'fflate';
 import { batchCrcValid, sealBatchCrc, setMaxTimestamp, stampBatch, BATCH_HEADER_SIZE } from './batch-header.ts';
 import {
+  assembleBatch,
   decodeBatch,
   encodeBatch,
   forEachRecord,
@@ -456,4 +457,24 @@ test('encoding is deterministic for every codec (no wall clock in gzip headers)'
   }
   const gz = compress(Compression.GZIP, utf8('x'));
   assert.deepEqual([...gz.subarray(4, 8)], [0, 0, 0, 0]); // MTIME field
+});
+
+test('assembleBatch re-wraps kept record bytes (compaction keeps offsets and timestamps)', () => {
+  const src = encodeBatch({ ...threeRecords(), baseOffset: 50, producerId: 8, producerEpoch: 1, baseSequence: 3 });
+  const kept: Uint8Array[] = [];
+  const r = forEachRecord(src, 0, (v) => {
+    if (v.offsetDelta !== 1) kept.push(v.src.slice(v.recordStart, v.recordStart + v.sizeBytes));
+  });
+  assert.ok(!('error' in r));
+  const h = r.header;
+  for (const compression of [Compression.NONE, Compression.GZIP] as const) {
+    const out = assembleBatch(
+      { baseOffset: h.baseOffset, partitionLeaderEpoch: h.partitionLeaderEpoch, baseTimestamp: h.baseTimestamp, producerId: h.producerId, producerEpoch: h.producerEpoch, baseSequence: h.baseSequence, compression, recordsCount: kept.length, lastOffsetDelta: h.lastOffsetDelta, maxTimestamp: h.maxTimestamp },
+      new Uint8Array(kept.flatMap((k) => [...k])),
+    );
+    const d = ok(decodeBatch(out));
+    assert.deepEqual(d.records.map((x) => [x.offset, x.timestamp]), [[50, 1_700_000_000_000], [52, 1_700_000_000_020]]);
+    assert.equal(d.header.lastOffsetDelta, 2);
+    assert.equal(d.header.producerId, 8n);
+  }
 });

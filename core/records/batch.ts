@@ -103,33 +103,53 @@ const computeMaxTimestamp = (o: EncodeBatchOptions): bigint => {
   return BigInt(o.baseTimestamp) + BigInt(maxDelta);
 };
 
-/** Encodes one RecordBatch v2 (RB-2). Throws only on caller bugs (bad deltas, unencodable codec). */
-export const encodeBatch = (o: EncodeBatchOptions): Uint8Array => {
+/** Header fields of a batch assembled from already-encoded record bytes. */
+export interface AssembleBatchOptions extends Omit<EncodeBatchOptions, 'records' | 'lastOffsetDelta' | 'maxTimestamp'> {
+  readonly recordsCount: number;
+  readonly lastOffsetDelta: number;
+  readonly maxTimestamp: number | bigint;
+}
+
+/**
+ * Builds a batch around `plainSection`: concatenated encoded records (uncompressed), e.g. the
+ * bytes of records a compaction keeps, copied from `RecordView.src[recordStart, +sizeBytes)`.
+ * Compresses it with `o.compression` and seals the CRC. The caller vouches for the records.
+ */
+export const assembleBatch = (o: AssembleBatchOptions, plainSection: Uint8Array): Uint8Array => {
   const codec = o.compression ?? 0;
-  if (!canCompress(codec)) throw new Error(`encodeBatch: cannot compress with ${codecName(codec)}`);
-  assertRecordOrder(o.records);
-  const plain = encodeSection(o.records);
-  const section = compress(codec, plain);
+  if (!canCompress(codec)) throw new Error(`assembleBatch: cannot compress with ${codecName(codec)}`);
+  if (!Number.isInteger(o.recordsCount) || o.recordsCount < 0) throw new Error(`bad recordsCount ${o.recordsCount}`);
+  if (o.recordsCount > 0 && plainSection.length < o.recordsCount * MIN_RECORD_SIZE) throw new Error('section too small for recordsCount');
+  const section = compress(codec, plainSection);
   const out = new Uint8Array(BATCH_HEADER_SIZE + section.length);
   const v = new DataView(out.buffer);
   const attributes =
     codec | (o.logAppendTime ? TIMESTAMP_TYPE_MASK : 0) | (o.isTransactional ? TRANSACTIONAL_MASK : 0) | (o.isControl ? CONTROL_MASK : 0);
-  const lastOffsetDelta = o.lastOffsetDelta ?? (o.records.length > 0 ? o.records[o.records.length - 1].offsetDelta : 0);
   v.setBigInt64(0, BigInt(o.baseOffset));
   v.setInt32(8, out.length - BATCH_LOG_OVERHEAD);
   v.setInt32(12, o.partitionLeaderEpoch);
   v.setInt8(16, MAGIC_V2);
   v.setInt16(ATTRIBUTES_OFFSET, attributes);
-  v.setInt32(23, lastOffsetDelta);
+  v.setInt32(23, o.lastOffsetDelta);
   v.setBigInt64(27, BigInt(o.baseTimestamp));
-  v.setBigInt64(35, computeMaxTimestamp(o));
+  v.setBigInt64(35, BigInt(o.maxTimestamp));
   v.setBigInt64(43, BigInt(o.producerId ?? NO_PRODUCER_ID));
   v.setInt16(51, o.producerEpoch ?? NO_PRODUCER_EPOCH);
   v.setInt32(53, o.baseSequence ?? NO_SEQUENCE);
-  v.setInt32(57, o.records.length);
+  v.setInt32(57, o.recordsCount);
   out.set(section, BATCH_HEADER_SIZE);
   sealBatchCrc(out, 0);
   return out;
+};
+
+/** Encodes one RecordBatch v2 (RB-2). Throws only on caller bugs (bad deltas, unencodable codec). */
+export const encodeBatch = (o: EncodeBatchOptions): Uint8Array => {
+  assertRecordOrder(o.records);
+  const last = o.records.length > 0 ? o.records[o.records.length - 1].offsetDelta : 0;
+  return assembleBatch(
+    { ...o, recordsCount: o.records.length, lastOffsetDelta: o.lastOffsetDelta ?? last, maxTimestamp: computeMaxTimestamp(o) },
+    encodeSection(o.records),
+  );
 };
 
 // ---------------------------------------------------------------- framing checks
