@@ -332,7 +332,9 @@ export class LogStore {
     }
   }
 
-  onFailed(id: number, error: string): StoreEvent[] {
+  onFailed(id: number, op: string, error: string): StoreEvent[] {
+    // A directory never written to does not exist yet, and removing what is gone is done.
+    if (error === 'ENOENT' && (op === 'syncDir' || op === 'remove')) return this.onDone(id, {});
     const p = this.pending.get(id);
     if (!p) throw new Error(`LogStore: failure for unknown disk id ${id}`);
     this.pending.delete(id);

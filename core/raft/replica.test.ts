@@ -1,0 +1,220 @@
+// Quorum behaviour on the small deterministic harness (harness.test.ts): elections, replication,
+// the HW rule, divergence, crash recovery, snapshots, pre-vote, readIndex.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Cluster } from './harness.test.ts';
+
+const electLeader = (c: Cluster, maxMs = 5_000) => {
+  assert.ok(c.runUntil(() => c.leader() !== undefined, maxMs), 'a leader is elected');
+  return c.leader()!;
+};
+
+const commitAll = (c: Cluster, maxMs = 5_000): void => {
+  assert.ok(
+    c.runUntil(() => {
+      const l = c.leader();
+      return l !== undefined && c.alive().every((s) => s.replica.highWatermark === l.replica.logEndOffset && s.replica.appliedOffset === l.replica.logEndOffset);
+    }, maxMs),
+    'everything committed and applied everywhere',
+  );
+};
+
+test('elections: exactly one leader per epoch across seeds (RAFT-1)', () => {
+  for (let seed = 1; seed <= 30; seed++) {
+    const c = new Cluster({ seed, n: seed % 2 === 0 ? 3 : 5 });
+    const l = electLeader(c);
+    c.runFor(500);
+    assert.equal(c.leader()?.id, l.id, `seed ${seed}: leader stable without faults`);
+    for (const s of c.alive()) assert.equal(s.replica.epoch, l.replica.epoch, `seed ${seed}: epochs agree`);
+  }
+});
+
+test('single voter elects itself and commits', () => {
+  const c = new Cluster({ n: 1 });
+  const l = electLeader(c);
+  c.propose(l.id, 'a', 'b');
+  commitAll(c);
+  assert.deepEqual(l.sm.values(), ['a', 'b']);
+});
+
+test('replication and commit: entries reach every follower in order', () => {
+  const c = new Cluster({ seed: 7 });
+  const l = electLeader(c);
+  for (let i = 0; i < 20; i++) assert.ok(c.propose(l.id, `v${i}`).ok);
+  commitAll(c);
+  for (const s of c.alive()) assert.deepEqual(s.sm.values(), Array.from({ length: 20 }, (_, i) => `v${i}`));
+  const f = c.alive().find((s) => s !== l)!;
+  assert.equal(c.propose(f.id, 'x').ok, false, 'followers refuse proposals');
+});
+
+test('HW counts only durable acks of current-epoch entries (RAFT-4)', () => {
+  const c = new Cluster({ seed: 3 });
+  const l = electLeader(c);
+  commitAll(c);
+  const before = l.replica.highWatermark;
+  // Followers cut off: the leader alone may not commit.
+  c.isolate(l.id);
+  c.propose(l.id, 'lonely');
+  c.runFor(100);
+  assert.equal(l.replica.highWatermark, before, 'no majority, no commit');
+  assert.ok(l.replica.durableEndOffset > before, 'though durable on the leader');
+  c.heal();
+  // It may have resigned (check quorum); either way the entry commits only in a current epoch.
+  c.runUntil(() => c.leader() !== undefined, 5_000);
+  commitAll(c);
+});
+
+test('leader does not count an older epoch entry toward HW until its own entry commits', () => {
+  const c = new Cluster({ seed: 11 });
+  const l = electLeader(c);
+  commitAll(c);
+  const e0 = l.replica.epoch;
+  // Old leader writes an entry only it has, then is isolated and replaced.
+  c.isolate(l.id);
+  c.propose(l.id, 'old-epoch');
+  c.runFor(50);
+  const others = c.alive().filter((s) => s !== l);
+  assert.ok(c.runUntil(() => others.some((s) => s.replica.role === 'leader'), 5_000));
+  const l2 = others.find((s) => s.replica.role === 'leader')!;
+  assert.ok(l2.replica.epoch > e0);
+  c.heal();
+  commitAll(c);
+  // The old-epoch entry was never committed: it is gone everywhere (truncated by divergence).
+  for (const s of c.alive()) assert.ok(!s.sm.values().includes('old-epoch'), `node ${s.id} applied a dead entry`);
+  for (const s of c.alive()) assert.equal(s.replica.logEndOffset, l2.replica.logEndOffset);
+});
+
+test('divergence: an isolated leader truncates its suffix on rejoin (RAFT-2)', () => {
+  const c = new Cluster({ seed: 5 });
+  const l = electLeader(c);
+  c.propose(l.id, 'a');
+  commitAll(c);
+  c.isolate(l.id);
+  for (let i = 0; i < 5; i++) c.propose(l.id, `stale${i}`);
+  c.runFor(30);
+  const others = c.alive().filter((s) => s !== l);
+  assert.ok(c.runUntil(() => others.some((s) => s.replica.role === 'leader'), 5_000));
+  const l2 = others.find((s) => s.replica.role === 'leader')!;
+  c.propose(l2.id, 'b', 'c');
+  c.heal();
+  commitAll(c);
+  for (const s of c.alive()) assert.deepEqual(s.sm.values(), ['a', 'b', 'c'], `node ${s.id}`);
+});
+
+test('crash and restart: recovery from disk keeps committed entries, loses only unsynced ones', () => {
+  for (let seed = 1; seed <= 10; seed++) {
+    const c = new Cluster({ seed });
+    const l = electLeader(c);
+    for (let i = 0; i < 10; i++) c.propose(l.id, `v${i}`);
+    commitAll(c);
+    // More writes, then crash everyone at an arbitrary moment (torn tails possible).
+    for (let i = 10; i < 15; i++) c.propose(c.leader()!.id, `v${i}`);
+    c.runFor(c.rng.int(0, 4));
+    for (const s of c.alive()) c.crash(s.id);
+    for (const s of [...c.nodes.values()]) c.restart(s.id);
+    electLeader(c);
+    commitAll(c);
+    const values = c.leader()!.sm.values();
+    assert.deepEqual(values.slice(0, 10), Array.from({ length: 10 }, (_, i) => `v${i}`), `seed ${seed}`);
+    for (const s of c.alive()) assert.deepEqual(s.sm.values(), values);
+  }
+});
+
+test('torn tail: a half-written last entry is detected and truncated', () => {
+  const c = new Cluster({ seed: 9, diskFaults: { latencyMs: { min: 0.1, max: 1 }, tornWriteRate: 1 } });
+  const l = electLeader(c);
+  commitAll(c);
+  const f = c.alive().find((s) => s !== l)!;
+  c.crash(f.id);
+  c.propose(l.id, 'x');
+  c.runFor(20);
+  c.crash(l.id); // its unsynced write of 'y' tears
+  c.propose(l.id, 'y');
+  c.restart(f.id);
+  c.restart(l.id);
+  electLeader(c);
+  commitAll(c);
+  for (const s of c.alive()) assert.ok(s.replica.failure === undefined);
+});
+
+test('bit-rot in acknowledged data makes a replica a non-voter until repaired (RAFT-9)', () => {
+  const c = new Cluster({ seed: 13, cfg: { segmentMaxBytes: 200 } });
+  const l = electLeader(c);
+  for (let i = 0; i < 30; i++) c.propose(l.id, `v${i}`);
+  commitAll(c);
+  const f = c.alive().find((s) => s !== l)!;
+  c.crash(f.id);
+  const seg = [...f.disk.durableFiles().keys()].find((p) => p.startsWith('meta/log/'))!;
+  f.disk.corrupt(seg, 30, 4);
+  c.restart(f.id);
+  assert.ok(c.runUntil(() => f.replica.role !== 'recovering', 1_000));
+  assert.ok(f.replica.recoveryReport?.rotDetected, 'rot detected');
+  assert.ok(f.replica.repairTargetOffset > 0, 'damaged until repaired');
+  commitAll(c);
+  assert.ok(c.runUntil(() => f.replica.repairTargetOffset === 0, 2_000), 'repaired from the leader');
+  assert.deepEqual(f.sm.values(), l.sm.values());
+});
+
+test('snapshot: prefix deleted, lagging replica installs it via FetchSnapshot', () => {
+  const c = new Cluster({ seed: 21, cfg: { snapshotEveryEntries: 10, segmentMaxBytes: 300, snapshotChunkBytes: 64 } });
+  const l = electLeader(c);
+  const lag = c.alive().find((s) => s !== l)!;
+  c.crash(lag.id);
+  for (let i = 0; i < 60; i++) {
+    c.propose(l.id, `v${i}`);
+    c.runFor(2);
+  }
+  commitAll(c);
+  assert.ok(l.replica.logStartOffset > 0, 'leader deleted its prefix after a snapshot');
+  c.restart(lag.id);
+  commitAll(c);
+  assert.deepEqual(lag.sm.values(), l.sm.values());
+  assert.ok(lag.replica.logStartOffset > 0, 'lagging replica started from a snapshot');
+  // And it recovers from that snapshot after another crash.
+  c.crash(lag.id);
+  c.restart(lag.id);
+  commitAll(c);
+  assert.deepEqual(lag.sm.values(), l.sm.values());
+});
+
+test('pre-vote: a rejoining partitioned node does not disrupt the leader (RAFT-10)', () => {
+  const c = new Cluster({ seed: 17, n: 5 });
+  const l = electLeader(c);
+  commitAll(c);
+  const epoch = l.replica.epoch;
+  const p = c.alive().find((s) => s !== l)!;
+  c.isolate(p.id);
+  c.runFor(3_000); // p times out repeatedly, but pre-votes never reach anyone
+  assert.equal(p.replica.epoch, epoch, 'pre-vote kept the partitioned node from bumping its epoch');
+  c.heal();
+  c.runFor(1_000);
+  assert.equal(c.leader()?.id, l.id, 'leader undisturbed');
+  assert.equal(l.replica.epoch, epoch);
+  assert.equal(p.replica.leaderId, l.id);
+});
+
+test('check quorum: a leader cut off from the majority resigns', () => {
+  const c = new Cluster({ seed: 19 });
+  const l = electLeader(c);
+  c.isolate(l.id);
+  c.runFor(1_000);
+  assert.notEqual(l.replica.role, 'leader');
+});
+
+test('readIndex: ready after a round of fetches, failed on leadership loss (RAFT-11)', () => {
+  const c = new Cluster({ seed: 23 });
+  const l = electLeader(c);
+  c.propose(l.id, 'a');
+  c.readIndex(l.id, 1);
+  assert.deepEqual(l.sm.ready, [], 'not ready synchronously');
+  assert.ok(c.runUntil(() => l.sm.ready.includes(1), 1_000));
+  assert.ok(l.sm.values().includes('a'), 'applied the commit offset at call time first');
+  c.isolate(l.id);
+  c.readIndex(l.id, 2);
+  c.runFor(1_000);
+  assert.deepEqual(l.sm.ready, [1]);
+  assert.deepEqual(l.sm.failed, [2]);
+  const f = c.alive().find((s) => s.replica.role !== 'leader' && s !== l)!;
+  c.readIndex(f.id, 3);
+  assert.ok(f.sm.failed.includes(3), 'non-leaders fail reads at once');
+});

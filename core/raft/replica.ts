@@ -1,0 +1,1008 @@
+// One member of the controller quorum: a KIP-595 (KRaft) Raft replica as a pure state machine,
+// with KIP-996 pre-vote and KIP-630 snapshots. Pull-based: followers Fetch from the leader, and
+// their fetchOffset is their acknowledgement. Shape follows etcd raft: `step` handles what every
+// role shares, then the role's handler; only `becomeX` changes role.
+//
+// Invariants (cited by proofs-notes and the checkers; see also log-store.ts RAFT-6a..RAFT-9):
+//  RAFT-1 election safety: at most one leader per epoch. A vote is granted at most once per
+//         epoch (votedFor persisted before the grant is sent, RAFT-5) and a leader needs a
+//         majority of voters.
+//  RAFT-2 log matching: a follower appends only after the leader validated (fetchOffset,
+//         lastFetchedEpoch) against its own log; otherwise it gets divergingEpoch and truncates.
+//  RAFT-3 leader completeness: a vote is granted only to a candidate whose log is at least as
+//         up-to-date (last epoch, then end offset) - `candidateLogIsUpToDate`; a replica never
+//         truncates at or below its high watermark (asserted).
+//  RAFT-4 the leader's HW is the largest offset that a majority holds DURABLY (its own durable end
+//         plus followers' fetchOffsets) and whose entry has the leader's epoch - decided in
+//         `isCommittableEntryEpoch`; each leader first appends a LeaderChange control entry.
+//         The HW never decreases within an incarnation.
+//  RAFT-5 quorum state (epoch, votedFor, leaderId) is fsynced (atomic replace) before a vote
+//         is granted or any message of a new epoch is sent: such Sends are held until then.
+//  RAFT-6 a follower's Fetch acknowledges only durable data: it fetches again only after the
+//         sync of what it appended completed, with fetchOffset = durable end -
+//         `followerAckOffset`.
+//  RAFT-10 disruptive-candidate protection: a voter that heard from a live leader within
+//         fetchTimeoutMs rejects pre-votes and votes, without changing its epoch.
+//  RAFT-11 linearizable reads: readReady(token) only after a majority fetched in this epoch on a
+//         round trip that began after the call, and applied >= max(HW at call, epoch start + 1).
+//  RAFT-12 applied entries are exactly the committed prefix, applied in order, once per
+//         incarnation (after a restore, from the snapshot's end).
+// Faults survived: message loss/reorder across connections, duplicates, partitions, crashes
+// with torn/lost unsynced writes, bit-rot (log-store.ts), hostile messages (typed errors).
+import type { Effect, Input, NodeId, Stamp } from '../io.ts';
+import { cancelTimer, send, setTimer } from '../io.ts';
+import type { Rng } from '../rng.ts';
+import { makeRng, nextInt } from '../rng.ts';
+import { LogStore } from './log-store.ts';
+import type { StoreEvent } from './log-store.ts';
+import type {
+  FetchRequest,
+  FetchResponse,
+  FetchSnapshotRequest,
+  FetchSnapshotResponse,
+  LeaderIdAndEpoch,
+  RaftMessage,
+  RaftRecord,
+  SnapshotId,
+  VoteRequest,
+  VoteResponse,
+} from './messages.ts';
+import { ErrorCode, invalidRaftMessage } from './messages.ts';
+
+export interface RaftConfig {
+  nodeId: NodeId;
+  voters: readonly NodeId[];
+  dir: string;
+  electionTimeoutMs: number;
+  fetchTimeoutMs: number;
+  fetchMaxWaitMs: number;
+  snapshotEveryEntries: number;
+  maxFetchEntries: number;
+  snapshotChunkBytes: number;
+  /** Segment roll size; defaults to 1 MiB. */
+  segmentMaxBytes?: number;
+}
+
+export interface StateMachine {
+  apply(entry: { offset: number; epoch: number; payload: Uint8Array }): void;
+  /** State at the last applied entry. */
+  snapshot(): Uint8Array;
+  restore(bytes: Uint8Array, endOffset: number, epoch: number): void;
+  leadershipChanged?(leader: NodeId | undefined, epoch: number, isSelf: boolean): void;
+  readReady?(token: number): void;
+  readFailed?(token: number): void;
+}
+
+export type Role = 'recovering' | 'unattached' | 'prospective' | 'candidate' | 'leader' | 'follower' | 'failed';
+
+type Out = Effect<RaftMessage, never>;
+
+const T_ELECTION = 'raft.election';
+const T_FETCH_TIMEOUT = 'raft.fetchTimeout';
+const T_FETCH_RETRY = 'raft.fetchRetry';
+const T_CHECK_QUORUM = 'raft.checkQuorum';
+const T_LONG_POLL = 'raft.longPoll';
+
+const MAX_PENDING_READS = 10_000;
+const MAX_HELD_SENDS = 10_000;
+const MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024;
+
+interface FollowerProgress {
+  /** Durable end offset the follower reported in its last valid Fetch of this epoch. */
+  ackOffset: number;
+  lastFetchMs: number;
+  fetchedThisEpoch: boolean;
+  /** readSeq when we last sent it a fetch response; a later Fetch proves a round trip since. */
+  respondedSeq: number;
+  confirmedSeq: number;
+}
+
+interface PendingRead {
+  readonly token: number;
+  readonly commitAt: number;
+  readonly seq: number;
+}
+
+interface SnapshotDownload {
+  readonly id: SnapshotId;
+  readonly leaderId: NodeId;
+  size: number;
+  position: number;
+  chunks: Uint8Array[];
+}
+
+const controlPayload = (leaderId: NodeId, epoch: number): Uint8Array => {
+  const b = new Uint8Array(8);
+  const v = new DataView(b.buffer);
+  v.setInt32(0, leaderId);
+  v.setInt32(4, epoch);
+  return b;
+};
+
+export class RaftReplica {
+  private readonly store: LogStore;
+  private readonly majority: number;
+  private rng: Rng = makeRng(0);
+  private now = 0;
+  private out: Out[] = [];
+
+  role: Role = 'recovering';
+  epoch = 0;
+  votedFor: NodeId | undefined = undefined;
+  leaderId: NodeId | undefined = undefined;
+  highWatermark = 0;
+  appliedOffset = 0;
+
+  // persistence gating (RAFT-5)
+  private quorumSeqIssued = 0;
+  private quorumSeqDurable = 0;
+  private held: { seq: number; effect: Out }[] = [];
+
+  // elections
+  private grants = new Set<NodeId>();
+  // follower
+  private lastLeaderContactMs = -Infinity;
+  private fetchInFlight = false;
+  private download: SnapshotDownload | undefined = undefined;
+  private discoverIndex = 0;
+  // leader
+  private progress = new Map<NodeId, FollowerProgress>();
+  private parked = new Map<NodeId, { req: FetchRequest; deadlineMs: number }>();
+  private epochStartOffset = 0;
+  private reads: PendingRead[] = [];
+  private readSeq = 0;
+  // snapshots
+  private entriesSinceSnapshot = 0;
+  private snapshotWrite: { id: SnapshotId; data: Uint8Array; install: boolean } | undefined = undefined;
+
+  constructor(
+    readonly cfg: RaftConfig,
+    private readonly sm: StateMachine,
+    diskIds: { next(): number },
+  ) {
+    if (cfg.voters.length === 0) throw new Error('RaftConfig: no voters');
+    if (new Set(cfg.voters).size !== cfg.voters.length) throw new Error('RaftConfig: duplicate voters');
+    if (!(cfg.electionTimeoutMs > 0 && cfg.fetchTimeoutMs > 0 && cfg.maxFetchEntries > 0 && cfg.snapshotChunkBytes > 0)) {
+      throw new Error('RaftConfig: timeouts and sizes must be positive');
+    }
+    this.majority = Math.floor(cfg.voters.length / 2) + 1;
+    this.store = new LogStore(cfg.dir, diskIds, cfg.segmentMaxBytes ?? 1024 * 1024);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Inspection (read-only, for checkers and tests)
+
+  get logEndOffset(): number {
+    return this.store.logEndOffset;
+  }
+  get durableEndOffset(): number {
+    return this.store.durableEndOffset;
+  }
+  get logStartOffset(): number {
+    return this.store.logStartOffset;
+  }
+  get repairTargetOffset(): number {
+    return this.store.repairTargetOffset;
+  }
+  get recoveryReport(): LogStore['recovery'] {
+    return this.store.recovery;
+  }
+  get failure(): string | undefined {
+    return this.store.failed;
+  }
+  entryAt(offset: number): { epoch: number; payload: Uint8Array; control: boolean } | undefined {
+    const e = this.store.entryAt(offset);
+    return e && { epoch: e.epoch, payload: e.payload, control: e.control };
+  }
+  ownsDisk(id: number): boolean {
+    return this.store.owns(id);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Entry points
+
+  step(input: Input<RaftMessage>): Out[] {
+    this.begin(input);
+    if (this.role === 'failed' && input.tag !== 'DiskDone' && input.tag !== 'DiskFailed') return this.finish();
+    switch (input.tag) {
+      case 'Start':
+        this.rng = makeRng(input.seed);
+        this.role = 'recovering';
+        this.out.push(...this.store.startRecovery());
+        break;
+      case 'DiskDone':
+        this.onStoreEvents(this.store.onDone(input.id, input.result));
+        break;
+      case 'DiskFailed':
+        this.onStoreEvents(this.store.onFailed(input.id, input.op, input.error));
+        break;
+      case 'Timer':
+        if (this.role !== 'recovering') this.onTimer(input.timer);
+        break;
+      case 'Message':
+        if (this.role !== 'recovering') this.onMessage(input.from, input.message);
+        break;
+      default:
+        break;
+    }
+    return this.finish();
+  }
+
+  propose(
+    payloads: Uint8Array[],
+    stamp: Stamp,
+  ): { ok: true; offsets: number[]; epoch: number; effects: Out[] } | { ok: false; error: 'NOT_LEADER'; leaderId?: NodeId; effects: [] } {
+    if (this.role !== 'leader') {
+      return this.leaderId === undefined ? { ok: false, error: 'NOT_LEADER', effects: [] } : { ok: false, error: 'NOT_LEADER', leaderId: this.leaderId, effects: [] };
+    }
+    this.begin(stamp);
+    const start = this.store.logEndOffset;
+    const records = payloads.map((payload, i) => ({ offset: start + i, epoch: this.epoch, control: false, payload }));
+    this.out.push(...this.store.append(records));
+    this.answerParkedFetches(() => true);
+    return { ok: true, offsets: records.map((r) => r.offset), epoch: this.epoch, effects: this.finish() };
+  }
+
+  readIndex(token: number, stamp: Stamp): Out[] {
+    this.begin(stamp);
+    if (this.role !== 'leader' || this.reads.length >= MAX_PENDING_READS) {
+      this.sm.readFailed?.(token);
+      return this.finish();
+    }
+    this.readSeq++;
+    this.reads.push({ token, commitAt: Math.max(this.highWatermark, this.epochStartOffset + 1), seq: this.readSeq });
+    // Answer parked fetches now so followers come straight back: their next Fetch confirms us.
+    this.answerParkedFetches(() => true);
+    return this.finish();
+  }
+
+  private begin(stamp: Stamp): void {
+    if (this.out.length !== 0) throw new Error('RaftReplica: re-entrant step');
+    if (stamp.now < this.now) throw new Error(`RaftReplica: monotonic clock went back ${this.now} -> ${stamp.now}`);
+    this.now = stamp.now;
+  }
+
+  private finish(): Out[] {
+    if (this.role !== 'recovering' && this.role !== 'failed') {
+      this.maybeApply();
+      this.maybeSnapshot();
+      this.checkReads();
+    }
+    this.assertInvariants();
+    const out = this.out;
+    this.out = [];
+    return out;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Sending, held back until the quorum state is durable (RAFT-5)
+
+  private sendMsg(to: NodeId, message: RaftMessage): void {
+    if (to === this.cfg.nodeId) throw new Error('sendMsg: to self');
+    const effect = send(to, message);
+    if (this.quorumSeqDurable < this.quorumSeqIssued) {
+      if (this.held.length >= MAX_HELD_SENDS) return; // drop: the peer will retry
+      this.held.push({ seq: this.quorumSeqIssued, effect });
+    } else {
+      this.out.push(effect);
+    }
+  }
+
+  private persistQuorum(): void {
+    const w = this.store.writeQuorumState({
+      epoch: this.epoch,
+      votedFor: this.votedFor,
+      leaderId: this.leaderId,
+      repairTargetOffset: this.store.repairTargetOffset,
+    });
+    this.quorumSeqIssued = w.seq;
+    this.out.push(...w.effects);
+  }
+
+  private onQuorumDurable(seq: number): void {
+    if (seq > this.quorumSeqIssued) throw new Error('quorumDurable for a write never issued');
+    this.quorumSeqDurable = Math.max(this.quorumSeqDurable, seq);
+    const ready = this.held.filter((h) => h.seq <= this.quorumSeqDurable);
+    this.held = this.held.filter((h) => h.seq > this.quorumSeqDurable);
+    for (const h of ready) this.out.push(h.effect);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Store events
+
+  private onStoreEvents(events: StoreEvent[]): void {
+    this.out.push(...this.store.drainEffects());
+    for (const ev of events) {
+      switch (ev.kind) {
+        case 'recovered':
+          this.onRecovered(ev);
+          break;
+        case 'logDurable':
+          this.onLogDurable();
+          break;
+        case 'quorumDurable':
+          this.onQuorumDurable(ev.seq);
+          break;
+        case 'snapshotDurable':
+          this.onSnapshotDurable(ev.id);
+          break;
+        case 'failed':
+          this.becomeFailed();
+          break;
+      }
+    }
+  }
+
+  private onRecovered(ev: Extract<StoreEvent, { kind: 'recovered' }>): void {
+    const q = ev.quorum;
+    this.epoch = q?.epoch ?? 0;
+    this.votedFor = q?.votedFor;
+    if (ev.snapshot) {
+      this.sm.restore(ev.snapshot.data, ev.snapshot.id.endOffset, ev.snapshot.id.epoch);
+      this.appliedOffset = ev.snapshot.id.endOffset;
+      this.highWatermark = ev.snapshot.id.endOffset;
+    }
+    if (this.store.repairTargetOffset > 0) this.persistQuorum(); // record RAFT-9 damage durably
+    const leader = q?.leaderId;
+    if (leader !== undefined && leader !== this.cfg.nodeId && this.cfg.voters.includes(leader)) {
+      this.becomeFollower(this.epoch, leader);
+    } else {
+      // A restarted leader lost its in-memory state: it does not resume leading.
+      this.becomeUnattached(this.epoch, this.electionBackoffMs());
+    }
+  }
+
+  private onLogDurable(): void {
+    if (this.role === 'leader') {
+      this.maybeAdvanceHighWatermark();
+    } else if (this.role === 'follower') {
+      this.maybeFinishRepair();
+      this.maybeSendFetch();
+    }
+  }
+
+  private becomeFailed(): void {
+    if (this.role === 'leader') this.failReads();
+    this.role = 'failed';
+    for (const t of [T_ELECTION, T_FETCH_TIMEOUT, T_FETCH_RETRY, T_CHECK_QUORUM, T_LONG_POLL]) this.out.push(cancelTimer(t));
+    this.held = [];
+    this.sm.leadershipChanged?.(undefined, this.epoch, false);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Role transitions (only these change `role`)
+
+  private isVoter(): boolean {
+    return this.cfg.voters.includes(this.cfg.nodeId) && this.store.repairTargetOffset === 0 && this.store.failed === undefined;
+  }
+
+  private electionBackoffMs(): number {
+    return nextInt(this.rng, this.cfg.electionTimeoutMs, 2 * this.cfg.electionTimeoutMs);
+  }
+
+  private leaveRole(): void {
+    if (this.role === 'leader') {
+      this.failReads();
+      this.parked.clear();
+      this.out.push(cancelTimer(T_CHECK_QUORUM), cancelTimer(T_LONG_POLL));
+    }
+    if (this.role === 'follower') {
+      this.out.push(cancelTimer(T_FETCH_TIMEOUT), cancelTimer(T_FETCH_RETRY));
+      this.download = undefined;
+      this.fetchInFlight = false;
+    }
+    this.grants.clear();
+  }
+
+  private setEpoch(epoch: number, leaderId: NodeId | undefined): boolean {
+    if (epoch < this.epoch) throw new Error(`setEpoch: ${epoch} < ${this.epoch}`);
+    const changed = epoch !== this.epoch || leaderId !== this.leaderId;
+    if (epoch > this.epoch) this.votedFor = undefined;
+    const leaderChanged = leaderId !== this.leaderId || epoch !== this.epoch;
+    this.epoch = epoch;
+    this.leaderId = leaderId;
+    if (leaderChanged) this.sm.leadershipChanged?.(leaderId, epoch, leaderId === this.cfg.nodeId);
+    return changed;
+  }
+
+  private becomeUnattached(epoch: number, timeoutMs: number): void {
+    this.leaveRole();
+    const changed = this.setEpoch(epoch, undefined);
+    this.role = 'unattached';
+    if (changed) this.persistQuorum();
+    this.out.push(setTimer(T_ELECTION, timeoutMs));
+  }
+
+  private becomeFollower(epoch: number, leaderId: NodeId): void {
+    if (leaderId === this.cfg.nodeId) throw new Error('becomeFollower of self');
+    if (epoch === this.epoch && this.role === 'leader') throw new Error(`RAFT-1: leader of epoch ${epoch} told ${leaderId} leads it`);
+    this.leaveRole();
+    const changed = this.setEpoch(epoch, leaderId);
+    this.role = 'follower';
+    if (changed) this.persistQuorum();
+    this.lastLeaderContactMs = this.now;
+    this.out.push(cancelTimer(T_ELECTION), setTimer(T_FETCH_TIMEOUT, this.cfg.fetchTimeoutMs));
+    this.maybeSendFetch();
+  }
+
+  /** KIP-996: ask for pre-votes for epoch+1 without changing anything durable. */
+  private becomeProspective(): void {
+    if (!this.isVoter()) throw new Error('becomeProspective: not a voter');
+    const leader = this.role === 'follower' ? this.leaderId : undefined;
+    this.leaveRole();
+    this.role = 'prospective';
+    this.leaderId = leader; // remembered, not persisted: a pre-vote loser goes back to it
+    this.grants = new Set([this.cfg.nodeId]);
+    this.out.push(setTimer(T_ELECTION, this.electionBackoffMs()));
+    if (this.grants.size >= this.majority) return this.becomeCandidate();
+    const req = this.voteRequest(true);
+    for (const v of this.cfg.voters) if (v !== this.cfg.nodeId) this.sendMsg(v, req);
+  }
+
+  private becomeCandidate(): void {
+    if (!this.isVoter()) throw new Error('becomeCandidate: not a voter');
+    this.leaveRole();
+    this.setEpoch(this.epoch + 1, undefined);
+    this.votedFor = this.cfg.nodeId;
+    this.role = 'candidate';
+    this.persistQuorum();
+    this.grants = new Set([this.cfg.nodeId]);
+    this.out.push(setTimer(T_ELECTION, this.electionBackoffMs()));
+    if (this.grants.size >= this.majority) return this.becomeLeader();
+    const req = this.voteRequest(false);
+    for (const v of this.cfg.voters) if (v !== this.cfg.nodeId) this.sendMsg(v, req);
+  }
+
+  private becomeLeader(): void {
+    if (this.role !== 'candidate' || this.votedFor !== this.cfg.nodeId) throw new Error('becomeLeader: not a candidate of this epoch');
+    if (this.grants.size < this.majority) throw new Error('becomeLeader: no majority');
+    this.leaveRole();
+    this.setEpoch(this.epoch, this.cfg.nodeId);
+    this.role = 'leader';
+    this.persistQuorum();
+    this.progress.clear();
+    for (const v of this.cfg.voters) {
+      if (v !== this.cfg.nodeId) this.progress.set(v, { ackOffset: 0, lastFetchMs: this.now, fetchedThisEpoch: false, respondedSeq: 0, confirmedSeq: 0 });
+    }
+    this.epochStartOffset = this.store.logEndOffset;
+    // The LeaderChange entry gives this epoch an entry of its own to commit (RAFT-4).
+    const control: RaftRecord = { offset: this.epochStartOffset, epoch: this.epoch, control: true, payload: controlPayload(this.cfg.nodeId, this.epoch) };
+    this.out.push(...this.store.append([control]));
+    this.out.push(cancelTimer(T_ELECTION), setTimer(T_CHECK_QUORUM, this.checkQuorumPeriodMs()));
+    this.sendBeginQuorumEpoch(() => true);
+  }
+
+  private checkQuorumPeriodMs(): number {
+    return Math.max(1, Math.floor(this.cfg.fetchTimeoutMs / 2));
+  }
+
+  private sendBeginQuorumEpoch(to: (v: NodeId) => boolean): void {
+    for (const v of this.cfg.voters) {
+      if (v !== this.cfg.nodeId && to(v)) this.sendMsg(v, { type: 'BeginQuorumEpochRequest', voterId: v, leaderId: this.cfg.nodeId, leaderEpoch: this.epoch });
+    }
+  }
+
+  private resign(): void {
+    for (const v of this.cfg.voters) {
+      if (v !== this.cfg.nodeId) this.sendMsg(v, { type: 'EndQuorumEpochRequest', leaderId: this.cfg.nodeId, leaderEpoch: this.epoch, preferredSuccessors: [] });
+    }
+    this.becomeUnattached(this.epoch, this.electionBackoffMs());
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Timers
+
+  private onTimer(name: string): void {
+    switch (name) {
+      case T_ELECTION:
+        if (this.role === 'unattached' || this.role === 'prospective' || this.role === 'candidate') {
+          if (this.isVoter()) this.becomeProspective();
+          else this.discoverLeader();
+        }
+        return;
+      case T_FETCH_TIMEOUT:
+        if (this.role !== 'follower') return;
+        if (this.now - this.lastLeaderContactMs < this.cfg.fetchTimeoutMs - 1) {
+          // Re-armed at least 1 ms ahead: clocks are floats, and a 0 ms timer would spin.
+          this.out.push(setTimer(T_FETCH_TIMEOUT, Math.max(1, Math.ceil(this.lastLeaderContactMs + this.cfg.fetchTimeoutMs - this.now))));
+        } else if (this.isVoter()) {
+          this.becomeProspective();
+        } else {
+          this.becomeUnattached(this.epoch, 0);
+        }
+        return;
+      case T_FETCH_RETRY:
+        if (this.role !== 'follower') return;
+        this.fetchInFlight = false;
+        this.maybeSendFetch();
+        return;
+      case T_CHECK_QUORUM:
+        if (this.role === 'leader') this.checkQuorum();
+        return;
+      case T_LONG_POLL:
+        if (this.role === 'leader') this.answerParkedFetches((p) => p.deadlineMs <= this.now + 1);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Non-voters (and damaged voters) find the leader by fetching from voters in turn. */
+  private discoverLeader(): void {
+    const others = this.cfg.voters.filter((v) => v !== this.cfg.nodeId);
+    if (others.length > 0) {
+      const to = others[this.discoverIndex++ % others.length];
+      this.sendMsg(to, this.fetchRequest(this.store.durableEndOffset));
+    }
+    this.out.push(setTimer(T_ELECTION, this.electionBackoffMs()));
+  }
+
+  private checkQuorum(): void {
+    let live = 1; // self
+    for (const p of this.progress.values()) if (this.now - p.lastFetchMs < this.cfg.fetchTimeoutMs) live++;
+    if (live < this.majority) return this.resign();
+    this.sendBeginQuorumEpoch((v) => !this.progress.get(v)!.fetchedThisEpoch);
+    this.out.push(setTimer(T_CHECK_QUORUM, this.checkQuorumPeriodMs()));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Messages
+
+  private onMessage(from: NodeId, m: RaftMessage): void {
+    if (invalidRaftMessage(m) !== undefined) return; // hostile or corrupt: drop
+    switch (m.type) {
+      case 'VoteRequest':
+        return this.onVoteRequest(from, m);
+      case 'VoteResponse':
+        return this.onVoteResponse(from, m);
+      case 'BeginQuorumEpochRequest':
+        return this.onBeginQuorumEpoch(from, m.leaderId, m.leaderEpoch);
+      case 'EndQuorumEpochRequest':
+        return this.onEndQuorumEpoch(from, m.leaderId, m.leaderEpoch);
+      case 'BeginQuorumEpochResponse':
+      case 'EndQuorumEpochResponse':
+        return this.maybeLearnEpoch({ leaderId: m.leaderId, leaderEpoch: m.leaderEpoch });
+      case 'FetchRequest':
+        return this.onFetchRequest(from, m);
+      case 'FetchResponse':
+        return this.onFetchResponse(from, m);
+      case 'FetchSnapshotRequest':
+        return this.onFetchSnapshotRequest(from, m);
+      case 'FetchSnapshotResponse':
+        return this.onFetchSnapshotResponse(from, m);
+    }
+  }
+
+  private currentLeader(): LeaderIdAndEpoch {
+    return { leaderId: this.leaderId ?? -1, leaderEpoch: this.epoch };
+  }
+
+  /** A peer reports a higher epoch (or this epoch's leader): follow it. */
+  private maybeLearnEpoch(l: LeaderIdAndEpoch): void {
+    if (l.leaderEpoch < this.epoch) return;
+    const known = l.leaderId !== -1 && l.leaderId !== this.cfg.nodeId && this.cfg.voters.includes(l.leaderId);
+    if (l.leaderEpoch > this.epoch) {
+      if (known) this.becomeFollower(l.leaderEpoch, l.leaderId);
+      else this.becomeUnattached(l.leaderEpoch, this.electionBackoffMs());
+    } else if (known && this.role !== 'follower' && this.role !== 'leader') {
+      this.becomeFollower(this.epoch, l.leaderId);
+    }
+  }
+
+  private onBeginQuorumEpoch(from: NodeId, leaderId: NodeId, leaderEpoch: number): void {
+    let errorCode: ErrorCode = ErrorCode.NONE;
+    if (leaderEpoch < this.epoch) errorCode = ErrorCode.FENCED_LEADER_EPOCH;
+    else if (leaderId !== from || !this.cfg.voters.includes(leaderId)) errorCode = ErrorCode.INCONSISTENT_VOTER_SET;
+    else if (leaderEpoch === this.epoch && this.role === 'leader') errorCode = ErrorCode.INVALID_REQUEST; // RAFT-1 would be broken
+    else if (leaderEpoch > this.epoch || this.role !== 'follower' || this.leaderId !== leaderId) this.becomeFollower(leaderEpoch, leaderId);
+    this.sendMsg(from, { type: 'BeginQuorumEpochResponse', errorCode, ...this.currentLeader() });
+  }
+
+  private onEndQuorumEpoch(from: NodeId, leaderId: NodeId, leaderEpoch: number): void {
+    if (leaderEpoch === this.epoch && this.leaderId === leaderId && leaderId === from && this.role === 'follower') {
+      // The leader resigned: elect quickly, but jittered so the voters do not collide.
+      this.becomeUnattached(this.epoch, nextInt(this.rng, 0, this.cfg.electionTimeoutMs));
+    }
+    this.sendMsg(from, { type: 'EndQuorumEpochResponse', errorCode: ErrorCode.NONE, ...this.currentLeader() });
+  }
+
+  // ---- votes
+
+  private voteRequest(preVote: boolean): VoteRequest {
+    return {
+      type: 'VoteRequest',
+      candidateEpoch: preVote ? this.epoch + 1 : this.epoch,
+      candidateId: this.cfg.nodeId,
+      voterId: -1,
+      lastOffsetEpoch: this.store.lastEpoch(),
+      lastOffset: this.store.logEndOffset,
+      preVote,
+    };
+  }
+
+  /** RAFT-3: the candidate's log is at least as up-to-date as ours (last epoch, then end). */
+  private candidateLogIsUpToDate(lastOffsetEpoch: number, lastOffset: number): boolean {
+    const ourEpoch = this.store.lastEpoch();
+    if (lastOffsetEpoch !== ourEpoch) return lastOffsetEpoch > ourEpoch;
+    return lastOffset >= this.store.logEndOffset;
+  }
+
+  /** RAFT-10: we heard from a live leader recently (or are it), so elections are disruptive. */
+  private hasLiveLeader(): boolean {
+    if (this.role === 'leader') return true;
+    return this.role === 'follower' && this.now - this.lastLeaderContactMs < this.cfg.fetchTimeoutMs;
+  }
+
+  private onVoteRequest(from: NodeId, req: VoteRequest): void {
+    const answer = (voteGranted: boolean, errorCode: ErrorCode = ErrorCode.NONE): void =>
+      this.sendMsg(from, { type: 'VoteResponse', errorCode, voteGranted, preVote: req.preVote, ...this.currentLeader() });
+    if (req.candidateId !== from || !this.cfg.voters.includes(from)) return answer(false, ErrorCode.INCONSISTENT_VOTER_SET);
+    if (req.lastOffset < 0 || req.lastOffsetEpoch < 0 || req.lastOffsetEpoch > req.candidateEpoch) return answer(false, ErrorCode.INVALID_REQUEST);
+    if (req.candidateEpoch < this.epoch) return answer(false, ErrorCode.FENCED_LEADER_EPOCH);
+    if (!this.isVoter() || this.hasLiveLeader()) return answer(false);
+    if (req.preVote) {
+      // A pre-vote is for the epoch the prospective would campaign in; one at or below ours
+      // comes from a node that must first learn our epoch (our answer tells it).
+      return answer(req.candidateEpoch > this.epoch && this.candidateLogIsUpToDate(req.lastOffsetEpoch, req.lastOffset));
+    }
+    if (req.candidateEpoch > this.epoch) this.becomeUnattached(req.candidateEpoch, this.electionBackoffMs());
+    const free = this.votedFor === undefined || this.votedFor === from;
+    const grant = free && this.leaderId === undefined && this.role !== 'leader' && this.candidateLogIsUpToDate(req.lastOffsetEpoch, req.lastOffset);
+    if (grant && this.votedFor === undefined) {
+      this.votedFor = from;
+      this.persistQuorum(); // RAFT-5: the grant below is held until this is durable
+      this.out.push(setTimer(T_ELECTION, this.electionBackoffMs()));
+    }
+    answer(grant);
+  }
+
+  private onVoteResponse(from: NodeId, res: VoteResponse): void {
+    if (res.leaderEpoch > this.epoch || (res.leaderEpoch === this.epoch && res.leaderId !== -1 && this.leaderId === undefined)) {
+      return this.maybeLearnEpoch(res);
+    }
+    if (!this.cfg.voters.includes(from) || !res.voteGranted || res.errorCode !== ErrorCode.NONE) return;
+    if (this.role === 'prospective' && res.preVote && res.leaderEpoch <= this.epoch) {
+      this.grants.add(from);
+      if (this.grants.size >= this.majority) this.becomeCandidate();
+    } else if (this.role === 'candidate' && !res.preVote && res.leaderEpoch === this.epoch) {
+      this.grants.add(from);
+      if (this.grants.size >= this.majority) this.becomeLeader();
+    }
+  }
+
+  // ---- fetch: leader side
+
+  private fetchError(from: NodeId, errorCode: ErrorCode): void {
+    this.sendMsg(from, { type: 'FetchResponse', errorCode, highWatermark: this.highWatermark, logStartOffset: this.store.logStartOffset, currentLeader: this.currentLeader(), records: [] });
+  }
+
+  private epochError(currentLeaderEpoch: number): ErrorCode | undefined {
+    if (currentLeaderEpoch < this.epoch) return ErrorCode.FENCED_LEADER_EPOCH;
+    if (currentLeaderEpoch > this.epoch) return ErrorCode.UNKNOWN_LEADER_EPOCH;
+    if (this.role !== 'leader') return ErrorCode.NOT_LEADER_OR_FOLLOWER;
+    return undefined;
+  }
+
+  private onFetchRequest(from: NodeId, req: FetchRequest): void {
+    if (req.replicaId !== from || req.fetchOffset < 0 || req.lastFetchedEpoch < 0 || req.maxWaitMs < 0) return this.fetchError(from, ErrorCode.INVALID_REQUEST);
+    const err = this.epochError(req.currentLeaderEpoch);
+    if (err !== undefined) return this.fetchError(from, err);
+    if (req.lastFetchedEpoch > this.epoch) return this.fetchError(from, ErrorCode.INVALID_REQUEST);
+    const p = this.progress.get(from);
+    if (p) {
+      p.lastFetchMs = this.now;
+      p.fetchedThisEpoch = true;
+      p.confirmedSeq = Math.max(p.confirmedSeq, p.respondedSeq); // RAFT-11
+    }
+    const verdict = this.validateFetch(req);
+    if (verdict !== undefined) return this.sendFetchResponse(from, verdict);
+    if (p) {
+      // RAFT-6: fetchOffset is the follower's durable end, validated against our log (RAFT-2).
+      p.ackOffset = Math.max(p.ackOffset, req.fetchOffset);
+      this.maybeAdvanceHighWatermark();
+    }
+    if (req.fetchOffset >= this.store.logEndOffset && req.maxWaitMs > 0) {
+      this.parked.set(from, { req, deadlineMs: this.now + Math.min(req.maxWaitMs, this.cfg.fetchTimeoutMs) });
+      this.armLongPoll();
+      return;
+    }
+    this.respondWithRecords(from, req);
+  }
+
+  /** Kafka's validateOffsetAndEpoch: undefined when (fetchOffset, lastFetchedEpoch) matches us. */
+  private validateFetch(req: FetchRequest): Partial<FetchResponse> | undefined {
+    const snap = this.store.snapshot;
+    const start = this.store.logStartOffset;
+    if (req.fetchOffset < start || (req.fetchOffset === start && start > 0 && snap && req.lastFetchedEpoch !== snap.id.epoch)) {
+      return snap ? { snapshotId: snap.id } : { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+    }
+    const eo = this.store.endOffsetForEpoch(req.lastFetchedEpoch);
+    if (eo === undefined) return snap ? { snapshotId: snap.id } : { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+    if (eo.epoch !== req.lastFetchedEpoch || req.fetchOffset > eo.endOffset) {
+      return { divergingEpoch: { epoch: eo.epoch, endOffset: eo.endOffset } };
+    }
+    return undefined;
+  }
+
+  private sendFetchResponse(to: NodeId, extra: Partial<FetchResponse>): void {
+    const p = this.progress.get(to);
+    if (p) p.respondedSeq = this.readSeq;
+    this.sendMsg(to, {
+      type: 'FetchResponse',
+      errorCode: ErrorCode.NONE,
+      highWatermark: this.highWatermark,
+      logStartOffset: this.store.logStartOffset,
+      currentLeader: this.currentLeader(),
+      records: [],
+      ...extra,
+    });
+  }
+
+  private respondWithRecords(to: NodeId, req: FetchRequest): void {
+    this.parked.delete(to);
+    const verdict = this.validateFetch(req); // the log may have moved since it was parked
+    if (verdict !== undefined) return this.sendFetchResponse(to, verdict);
+    const end = Math.min(this.store.logEndOffset, req.fetchOffset + this.cfg.maxFetchEntries);
+    const records: RaftRecord[] = [];
+    for (let o = req.fetchOffset; o < end; o++) {
+      const e = this.store.entryAt(o)!;
+      records.push({ offset: e.offset, epoch: e.epoch, control: e.control, payload: e.payload });
+    }
+    this.sendFetchResponse(to, { records });
+  }
+
+  private answerParkedFetches(which: (p: { deadlineMs: number }) => boolean): void {
+    if (this.role !== 'leader') return;
+    for (const [to, p] of [...this.parked]) if (which(p)) this.respondWithRecords(to, p.req);
+    this.armLongPoll();
+  }
+
+  private armLongPoll(): void {
+    let next = Infinity;
+    for (const p of this.parked.values()) next = Math.min(next, p.deadlineMs);
+    this.out.push(next === Infinity ? cancelTimer(T_LONG_POLL) : setTimer(T_LONG_POLL, Math.max(1, Math.ceil(next - this.now))));
+  }
+
+  /** RAFT-4: only an entry of the leader's own epoch may be committed by counting replicas. */
+  private isCommittableEntryEpoch(entryEpoch: number): boolean {
+    return entryEpoch === this.epoch;
+  }
+
+  private maybeAdvanceHighWatermark(): void {
+    if (this.role !== 'leader') return;
+    const acks: number[] = this.cfg.voters.map((v) => (v === this.cfg.nodeId ? this.store.durableEndOffset : (this.progress.get(v)?.ackOffset ?? 0)));
+    acks.sort((a, b) => b - a);
+    const majorityDurable = acks[this.majority - 1];
+    if (majorityDurable <= this.highWatermark) return;
+    const entry = this.store.entryAt(majorityDurable - 1);
+    if (entry === undefined || !this.isCommittableEntryEpoch(entry.epoch)) return;
+    this.highWatermark = majorityDurable;
+    // Followers learn the new HW on their next response; wake the long-polling ones.
+    this.answerParkedFetches(() => true);
+  }
+
+  private onFetchSnapshotRequest(from: NodeId, req: FetchSnapshotRequest): void {
+    const snap = this.store.snapshot;
+    const reply = (errorCode: ErrorCode, position = req.position, bytes: Uint8Array = new Uint8Array(0)): void =>
+      this.sendMsg(from, { type: 'FetchSnapshotResponse', errorCode, snapshotId: req.snapshotId, currentLeader: this.currentLeader(), size: snap?.data.length ?? 0, position, unalignedRecords: bytes });
+    const err = this.epochError(req.currentLeaderEpoch);
+    if (err !== undefined) return reply(err);
+    const p = this.progress.get(from);
+    if (p) p.lastFetchMs = this.now;
+    if (!snap || snap.id.endOffset !== req.snapshotId.endOffset || snap.id.epoch !== req.snapshotId.epoch) return reply(ErrorCode.SNAPSHOT_NOT_FOUND);
+    if (req.position < 0 || req.position > snap.data.length) return reply(ErrorCode.POSITION_OUT_OF_RANGE);
+    const len = Math.max(1, Math.min(req.maxBytes, this.cfg.snapshotChunkBytes));
+    reply(ErrorCode.NONE, req.position, snap.data.subarray(req.position, req.position + len));
+  }
+
+  // ---- fetch: follower side
+
+  private fetchRequest(fetchOffset: number): FetchRequest {
+    return {
+      type: 'FetchRequest',
+      replicaId: this.cfg.nodeId,
+      maxWaitMs: this.cfg.fetchMaxWaitMs,
+      currentLeaderEpoch: this.epoch,
+      fetchOffset,
+      lastFetchedEpoch: this.store.epochBefore(fetchOffset) ?? 0,
+    };
+  }
+
+  /**
+   * RAFT-6: the offset a follower may acknowledge, or undefined while a sync is in flight
+   * (then everything appended is not yet durable and the follower must not fetch again).
+   */
+  private followerAckOffset(): number | undefined {
+    if (this.store.logSyncsInFlight > 0) return undefined;
+    return this.store.durableEndOffset;
+  }
+
+  private maybeSendFetch(): void {
+    if (this.role !== 'follower' || this.leaderId === undefined || this.fetchInFlight || this.download !== undefined || this.snapshotWrite !== undefined) return;
+    const ack = this.followerAckOffset();
+    if (ack === undefined) return;
+    this.fetchInFlight = true;
+    this.sendMsg(this.leaderId, this.fetchRequest(ack));
+    this.out.push(setTimer(T_FETCH_RETRY, this.cfg.fetchMaxWaitMs + Math.ceil(this.cfg.fetchTimeoutMs / 2)));
+  }
+
+  private onFetchResponse(from: NodeId, res: FetchResponse): void {
+    if (res.currentLeader.leaderEpoch > this.epoch || (this.role !== 'follower' && this.role !== 'leader')) this.maybeLearnEpoch(res.currentLeader);
+    if (this.role !== 'follower' || from !== this.leaderId || res.currentLeader.leaderEpoch !== this.epoch) return;
+    this.fetchInFlight = false;
+    this.out.push(cancelTimer(T_FETCH_RETRY));
+    if (res.errorCode !== ErrorCode.NONE) {
+      // NOT_LEADER_OR_FOLLOWER in our epoch: the leader resigned; the fetch timeout will elect.
+      this.out.push(setTimer(T_FETCH_RETRY, Math.ceil(this.cfg.fetchTimeoutMs / 4)));
+      this.fetchInFlight = true;
+      return;
+    }
+    this.lastLeaderContactMs = this.now;
+    if (res.divergingEpoch) return this.truncateToDivergence(res.divergingEpoch);
+    if (res.snapshotId) return this.startSnapshotDownload(from, res.snapshotId);
+    if (!this.appendFromLeader(res.records)) return this.maybeSendFetch();
+    this.highWatermark = Math.max(this.highWatermark, Math.min(res.highWatermark, this.store.logEndOffset));
+    this.maybeSendFetch(); // at once if nothing was appended; else after the sync (RAFT-6)
+  }
+
+  private truncateToDivergence(d: { epoch: number; endOffset: number }): void {
+    const ours = this.store.endOffsetForEpoch(d.epoch);
+    const to = Math.min(d.endOffset, ours?.endOffset ?? this.store.logStartOffset, this.store.logEndOffset);
+    if (to < this.highWatermark) throw new Error(`RAFT-3: asked to truncate to ${to} below HW ${this.highWatermark}`);
+    if (to < this.store.logStartOffset) throw new Error(`RAFT-3: divergence ${to} below our snapshot ${this.store.logStartOffset}`);
+    this.out.push(...this.store.truncateTo(to));
+    this.maybeSendFetch();
+  }
+
+  /** Appends a leader's records after validating them; false if they were malformed. */
+  private appendFromLeader(records: readonly RaftRecord[]): boolean {
+    let prevEpoch = this.store.lastEpoch();
+    let next = this.store.logEndOffset;
+    const fresh: RaftRecord[] = [];
+    for (const r of records) {
+      if (!(r.payload instanceof Uint8Array) || !Number.isSafeInteger(r.offset) || !Number.isSafeInteger(r.epoch) || r.epoch > this.epoch) return false;
+      const have = this.store.entryAt(r.offset);
+      if (r.offset < next && fresh.length === 0) {
+        if (have !== undefined && have.epoch !== r.epoch) return false; // a stale reply; refetch
+        continue;
+      }
+      if (r.offset !== next || r.epoch < prevEpoch) return false;
+      fresh.push(r);
+      prevEpoch = r.epoch;
+      next++;
+    }
+    if (fresh.length > 0) this.out.push(...this.store.append(fresh));
+    return true;
+  }
+
+  private startSnapshotDownload(leaderId: NodeId, id: SnapshotId): void {
+    if (id.endOffset < this.highWatermark || id.endOffset < this.store.logStartOffset) return; // stale
+    this.download = { id, leaderId, size: -1, position: 0, chunks: [] };
+    this.requestSnapshotChunk();
+  }
+
+  private requestSnapshotChunk(): void {
+    const d = this.download!;
+    this.sendMsg(d.leaderId, { type: 'FetchSnapshotRequest', replicaId: this.cfg.nodeId, maxBytes: this.cfg.snapshotChunkBytes, currentLeaderEpoch: this.epoch, snapshotId: d.id, position: d.position });
+    this.out.push(setTimer(T_FETCH_RETRY, this.cfg.fetchMaxWaitMs + Math.ceil(this.cfg.fetchTimeoutMs / 2)));
+    this.fetchInFlight = true;
+  }
+
+  private onFetchSnapshotResponse(from: NodeId, res: FetchSnapshotResponse): void {
+    if (res.currentLeader.leaderEpoch > this.epoch) return this.maybeLearnEpoch(res.currentLeader);
+    const d = this.download;
+    if (this.role !== 'follower' || !d || from !== d.leaderId || res.currentLeader.leaderEpoch !== this.epoch) return;
+    if (res.snapshotId.endOffset !== d.id.endOffset || res.snapshotId.epoch !== d.id.epoch || res.position !== d.position) return;
+    this.fetchInFlight = false;
+    this.out.push(cancelTimer(T_FETCH_RETRY));
+    if (res.errorCode !== ErrorCode.NONE || res.size > MAX_SNAPSHOT_BYTES || (d.size >= 0 && res.size !== d.size)) {
+      this.download = undefined; // start over with a fresh Fetch
+      return this.maybeSendFetch();
+    }
+    this.lastLeaderContactMs = this.now;
+    d.size = res.size;
+    d.chunks.push(res.unalignedRecords);
+    d.position += res.unalignedRecords.length;
+    if (d.position > d.size || (res.unalignedRecords.length === 0 && d.position < d.size)) {
+      this.download = undefined;
+      return this.maybeSendFetch();
+    }
+    if (d.position < d.size) return this.requestSnapshotChunk();
+    const data = new Uint8Array(d.size);
+    let at = 0;
+    for (const c of d.chunks) {
+      data.set(c, at);
+      at += c.length;
+    }
+    this.download = undefined;
+    this.snapshotWrite = { id: d.id, data, install: true };
+    this.out.push(...this.store.writeSnapshot(d.id, data));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Applying, snapshots, reads, repair
+
+  private maybeApply(): void {
+    while (this.appliedOffset < this.highWatermark) {
+      const e = this.store.entryAt(this.appliedOffset);
+      if (e === undefined) throw new Error(`RAFT-12: committed entry ${this.appliedOffset} missing`);
+      if (!e.control) this.sm.apply({ offset: e.offset, epoch: e.epoch, payload: e.payload });
+      this.appliedOffset++;
+      this.entriesSinceSnapshot++;
+    }
+  }
+
+  private maybeSnapshot(): void {
+    if (this.snapshotWrite !== undefined || this.entriesSinceSnapshot < this.cfg.snapshotEveryEntries) return;
+    if (this.appliedOffset <= this.store.logStartOffset) return;
+    const id = { endOffset: this.appliedOffset, epoch: this.store.entryAt(this.appliedOffset - 1)!.epoch };
+    const data = this.sm.snapshot();
+    this.entriesSinceSnapshot = 0;
+    this.snapshotWrite = { id, data, install: false };
+    this.out.push(...this.store.writeSnapshot(id, data));
+  }
+
+  private onSnapshotDurable(id: SnapshotId): void {
+    const w = this.snapshotWrite;
+    if (!w || w.id.endOffset !== id.endOffset || w.id.epoch !== id.epoch) throw new Error('snapshotDurable for an unknown snapshot');
+    this.snapshotWrite = undefined;
+    const older = this.store.snapshot ? [this.store.snapshot.id] : [];
+    if (older.length > 0 && older[0].endOffset === id.endOffset && older[0].epoch === id.epoch) older.pop();
+    if (w.install) {
+      if (id.endOffset < this.highWatermark) return this.maybeSendFetch(); // overtaken
+      this.out.push(...this.store.resetToSnapshot(id));
+      this.sm.restore(w.data, id.endOffset, id.epoch);
+      this.appliedOffset = id.endOffset;
+      this.highWatermark = id.endOffset;
+      this.entriesSinceSnapshot = 0;
+      this.out.push(...this.store.adoptSnapshot(id, w.data, older));
+      this.maybeFinishRepair();
+      return this.maybeSendFetch();
+    }
+    this.out.push(...this.store.adoptSnapshot(id, w.data, older));
+    this.out.push(...this.store.deletePrefix(id));
+    if (this.role === 'follower') this.maybeSendFetch();
+  }
+
+  private checkReads(): void {
+    if (this.reads.length === 0 || this.role !== 'leader') return;
+    const confirmed = (seq: number): boolean => {
+      let n = 1;
+      for (const p of this.progress.values()) if (p.confirmedSeq >= seq) n++;
+      return n >= this.majority;
+    };
+    while (this.reads.length > 0) {
+      const r = this.reads[0];
+      if (!confirmed(r.seq) || this.appliedOffset < r.commitAt) return;
+      this.reads.shift();
+      this.sm.readReady?.(r.token);
+    }
+  }
+
+  private failReads(): void {
+    const reads = this.reads;
+    this.reads = [];
+    for (const r of reads) this.sm.readFailed?.(r.token);
+  }
+
+  /** RAFT-9: a damaged replica becomes a voter again once it refetched what it may have acked. */
+  private maybeFinishRepair(): void {
+    const target = this.store.repairTargetOffset;
+    if (target === 0 || this.store.durableEndOffset < target || this.store.logSyncsInFlight > 0) return;
+    this.store.repairTargetOffset = 0;
+    this.persistQuorum();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private assertInvariants(): void {
+    const s = this.store;
+    if (s.durableEndOffset > s.logEndOffset) throw new Error('RAFT-6a: durable end beyond log end');
+    if (s.logStartOffset > s.logEndOffset) throw new Error('log start beyond log end');
+    if (this.appliedOffset > this.highWatermark) throw new Error('RAFT-12: applied beyond HW');
+    if (this.role === 'recovering' || this.role === 'failed') return;
+    if (this.highWatermark > s.logEndOffset) throw new Error(`RAFT-4: HW ${this.highWatermark} beyond log end ${s.logEndOffset}`);
+    if (this.role === 'leader' && (this.votedFor !== this.cfg.nodeId || this.leaderId !== this.cfg.nodeId)) throw new Error('RAFT-1: leader without its own vote');
+    if (this.role === 'candidate' && this.votedFor !== this.cfg.nodeId) throw new Error('RAFT-1: candidate without its own vote');
+  }
+}
