@@ -261,10 +261,14 @@ export class SimNetwork<M> {
     this.partition([l, r]);
   }
 
-  /** Ends every partition and slow link. Connections broken stay broken; new ones form. */
+  /** Ends every partition. Connections broken stay broken; new ones form. */
   heal(): void {
     this.blocked = new Map();
     this.blockedCount = 0;
+  }
+
+  /** Ends every slow link. */
+  clearLinkDelays(): void {
     this.linkDelayMs.clear();
   }
 
