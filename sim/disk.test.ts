@@ -128,6 +128,17 @@ test('crash: unsynced writes lost, synced kept; file needs syncDir to survive', 
     else assert.deepEqual(read(e, 'd/b'), [5]);
   }
   assert.ok(vanished > 0 && vanished < 20, `vanished ${vanished}/20`);
+  // Syncing another directory (here the parent) does not make d/b's entry durable.
+  vanished = 0;
+  for (let seed = 0; seed < 20; seed++) {
+    const e = new SimDisk(makeSimRng(seed), { tornWriteRate: 0 });
+    ok(e, { kind: 'write', file: 'd/b', offset: 0, data: bytes(5) });
+    ok(e, { kind: 'sync', file: 'd/b' });
+    ok(e, { kind: 'syncDir', dir: '' });
+    e.crash();
+    if (e.files().length === 0) vanished++;
+  }
+  assert.ok(vanished > 0, 'syncDir of another directory made the entry durable');
 });
 
 test('crash: rename and remove need syncDir; a rename is never split', () => {

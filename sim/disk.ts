@@ -15,7 +15,8 @@
 //          except that the last unsynced write, if it is the file's last change, may land torn
 //          (a prefix of it, or a prefix plus garbage) within that write's byte range.
 //  DISK-2  After crash(), each name resolves as of the last syncDir of its directory, plus some
-//          prefix (in issue order) of later creates/renames/removes; a rename is never split.
+//          prefix (in issue order) of later creates/renames/removes; a rename is never split
+//          (unless a syncDir of just one of its two directories already made half of it durable).
 //  DISK-3  A failed op (ENOSPC, EIO on read, EINVAL, ENOENT) changes nothing; a failed sync (EIO)
 //          discards that file's unsynced writes (Linux drops the dirty pages and a later fsync
 //          reports success).

@@ -277,8 +277,10 @@ export class World<Msg = unknown, Req = unknown, Res = unknown> {
   // -------------------------------------------------------------------------------------------
   // Process faults
 
-  /** The process dies: memory, timers, queued disk ops and connections gone; disk.crash(). */
-  crash(id: NodeId): void {
+  /** The process dies: memory, timers, queued disk ops and connections gone. By default it is a
+   *  power loss (disk.crash(): unsynced writes lost or torn); keepPageCache models a process kill
+   *  on a surviving OS, where written data stays. */
+  crash(id: NodeId, opts: { keepPageCache?: boolean } = {}): void {
     const n = this.node(id);
     if (!n.machine) return;
     this.trace.event(this.now(), 'crash', id, n.incarnation);
@@ -293,7 +295,7 @@ export class World<Msg = unknown, Req = unknown, Res = unknown> {
     n.paused = false;
     this.scheduler.cancel(n.resumeEv);
     n.resumeEv = undefined;
-    n.disk.crash();
+    if (!opts.keepPageCache) n.disk.crash();
     this.network.breakEndpoint(id);
   }
 
