@@ -105,6 +105,7 @@ test('malformed paths and ranges are EINVAL, never throw', () => {
   assert.equal(err(d, { kind: 'write', file: 'dd', offset: 0, data: bytes(1) }), 'EINVAL', 'is a directory');
   assert.equal(err(d, { kind: 'read', file: 'f', offset: 0, length: -1 }), 'EINVAL');
   assert.equal(err(d, { kind: 'list', dir: '../x' }), 'EINVAL');
+  assert.equal(err(d, { kind: 'rename', from: 'missing', to: '../b' }), 'EINVAL', 'malformed beats missing');
   assert.equal(err(d, { kind: 'bogus' } as unknown as DiskOp), 'EINVAL');
 });
 

@@ -316,7 +316,7 @@ export class SimDisk {
   }
 
   private opRename(from: string, to: string): DiskExecResult {
-    if (!validPath(from)) return { ok: false, error: 'EINVAL' };
+    if (!validPath(from) || !validPath(to)) return { ok: false, error: 'EINVAL' }; // before ENOENT
     const inode = this.live.get(from);
     if (!inode) return { ok: false, error: 'ENOENT' };
     const bad = this.creatable(to);
