@@ -165,6 +165,14 @@ export class Cluster {
   isolate(id: NodeId): void {
     for (const o of this.nodes.keys()) if (o !== id) this.partition(id, o);
   }
+  /** Only nodes within the same group can talk; nodes in no group are isolated. */
+  split(...groups: NodeId[][]): void {
+    this.blocked.clear();
+    const group = (id: NodeId): number => groups.findIndex((g) => g.includes(id));
+    for (const a of this.nodes.keys()) {
+      for (const b of this.nodes.keys()) if (a !== b && (group(a) < 0 || group(a) !== group(b))) this.blocked.add(`${a}>${b}`);
+    }
+  }
   heal(): void {
     this.blocked.clear();
   }
