@@ -99,6 +99,8 @@ test('malformed paths and ranges are EINVAL, never throw', () => {
   }
   assert.equal(err(d, { kind: 'write', file: 'f', offset: -1, data: bytes(1) }), 'EINVAL');
   assert.equal(err(d, { kind: 'write', file: 'f', offset: 1.5, data: bytes(1) }), 'EINVAL');
+  assert.equal(err(d, { kind: 'write', file: 'f', offset: 1e12, data: bytes(1) }), 'EINVAL', 'runaway offset');
+  assert.equal(err(d, { kind: 'allocate', file: 'f', size: 2 ** 40 }), 'EINVAL', 'runaway size');
   ok(d, { kind: 'write', file: 'f', offset: 0, data: bytes(1) });
   assert.equal(err(d, { kind: 'write', file: 'f/g', offset: 0, data: bytes(1) }), 'EINVAL', 'parent is a file');
   ok(d, { kind: 'write', file: 'dd/g', offset: 0, data: bytes(1) });

@@ -124,6 +124,8 @@ interface NsChange {
 }
 
 const MAX_PATH_CHARS = 4096;
+/** Larger files are refused (EINVAL): a runaway offset must not allocate the host's memory. */
+export const MAX_FILE_BYTES = 256 * 1024 * 1024;
 
 /** '' for the root; otherwise the path without its last component. */
 export const parentDir = (path: string): string => {
@@ -233,13 +235,14 @@ export class SimDisk {
     const bad = this.creatable(file);
     if (bad) return { ok: false, error: bad };
     if (!validRange(offset) || !(data instanceof Uint8Array)) return { ok: false, error: 'EINVAL' };
+    if (offset + data.length > MAX_FILE_BYTES) return { ok: false, error: 'EINVAL' };
     if (this.faults.enospcRate && this.rng.chance(this.faults.enospcRate)) return { ok: false, error: 'ENOSPC' };
     const inode = this.getOrCreate(file);
     if (this.faults.lostWriteRate && this.rng.chance(this.faults.lostWriteRate)) return { ok: true, result: EMPTY };
     let at = offset;
     if (this.faults.misdirectedWriteRate && this.rng.chance(this.faults.misdirectedWriteRate)) {
       const shift = this.rng.int(1, 4) * 4096;
-      at = this.rng.chance(0.5) || offset < shift ? offset + shift : offset - shift;
+      at = (this.rng.chance(0.5) || offset < shift) && offset + shift + data.length <= MAX_FILE_BYTES ? offset + shift : Math.max(0, offset - shift);
     }
     if (data.length > 0) inode.write(at, data); // a zero-length write changes nothing (pwrite)
     return { ok: true, result: EMPTY };
@@ -294,7 +297,7 @@ export class SimDisk {
   }
 
   private opTruncate(file: string, size: number): DiskExecResult {
-    if (!validPath(file) || !validRange(size)) return { ok: false, error: 'EINVAL' };
+    if (!validPath(file) || !validRange(size) || size > MAX_FILE_BYTES) return { ok: false, error: 'EINVAL' };
     const inode = this.live.get(file);
     if (!inode) return { ok: false, error: 'ENOENT' };
     if (size > inode.len && this.faults.enospcRate && this.rng.chance(this.faults.enospcRate)) {
@@ -308,7 +311,7 @@ export class SimDisk {
   private opAllocate(file: string, size: number): DiskExecResult {
     const bad = this.creatable(file);
     if (bad) return { ok: false, error: bad };
-    if (!validRange(size)) return { ok: false, error: 'EINVAL' };
+    if (!validRange(size) || size > MAX_FILE_BYTES) return { ok: false, error: 'EINVAL' };
     if (this.faults.enospcRate && this.rng.chance(this.faults.enospcRate)) return { ok: false, error: 'ENOSPC' };
     const inode = this.getOrCreate(file);
     if (size > inode.len) inode.resize(size);

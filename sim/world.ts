@@ -550,6 +550,7 @@ export class World<Msg = unknown, Req = unknown, Res = unknown> {
   private finArrived(cc: ClientConn<Res>): void {
     if (cc.done) return;
     cc.done = true;
+    this.clientConns.delete(cc.connId);
     this.network.breakConn(cc.net, 'closed');
     this.trace.event(this.now(), 'fin', cc.connId, cc.closedByClient ? 0 : 1);
     if (cc.closedByClient) {
@@ -565,6 +566,7 @@ export class World<Msg = unknown, Req = unknown, Res = unknown> {
     const cc = c.tag as ClientConn<Res>;
     if (cc.done) return; // the FIN already arrived: both ends know
     cc.done = true;
+    this.clientConns.delete(cc.connId); // in-flight packets still reach cc through the conn tag
     this.trace.event(this.now(), `conn-broken:${reason}`, cc.connId);
     if (!cc.closedByClient) this.scheduler.after(0, () => cc.handlers.onClose());
     if (!cc.closedByNode) {
@@ -620,11 +622,6 @@ export class World<Msg = unknown, Req = unknown, Res = unknown> {
   isOpen(conn: ConnId): boolean {
     const c = this.clientConns.get(conn);
     return !!c && !c.done && !c.closedByClient;
-  }
-
-  /** Forget finished client connections (long runs with many short-lived clients). */
-  pruneConnections(): void {
-    for (const [id, c] of this.clientConns) if (c.done) this.clientConns.delete(id);
   }
 }
 
