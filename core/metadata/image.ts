@@ -17,7 +17,7 @@
 //  META-6  `maxBrokerEpoch` is the largest brokerEpoch ever registered (it survives unregister),
 //          so a new registration's epoch is always fresh.
 // Faults survived: none by itself; its inputs are committed entries (raft checksums them).
-import { castDraft, enableMapSet, enablePatches, freeze, produce, produceWithPatches, type Draft, type Patch } from 'immer';
+import { castDraft, current, enableMapSet, enablePatches, freeze, isDraft, produce, produceWithPatches, type Draft, type Patch } from 'immer';
 import {
   type BrokerEndpoint,
   type BrokerFeature,
@@ -100,60 +100,90 @@ export const topicByName = (image: MetadataImage, name: string): TopicImage | un
   return id === undefined ? undefined : image.topicsById.get(id);
 };
 
-const assert: (cond: unknown, msg: string) => asserts cond = (cond, msg) => {
-  if (!cond) throw new Error(`metadata image: ${msg}`);
+/** `msg` may be a thunk so hot paths do not build strings (array joins) that are never thrown. */
+const assert: (cond: unknown, msg: string | (() => string)) => asserts cond = (cond, msg) => {
+  if (!cond) throw new Error(`metadata image: ${typeof msg === 'string' ? msg : msg()}`);
 };
 
 type DraftImage = Draft<MetadataImage>;
 
-const checkPartitionShape = (where: string, p: PartitionImage): void => {
-  assert(p.replicas.length > 0, `${where}: no replicas`);
-  assert(new Set(p.replicas).size === p.replicas.length, `${where}: duplicate replicas ${p.replicas}`);
-  assert(new Set(p.isr).size === p.isr.length, `${where}: duplicate isr ${p.isr}`);
-  assert(p.isr.every((b) => p.replicas.includes(b)), `${where}: isr ${p.isr} not within replicas ${p.replicas}`);
-  assert(p.leader === NO_LEADER || p.isr.includes(p.leader), `${where}: leader ${p.leader} not in isr ${p.isr}`);
+const hasDuplicates = (xs: readonly number[]): boolean => {
+  if (xs.length > 16) return new Set(xs).size !== xs.length;
+  for (let i = 1; i < xs.length; i++) if (xs.lastIndexOf(xs[i - 1]) !== i - 1) return true;
+  return false;
+};
+
+const checkPartitionShape = (where: () => string, p: PartitionImage): void => {
+  assert(p.replicas.length > 0, () => `${where()}: no replicas`);
+  assert(!hasDuplicates(p.replicas), () => `${where()}: duplicate replicas ${p.replicas}`);
+  assert(!hasDuplicates(p.isr), () => `${where()}: duplicate isr ${p.isr}`);
+  assert(p.isr.every((b) => p.replicas.includes(b)), () => `${where()}: isr ${p.isr} not within replicas ${p.replicas}`);
+  assert(p.leader === NO_LEADER || p.isr.includes(p.leader), () => `${where()}: leader ${p.leader} not in isr ${p.isr}`);
 };
 
 const replayPartition = (d: DraftImage, rec: PartitionRecord): void => {
   const topic = d.topicsById.get(rec.topicId);
-  assert(topic !== undefined, `PartitionRecord for unknown topic ${rec.topicId}`);
-  const where = `${topic.name}-${rec.partitionId}`;
-  assert(rec.partitionId >= 0 && rec.partitionId <= topic.partitions.length, `${where}: partition id out of sequence`);
+  assert(topic !== undefined, () => `PartitionRecord for unknown topic ${rec.topicId}`);
+  const where = () => `${topic.name}-${rec.partitionId}`;
+  assert(Number.isInteger(rec.partitionId) && rec.partitionId >= 0 && rec.partitionId <= topic.partitions.length, () => `${where()}: partition id out of sequence`);
   const p: PartitionImage = {
     partitionId: rec.partitionId,
-    replicas: [...rec.replicas],
-    isr: [...rec.isr],
-    removingReplicas: [...rec.removingReplicas],
-    addingReplicas: [...rec.addingReplicas],
+    replicas: rec.replicas,
+    isr: rec.isr,
+    removingReplicas: rec.removingReplicas,
+    addingReplicas: rec.addingReplicas,
     leader: rec.leader,
     leaderRecoveryState: rec.leaderRecoveryState,
     leaderEpoch: rec.leaderEpoch,
     partitionEpoch: rec.partitionEpoch,
   };
   checkPartitionShape(where, p);
-  topic.partitions[rec.partitionId] = castDraft(p);
+  topic.partitions[rec.partitionId] = castDraft(frozenPartition(p));
+};
+
+const peekPartition = (topic: Draft<TopicImage>, partitionId: number): PartitionImage | undefined => {
+  if (!Number.isInteger(partitionId) || partitionId < 0 || partitionId >= topic.partitions.length) return undefined;
+  // Reading through the property descriptor returns the stored value without immer creating a
+  // draft for it (a plain `[]` read would proxy it, and its arrays on access): partitions are
+  // only ever replaced whole, never mutated in place, so the stored value is what we need.
+  const p: unknown = Object.getOwnPropertyDescriptor(topic.partitions, partitionId)?.value;
+  return (isDraft(p) ? current(p) : p) as PartitionImage;
 };
 
 const replayPartitionChange = (d: DraftImage, rec: PartitionChangeRecord): void => {
   const topic = d.topicsById.get(rec.topicId);
-  assert(topic !== undefined, `PartitionChangeRecord for unknown topic ${rec.topicId}`);
-  const p = topic.partitions[rec.partitionId];
-  assert(p !== undefined, `PartitionChangeRecord for unknown partition ${topic.name}-${rec.partitionId}`);
-  if (rec.isr !== null) p.isr = [...rec.isr];
-  if (rec.replicas !== null) p.replicas = [...rec.replicas];
-  if (rec.removingReplicas !== null) p.removingReplicas = [...rec.removingReplicas];
-  if (rec.addingReplicas !== null) p.addingReplicas = [...rec.addingReplicas];
-  if (rec.leaderRecoveryState !== -1) p.leaderRecoveryState = rec.leaderRecoveryState;
+  assert(topic !== undefined, () => `PartitionChangeRecord for unknown topic ${rec.topicId}`);
+  const prev = peekPartition(topic, rec.partitionId);
+  assert(prev !== undefined, () => `PartitionChangeRecord for unknown partition ${topic.name}-${rec.partitionId}`);
   // As Kafka's PartitionRegistration.merge: a leader change bumps the leader epoch; any change
-  // bumps the partition epoch.
-  if (rec.leader !== NO_LEADER_CHANGE) {
-    assert(rec.leader >= NO_LEADER, `bad leader ${rec.leader}`);
-    p.leader = rec.leader;
-    p.leaderEpoch += 1;
-  }
-  p.partitionEpoch += 1;
-  checkPartitionShape(`${topic.name}-${rec.partitionId}`, p as PartitionImage);
+  // bumps the partition epoch. The new partition is built as a plain, frozen object (cheaper
+  // than letting immer draft every nested array of every touched partition).
+  const leaderChanged = rec.leader !== NO_LEADER_CHANGE;
+  assert(!leaderChanged || rec.leader >= NO_LEADER, () => `bad leader ${rec.leader}`);
+  const next: PartitionImage = {
+    partitionId: prev.partitionId,
+    replicas: rec.replicas ?? prev.replicas,
+    isr: rec.isr ?? prev.isr,
+    removingReplicas: rec.removingReplicas ?? prev.removingReplicas,
+    addingReplicas: rec.addingReplicas ?? prev.addingReplicas,
+    leader: leaderChanged ? rec.leader : prev.leader,
+    leaderRecoveryState: rec.leaderRecoveryState !== -1 ? rec.leaderRecoveryState : prev.leaderRecoveryState,
+    leaderEpoch: prev.leaderEpoch + (leaderChanged ? 1 : 0),
+    partitionEpoch: prev.partitionEpoch + 1,
+  };
+  checkPartitionShape(() => `${topic.name}-${rec.partitionId}`, next);
+  topic.partitions[rec.partitionId] = castDraft(frozenPartition(next));
 };
+
+/** Copies the arrays (records may be shared with the caller) and deep-freezes the result. */
+const frozenPartition = (p: PartitionImage): PartitionImage =>
+  Object.freeze({
+    ...p,
+    replicas: Object.freeze([...p.replicas]),
+    isr: Object.freeze([...p.isr]),
+    removingReplicas: Object.freeze([...p.removingReplicas]),
+    addingReplicas: Object.freeze([...p.addingReplicas]),
+  });
 
 const replayOne = (d: DraftImage, rec: MetadataRecord): void => {
   switch (rec.type) {
@@ -225,8 +255,8 @@ const replayOne = (d: DraftImage, rec: MetadataRecord): void => {
 };
 
 const recipe = (records: readonly MetadataRecord[], offset: number, epoch: number) => (d: DraftImage) => {
-  assert(Number.isSafeInteger(offset) && offset > d.offset, `offset ${offset} after ${d.offset}`);
-  assert(Number.isSafeInteger(epoch) && epoch >= d.epoch, `epoch ${epoch} before ${d.epoch}`);
+  assert(Number.isSafeInteger(offset) && offset > d.offset, () => `offset ${offset} after ${d.offset}`);
+  assert(Number.isSafeInteger(epoch) && epoch >= d.epoch, () => `epoch ${epoch} before ${d.epoch}`);
   for (const rec of records) replayOne(d, rec);
   d.offset = offset;
   d.epoch = epoch;
@@ -287,7 +317,7 @@ export const imageInvariantViolations = (image: MetadataImage): string[] => {
         return;
       }
       try {
-        checkPartitionShape(`${topic.name}-${i}`, p);
+        checkPartitionShape(() => `${topic.name}-${i}`, p);
       } catch (e) {
         out.push(`META-4: ${(e as Error).message}`);
       }
