@@ -21,7 +21,7 @@
 // Faults survived: hostile command fields (from the wire) yield error codes, never throws.
 import { type Rng, nextInt } from '../rng.ts';
 import { ErrorCode } from './errors.ts';
-import { type BrokerImage, type MetadataImage, type PartitionImage, type TopicImage, topicByName } from './image.ts';
+import { type BrokerImage, type MetadataImage, type PartitionImage, type TopicImage, compareStrings, topicByName } from './image.ts';
 import {
   type BrokerEndpoint,
   type BrokerFeature,
@@ -161,8 +161,6 @@ export const unfencedBrokerIds = (image: MetadataImage): number[] =>
 /** Topics in name order: every scan that emits records uses it, so record order is canonical. */
 const topicsInNameOrder = (image: MetadataImage): TopicImage[] =>
   [...image.topicIdsByName.keys()].sort(compareStrings).map((name) => topicByName(image, name)!);
-
-export const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 const usable = (image: MetadataImage, brokerId: number, goneId: number): boolean => {
   if (brokerId === goneId) return false;

@@ -95,6 +95,9 @@ export const emptyImage = (): MetadataImage =>
 
 export const configResourceKey = (resourceType: number, resourceName: string): string => `${resourceType}:${resourceName}`;
 
+/** Code-unit order: locale-free, so every node sorts names the same way. */
+export const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 export const topicByName = (image: MetadataImage, name: string): TopicImage | undefined => {
   const id = image.topicIdsByName.get(name);
   return id === undefined ? undefined : image.topicsById.get(id);

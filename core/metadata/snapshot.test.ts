@@ -106,7 +106,8 @@ test('snapshot of the empty image, and the offset convention', () => {
   assert.equal(sm.image.epoch, 2);
   sm.apply({ offset: 10, epoch: 2, payload: new Uint8Array() });
   assert.equal(sm.image.offset, 10);
-  assert.throws(() => new MetadataStateMachine().restore(sm.snapshot(), 5, 2), /past raft's endOffset/);
+  assert.throws(() => new MetadataStateMachine().restore(sm.snapshot(), 5, 2), /does not fit raft's endOffset/);
+  assert.throws(() => new MetadataStateMachine().restore(sm.snapshot(), 11, 3), /does not fit/);
   assert.throws(() => sm.apply({ offset: 11, epoch: 2, payload: new Uint8Array([7]) }), /does not decode/);
 });
 

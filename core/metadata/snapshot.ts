@@ -20,8 +20,7 @@
 // Faults survived: bit-rot and torn snapshot files (CRC), hostile bytes.
 import { crc32c } from '../records/crc32c.ts';
 import { DecodeError, Reader, Writer } from './byte-codec.ts';
-import { compareStrings } from './controller.ts';
-import { type MetadataImage, imageFromRecords } from './image.ts';
+import { type MetadataImage, compareStrings, imageFromRecords } from './image.ts';
 import {
   type MetadataRecord,
   configRecord,

@@ -67,15 +67,15 @@ export class MetadataStateMachine implements StateMachine {
     const decoded = decodeSnapshot(bytes);
     if ('error' in decoded) throw new Error(`metadata: snapshot at ${endOffset} is unusable: ${decoded.error}`);
     const lastOffset = endOffset - 1;
-    if (decoded.image.offset > lastOffset || decoded.image.epoch > epoch) {
+    const { offset: imageOffset, epoch: imageEpoch } = decoded.image;
+    if (imageOffset > lastOffset || imageEpoch > epoch || (imageOffset === lastOffset && imageEpoch !== epoch)) {
       throw new Error(
-        `metadata: snapshot at ${decoded.image.offset}/${decoded.image.epoch} is past raft's endOffset ${endOffset} (exclusive)/epoch ${epoch}`,
+        `metadata: snapshot at ${imageOffset}/${imageEpoch} does not fit raft's endOffset ${endOffset} (exclusive)/epoch ${epoch}`,
       );
     }
     // Raft may not pass its own marker entries to apply(), so the image can lag the snapshot id
     // by such entries; stamp raft's position so later applies continue from it.
-    const image = decoded.image.offset === lastOffset && decoded.image.epoch === epoch ? decoded.image : stamp(decoded.image, lastOffset, epoch);
-    this.current = image;
+    this.current = imageOffset === lastOffset ? decoded.image : stamp(decoded.image, lastOffset, epoch);
     this.patches = [];
   }
 }
