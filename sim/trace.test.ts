@@ -46,3 +46,11 @@ test('Trace: inputs, replies and events all count; modes', () => {
   off.event(1, 'x');
   assert.equal(off.count(), 0);
 });
+
+test('aligned and unaligned byte views hash alike (TRACE-2)', () => {
+  const backing = new Uint8Array(64);
+  for (let i = 0; i < 64; i++) backing[i] = (i * 37) & 255;
+  const aligned = backing.slice(1, 40); // fresh buffer, offset 0
+  const unaligned = backing.subarray(1, 40); // byteOffset 1
+  assert.equal(hashOf(aligned), hashOf(unaligned));
+});
