@@ -118,7 +118,8 @@ export class World<Msg = unknown, Req = unknown, Res = unknown> {
   private readonly nodes = new Map<NodeId, NodeState<Msg, Req, Res>>();
   private readonly peerConns = new Map<NodeId, Map<NodeId, Connection>>();
   private readonly clientConns = new Map<ConnId, ClientConn<Res>>();
-  private readonly clientEndpoint: Endpoint;
+  /** The network endpoint of sim clients (include it in partitions to cut clients off). */
+  readonly clientEndpoint: Endpoint;
   private readonly hooks: StepHook<Msg, Req, Res>[] = [];
   private nextConnId = 1;
   private steps = 0;
