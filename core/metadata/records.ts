@@ -470,8 +470,6 @@ export const encodeRecords = (records: readonly MetadataRecord[]): Uint8Array =>
   return w.finish();
 };
 
-export type DecodeResult<T> = T | { readonly error: string };
-
 export const isDecodeError = (x: unknown): x is { readonly error: string } =>
   typeof x === 'object' && x !== null && !Array.isArray(x) && typeof (x as { error?: unknown }).error === 'string';
 
