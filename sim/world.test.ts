@@ -308,6 +308,38 @@ function registerTests(): void {
     assert.equal(closes, 3, 'no onClose for a client-initiated close');
   });
 
+  test('CancelTimer; crash drops timers and queued disk ops of the dead incarnation (WORLD-3)', () => {
+    const log: string[] = [];
+    const w = new World({
+      seed: 4,
+      nodeIds: [0],
+      disk: { latencyMs: { min: 10, max: 10 } },
+      makeNode: (_id, inc) => ({
+        step: (i: Input): Effect[] => {
+          log.push(`${inc}:${i.tag}${i.tag === 'Timer' ? ':' + i.timer : ''}${i.tag === 'DiskDone' ? ':' + i.id : ''}`);
+          if (i.tag === 'Start' && inc === 0) {
+            return [
+              setTimer('a', 5),
+              setTimer('b', 50),
+              { tag: 'CancelTimer', timer: 'a' },
+              disk(1, { kind: 'write', file: 'f', offset: 0, data: Uint8Array.of(1) }),
+              disk(2, { kind: 'write', file: 'f', offset: 1, data: Uint8Array.of(2) }),
+              disk(3, { kind: 'write', file: 'f', offset: 2, data: Uint8Array.of(3) }),
+            ];
+          }
+          return [];
+        },
+      }),
+    });
+    w.run({ untilMs: 15 });
+    w.crash(0, { keepPageCache: true });
+    w.restart(0);
+    w.run({ untilMs: 200 });
+    assert.deepEqual(log, ['0:Start', '0:DiskDone:1', '1:Start']);
+    // keepPageCache: the executed writes (ops 1 and 2, the second in flight) stay, unsynced.
+    assert.deepEqual([...w.disk(0).peek('f')!], [1, 2]);
+  });
+
   test('node Close breaks the client connection; onStep sees every step', () => {
     let steps = 0;
     let closes = 0;
