@@ -95,6 +95,8 @@ export class LogStore {
   private recLists = new Map<string, readonly { name: string; size: number; dir: boolean }[]>();
   private recReads = new Map<string, Uint8Array | undefined>();
   private recReadsLeft = 0;
+  private recRetried = new Set<string>();
+  private recSizes = new Map<string, number>();
 
   constructor(
     dir: string,
@@ -352,6 +354,8 @@ export class LogStore {
   startRecovery(): Effect<never, never>[] {
     this.recLists.clear();
     this.recReads.clear();
+    this.recRetried.clear();
+    this.recSizes.clear();
     return [
       this.issue({ kind: 'list', dir: this.metaDir }, { what: 'recList', dir: 'meta' }),
       this.issue({ kind: 'list', dir: this.snapDir }, { what: 'recList', dir: 'snap' }),
@@ -379,15 +383,35 @@ export class LogStore {
     for (const e of this.recLists.get('log')!) if (/^\d{20}\.log$/.test(e.name)) reads.push([`${this.logDir}/${e.name}`, e.size]);
     this.recReadsLeft = reads.length;
     for (const [file, size] of reads) {
+      this.recSizes.set(file, size);
       this.recEffects.push(this.issue({ kind: 'read', file, offset: 0, length: size }, { what: 'recRead', file }));
     }
     return reads.length === 0 ? this.applyRecovery() : [];
   }
 
   private onRecoveryRead(file: string, data: Uint8Array | undefined): StoreEvent[] {
-    this.recReads.set(file, data);
+    const quality = this.readQuality(file, data);
+    if (!this.recRetried.has(file) && quality.bad) {
+      // A read may fail or return rotten bytes transiently (io.ts): read once more before
+      // concluding that the data at rest is damaged.
+      this.recRetried.add(file);
+      this.recReads.set(file, data);
+      this.recEffects.push(this.issue({ kind: 'read', file, offset: 0, length: this.recSizes.get(file) ?? 0 }, { what: 'recRead', file }));
+      return [];
+    }
+    const prev = this.recRetried.has(file) ? this.readQuality(file, this.recReads.get(file)) : undefined;
+    if (prev === undefined || prev.score < quality.score) this.recReads.set(file, data);
     this.recReadsLeft--;
     return this.recReadsLeft === 0 ? this.applyRecovery() : [];
+  }
+
+  /** How good one read of a file is: `bad` if it fails its checksums; more valid data scores higher. */
+  private readQuality(file: string, data: Uint8Array | undefined): { bad: boolean; score: number } {
+    if (data === undefined) return { bad: true, score: -1 };
+    if (file === this.quorumFile) return decodeQuorumState(data) ? { bad: false, score: 1 } : { bad: true, score: 0 };
+    if (file.startsWith(`${this.snapDir}/`)) return decodeSnapshot(data) ? { bad: false, score: 1 } : { bad: true, score: 0 };
+    const scan = scanFrames(data, 0);
+    return { bad: scan.bad, score: scan.frames.length };
   }
 
   private recovered: { quorum: QuorumStateRecord | undefined } = { quorum: undefined };
@@ -447,7 +471,8 @@ export class LogStore {
     this.logStartOffset = snapEnd;
     this.entries = [];
     this.segments = [];
-    let cutAt = -1; // offset where the valid log stopped early, if it did
+    let cutAt = -1; // offset where a checksum failure stopped the valid log, if one did
+    let staleCut = false;
     let maxSeenEnd = 0;
     let seenPastCut = 0;
     let dropped = 0;
@@ -462,7 +487,7 @@ export class LogStore {
       const scan = scanFrames(bytes, base);
       maxSeenEnd = Math.max(maxSeenEnd, scan.maxSeenEnd);
       if (cutAt >= 0) seenPastCut = Math.max(seenPastCut, scan.maxSeenEnd);
-      const continues = cutAt < 0 && i >= first && first >= 0 && (i === first || base === this.logEndOffset);
+      const continues = cutAt < 0 && !staleCut && i >= first && first >= 0 && (i === first || base === this.logEndOffset);
       if (!continues) {
         // Obsolete (below the snapshot), resurrected by an unsynced remove, or past a cut.
         this.recEffects.push(this.issue({ kind: 'remove', file }, { what: 'plain' }));
@@ -471,18 +496,27 @@ export class LogStore {
       }
       let keptBytes = 0;
       let cut = scan.bad;
+      let stale = false;
       for (const f of scan.frames) {
         if (f.offset < this.logEndOffset && this.entries.length === 0) {
           keptBytes = f.end; // below the snapshot: keep the bytes, skip the entry
           continue;
         }
-        if (f.offset !== this.logEndOffset || f.epoch < lastEpoch) { cut = true; break; }
+        if (f.offset !== this.logEndOffset || f.epoch < lastEpoch) {
+          // Valid frames that do not continue the log: a suffix a durable snapshot install
+          // replaced (its removal was not yet durable). Stale, not rot.
+          stale = true;
+          break;
+        }
         this.entries.push({ offset: f.offset, epoch: f.epoch, control: f.control, payload: f.payload, segmentBase: base, positionBytes: keptBytes });
         lastEpoch = f.epoch;
         keptBytes = f.end;
       }
       this.segments.push({ base, sizeBytes: keptBytes });
-      if (cut || bytes === undefined) {
+      if (stale) {
+        staleCut = true;
+        this.recEffects.push(this.issue({ kind: 'truncate', file, size: keptBytes }, { what: 'plain' }));
+      } else if (cut || bytes === undefined) {
         cutAt = this.logEndOffset;
         this.recEffects.push(this.issue({ kind: 'truncate', file, size: keptBytes }, { what: 'plain' }));
       } else if (keptBytes < bytes.length) {
