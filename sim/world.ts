@@ -18,7 +18,7 @@
 // Faults it carries out: process crash/restart/pause, and through its parts network, disk and
 // clock faults (see network.ts, disk.ts, clock.ts, faults.ts).
 
-import type { ConnId, DiskError, DiskOp, DiskOpId, DiskOpKind, DiskResult, Effect, Input, Machine, NodeId } from '../core/io.ts';
+import type { ConnId, DiskOp, DiskOpId, DiskOpKind, Effect, Input, Machine, NodeId } from '../core/io.ts';
 import { NodeClock } from './clock.ts';
 import { type DiskExecResult, type DiskFaultConfig, SimDisk } from './disk.ts';
 import { type BreakReason, type Connection, type Endpoint, type NetworkConfig, SimNetwork } from './network.ts';
@@ -634,4 +634,3 @@ class PacketBox implements Packet {
   ) {}
 }
 
-export type { DiskError, DiskResult };
