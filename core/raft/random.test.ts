@@ -10,14 +10,18 @@ import { Cluster } from './harness.test.ts';
 
 const SEEDS = process.env.RAFT_SEED ? [Number(process.env.RAFT_SEED)] : Array.from({ length: 50 }, (_, i) => i + 1);
 
-const runSeed = (seed: number): { commits: number; epochs: number; events: number } => {
+const runSeed = (seed: number, diskFaults = false): { commits: number; epochs: number; events: number; failStops: number } => {
   const probe = new Cluster({ seed, n: 1 });
   const r = probe.rng;
   const n = r.chance(0.5) ? 3 : 5;
+  let failStops = 0;
   const c = new Cluster({
     seed,
     n,
     dropRate: r.float() * 0.05,
+    diskFaults: diskFaults
+      ? { latencyMs: { min: 0.1, max: 1 }, tornWriteRate: 0.5, readErrorRate: 0.01, bitRotRate: 0.01, syncFailRate: 0.002, enospcRate: 0.001, slowRate: 0.01, slowMs: 30 }
+      : undefined,
     cfg: { snapshotEveryEntries: r.int(5, 40), segmentMaxBytes: r.int(150, 2000), snapshotChunkBytes: r.int(16, 256), maxFetchEntries: r.int(1, 20) },
   });
   const down = new Map<number, number>(); // node -> restart time
@@ -29,6 +33,8 @@ const runSeed = (seed: number): { commits: number; epochs: number; events: numbe
     if (l && r.chance(0.7)) for (let k = r.int(1, 3); k > 0; k--) c.propose(l.id, `s${seed}-${proposed++}`);
     if (l && r.chance(0.1)) c.readIndex(l.id, ++token);
     for (const [id, at] of down) if (c.now >= at) { c.restart(id); down.delete(id); }
+    // A replica that hit a disk error stops (fail-stop); its supervisor restarts the process.
+    for (const s of c.alive()) if (s.replica.role === 'failed') { c.crash(s.id); down.set(s.id, c.now + 50); failStops++; }
     if (r.chance(0.04) && down.size < Math.floor((n - 1) / 2)) {
       const victim = r.int(1, n);
       if (c.node(victim).alive) { c.crash(victim); down.set(victim, c.now + r.int(50, 600)); }
@@ -40,7 +46,9 @@ const runSeed = (seed: number): { commits: number; epochs: number; events: numbe
   // Liveness: heal, restart, no drops; everyone converges on one leader's log.
   c.heal();
   c.dropRate = 0;
-  for (const id of down.keys()) c.restart(id);
+  for (const s of c.nodes.values()) s.disk.setFaults({ latencyMs: { min: 0.1, max: 1 } });
+  for (const s of c.alive()) if (s.replica.role === 'failed') c.crash(s.id);
+  for (const s of c.nodes.values()) c.restart(s.id);
   const ok = c.runUntil(() => {
     const l = c.leader();
     if (!l || l.replica.highWatermark !== l.replica.logEndOffset) return false;
@@ -55,7 +63,7 @@ const runSeed = (seed: number): { commits: number; epochs: number; events: numbe
     // The state machine of everyone holds the same committed sequence.
     assert.deepEqual(s.sm.values().slice(-5), l.sm.values().slice(-5), `seed ${seed}: node ${s.id} applied state differs`);
   }
-  return { commits: l.replica.highWatermark, epochs: c.leaders.size, events: c.eventsRun };
+  return { commits: l.replica.highWatermark, epochs: c.leaders.size, events: c.eventsRun, failStops };
 };
 
 test(`randomized: drops, partitions, crashes over ${SEEDS.length} seeds keep RAFT-1/2/3/4/12`, () => {
@@ -75,4 +83,20 @@ test(`randomized: drops, partitions, crashes over ${SEEDS.length} seeds keep RAF
   assert.ok(commits > SEEDS.length * 10, `made progress: ${commits} commits`);
   assert.ok(epochs >= SEEDS.length, `elections happened: ${epochs} leader epochs`);
   process.stdout.write(`# randomized: seeds=${SEEDS.length} committed=${commits} leaderEpochs=${epochs} events=${events}\n`);
+});
+
+test(`randomized with disk faults (EIO, read rot, fsync failure, ENOSPC, slow I/O) over ${Math.min(SEEDS.length, 30)} seeds`, () => {
+  let commits = 0;
+  let failStops = 0;
+  for (const seed of SEEDS.slice(0, 30)) {
+    try {
+      const r = runSeed(seed + 1000, true);
+      commits += r.commits;
+      failStops += r.failStops;
+    } catch (e) {
+      throw new Error(`seed ${seed + 1000} failed (disk faults): ${(e as Error).message}`, { cause: e });
+    }
+  }
+  assert.ok(commits > 0);
+  process.stdout.write(`# randomized+disk: committed=${commits} failStops=${failStops}\n`);
 });
