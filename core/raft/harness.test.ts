@@ -81,6 +81,8 @@ export interface ClusterOptions {
   diskFaults?: DiskFaultConfig;
   latencyMs?: { min: number; max: number };
   dropRate?: number;
+  /** Extra non-voting replicas (ids after the voters) that only fetch. */
+  observers?: number;
 }
 
 export class Cluster {
@@ -119,7 +121,8 @@ export class Cluster {
       snapshotChunkBytes: 256,
       ...opts.cfg,
     };
-    for (const id of voters) {
+    const all = [...voters, ...Array.from({ length: opts.observers ?? 0 }, (_, i) => n + i + 1)];
+    for (const id of all) {
       const disk = new SimDisk(this.rng.fork(`disk${id}`), opts.diskFaults ?? { latencyMs: { min: 0.1, max: 1 }, tornWriteRate: 0.5 });
       const slot: NodeSlot = { id, disk, alive: false, inc: 0, timers: new Map(), diskQueue: [], diskBusyUntil: 0, lastHw: 0, sm: new ListSM(), replica: undefined as unknown as RaftReplica };
       this.nodes.set(id, slot);

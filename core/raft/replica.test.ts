@@ -259,3 +259,18 @@ test('Raft Figure 8: an older-epoch entry is never committed by counting replica
   }
   assert.ok(scenarios >= 3, `the Figure 8 schedule was reached in ${scenarios} seeds`);
 });
+
+test('observer: a non-voter finds the leader, replicates, never campaigns or counts', () => {
+  const c = new Cluster({ seed: 29, n: 3, observers: 1 });
+  const l = electLeader(c);
+  for (let i = 0; i < 5; i++) c.propose(l.id, `v${i}`);
+  commitAll(c);
+  const o = c.node(4);
+  assert.equal(o.replica.role, 'follower');
+  assert.deepEqual(o.sm.values(), l.sm.values());
+  // With the voters partitioned from each other, the observer still never campaigns.
+  c.isolate(l.id);
+  c.runFor(2_000);
+  assert.ok(o.replica.role !== 'leader' && o.replica.role !== 'candidate' && o.replica.role !== 'prospective');
+  assert.ok(![...c.leaders.values()].includes(4));
+});

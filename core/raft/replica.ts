@@ -126,12 +126,13 @@ export class RaftReplica {
   private now = 0;
   private out: Out[] = [];
 
-  role: Role = 'recovering';
-  epoch = 0;
-  votedFor: NodeId | undefined = undefined;
-  leaderId: NodeId | undefined = undefined;
-  highWatermark = 0;
-  appliedOffset = 0;
+  // Quorum and progress state; read from outside through the getters below only.
+  private sRole: Role = 'recovering';
+  private sEpoch = 0;
+  private sVotedFor: NodeId | undefined = undefined;
+  private sLeaderId: NodeId | undefined = undefined;
+  private sHighWatermark = 0;
+  private sAppliedOffset = 0;
 
   // persistence gating (RAFT-5)
   private quorumSeqIssued = 0;
@@ -172,6 +173,25 @@ export class RaftReplica {
   // -------------------------------------------------------------------------------------------
   // Inspection (read-only, for checkers and tests)
 
+  get role(): Role {
+    return this.sRole;
+  }
+  get epoch(): number {
+    return this.sEpoch;
+  }
+  get votedFor(): NodeId | undefined {
+    return this.sVotedFor;
+  }
+  get leaderId(): NodeId | undefined {
+    return this.sLeaderId;
+  }
+  get highWatermark(): number {
+    return this.sHighWatermark;
+  }
+  /** One past the last entry applied to the state machine. */
+  get appliedOffset(): number {
+    return this.sAppliedOffset;
+  }
   get logEndOffset(): number {
     return this.store.logEndOffset;
   }
@@ -203,11 +223,11 @@ export class RaftReplica {
 
   step(input: Input<RaftMessage>): Out[] {
     this.begin(input);
-    if (this.role === 'failed' && input.tag !== 'DiskDone' && input.tag !== 'DiskFailed') return this.finish();
+    if (this.sRole === 'failed' && input.tag !== 'DiskDone' && input.tag !== 'DiskFailed') return this.finish();
     switch (input.tag) {
       case 'Start':
         this.rng = makeRng(input.seed);
-        this.role = 'recovering';
+        this.sRole = 'recovering';
         this.out.push(...this.store.startRecovery());
         break;
       case 'DiskDone':
@@ -217,10 +237,10 @@ export class RaftReplica {
         this.onStoreEvents(this.store.onFailed(input.id, input.op, input.error));
         break;
       case 'Timer':
-        if (this.role !== 'recovering') this.onTimer(input.timer);
+        if (this.sRole !== 'recovering') this.onTimer(input.timer);
         break;
       case 'Message':
-        if (this.role !== 'recovering') this.onMessage(input.from, input.message);
+        if (this.sRole !== 'recovering') this.onMessage(input.from, input.message);
         break;
       default:
         break;
@@ -232,25 +252,25 @@ export class RaftReplica {
     payloads: Uint8Array[],
     stamp: Stamp,
   ): { ok: true; offsets: number[]; epoch: number; effects: Out[] } | { ok: false; error: 'NOT_LEADER'; leaderId?: NodeId; effects: [] } {
-    if (this.role !== 'leader') {
-      return this.leaderId === undefined ? { ok: false, error: 'NOT_LEADER', effects: [] } : { ok: false, error: 'NOT_LEADER', leaderId: this.leaderId, effects: [] };
+    if (this.sRole !== 'leader') {
+      return this.sLeaderId === undefined ? { ok: false, error: 'NOT_LEADER', effects: [] } : { ok: false, error: 'NOT_LEADER', leaderId: this.sLeaderId, effects: [] };
     }
     this.begin(stamp);
     const start = this.store.logEndOffset;
-    const records = payloads.map((payload, i) => ({ offset: start + i, epoch: this.epoch, control: false, payload }));
+    const records = payloads.map((payload, i) => ({ offset: start + i, epoch: this.sEpoch, control: false, payload }));
     this.out.push(...this.store.append(records));
     this.answerParkedFetches(() => true);
-    return { ok: true, offsets: records.map((r) => r.offset), epoch: this.epoch, effects: this.finish() };
+    return { ok: true, offsets: records.map((r) => r.offset), epoch: this.sEpoch, effects: this.finish() };
   }
 
   readIndex(token: number, stamp: Stamp): Out[] {
     this.begin(stamp);
-    if (this.role !== 'leader' || this.reads.length >= MAX_PENDING_READS) {
+    if (this.sRole !== 'leader' || this.reads.length >= MAX_PENDING_READS) {
       this.sm.readFailed?.(token);
       return this.finish();
     }
     this.readSeq++;
-    this.reads.push({ token, commitAt: Math.max(this.highWatermark, this.epochStartOffset + 1), seq: this.readSeq });
+    this.reads.push({ token, commitAt: Math.max(this.sHighWatermark, this.epochStartOffset + 1), seq: this.readSeq });
     // Answer parked fetches now so followers come straight back: their next Fetch confirms us.
     this.answerParkedFetches(() => true);
     return this.finish();
@@ -263,7 +283,7 @@ export class RaftReplica {
   }
 
   private finish(): Out[] {
-    if (this.role !== 'recovering' && this.role !== 'failed') {
+    if (this.sRole !== 'recovering' && this.sRole !== 'failed') {
       this.maybeApply();
       this.maybeSnapshot();
       this.checkReads();
@@ -290,9 +310,9 @@ export class RaftReplica {
 
   private persistQuorum(): void {
     const w = this.store.writeQuorumState({
-      epoch: this.epoch,
-      votedFor: this.votedFor,
-      leaderId: this.leaderId,
+      epoch: this.sEpoch,
+      votedFor: this.sVotedFor,
+      leaderId: this.sLeaderId,
       repairTargetOffset: this.store.repairTargetOffset,
     });
     this.quorumSeqIssued = w.seq;
@@ -335,38 +355,38 @@ export class RaftReplica {
 
   private onRecovered(ev: Extract<StoreEvent, { kind: 'recovered' }>): void {
     const q = ev.quorum;
-    this.epoch = q?.epoch ?? 0;
-    this.votedFor = q?.votedFor;
+    this.sEpoch = q?.epoch ?? 0;
+    this.sVotedFor = q?.votedFor;
     if (ev.snapshot) {
       this.sm.restore(ev.snapshot.data, ev.snapshot.id.endOffset, ev.snapshot.id.epoch);
-      this.appliedOffset = ev.snapshot.id.endOffset;
-      this.highWatermark = ev.snapshot.id.endOffset;
+      this.sAppliedOffset = ev.snapshot.id.endOffset;
+      this.sHighWatermark = ev.snapshot.id.endOffset;
     }
     if (this.store.repairTargetOffset > 0) this.persistQuorum(); // record RAFT-9 damage durably
     const leader = q?.leaderId;
     if (leader !== undefined && leader !== this.cfg.nodeId && this.cfg.voters.includes(leader)) {
-      this.becomeFollower(this.epoch, leader);
+      this.becomeFollower(this.sEpoch, leader);
     } else {
       // A restarted leader lost its in-memory state: it does not resume leading.
-      this.becomeUnattached(this.epoch, this.electionBackoffMs());
+      this.becomeUnattached(this.sEpoch, this.electionBackoffMs());
     }
   }
 
   private onLogDurable(): void {
-    if (this.role === 'leader') {
+    if (this.sRole === 'leader') {
       this.maybeAdvanceHighWatermark();
-    } else if (this.role === 'follower') {
+    } else if (this.sRole === 'follower') {
       this.maybeFinishRepair();
       this.maybeSendFetch();
     }
   }
 
   private becomeFailed(): void {
-    if (this.role === 'leader') this.failReads();
-    this.role = 'failed';
+    if (this.sRole === 'leader') this.failReads();
+    this.sRole = 'failed';
     for (const t of [T_ELECTION, T_FETCH_TIMEOUT, T_FETCH_RETRY, T_CHECK_QUORUM, T_LONG_POLL]) this.out.push(cancelTimer(t));
     this.held = [];
-    this.sm.leadershipChanged?.(undefined, this.epoch, false);
+    this.sm.leadershipChanged?.(undefined, this.sEpoch, false);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -381,12 +401,12 @@ export class RaftReplica {
   }
 
   private leaveRole(): void {
-    if (this.role === 'leader') {
+    if (this.sRole === 'leader') {
       this.failReads();
       this.parked.clear();
       this.out.push(cancelTimer(T_CHECK_QUORUM), cancelTimer(T_LONG_POLL));
     }
-    if (this.role === 'follower') {
+    if (this.sRole === 'follower') {
       this.out.push(cancelTimer(T_FETCH_TIMEOUT), cancelTimer(T_FETCH_RETRY));
       this.download = undefined;
       this.fetchInFlight = false;
@@ -395,12 +415,12 @@ export class RaftReplica {
   }
 
   private setEpoch(epoch: number, leaderId: NodeId | undefined): boolean {
-    if (epoch < this.epoch) throw new Error(`setEpoch: ${epoch} < ${this.epoch}`);
-    const changed = epoch !== this.epoch || leaderId !== this.leaderId;
-    if (epoch > this.epoch) this.votedFor = undefined;
-    const leaderChanged = leaderId !== this.leaderId || epoch !== this.epoch;
-    this.epoch = epoch;
-    this.leaderId = leaderId;
+    if (epoch < this.sEpoch) throw new Error(`setEpoch: ${epoch} < ${this.sEpoch}`);
+    const changed = epoch !== this.sEpoch || leaderId !== this.sLeaderId;
+    if (epoch > this.sEpoch) this.sVotedFor = undefined;
+    const leaderChanged = leaderId !== this.sLeaderId || epoch !== this.sEpoch;
+    this.sEpoch = epoch;
+    this.sLeaderId = leaderId;
     if (leaderChanged) this.sm.leadershipChanged?.(leaderId, epoch, leaderId === this.cfg.nodeId);
     return changed;
   }
@@ -408,17 +428,17 @@ export class RaftReplica {
   private becomeUnattached(epoch: number, timeoutMs: number): void {
     this.leaveRole();
     const changed = this.setEpoch(epoch, undefined);
-    this.role = 'unattached';
+    this.sRole = 'unattached';
     if (changed) this.persistQuorum();
     this.out.push(setTimer(T_ELECTION, timeoutMs));
   }
 
   private becomeFollower(epoch: number, leaderId: NodeId): void {
     if (leaderId === this.cfg.nodeId) throw new Error('becomeFollower of self');
-    if (epoch === this.epoch && this.role === 'leader') throw new Error(`RAFT-1: leader of epoch ${epoch} told ${leaderId} leads it`);
+    if (epoch === this.sEpoch && this.sRole === 'leader') throw new Error(`RAFT-1: leader of epoch ${epoch} told ${leaderId} leads it`);
     this.leaveRole();
     const changed = this.setEpoch(epoch, leaderId);
-    this.role = 'follower';
+    this.sRole = 'follower';
     if (changed) this.persistQuorum();
     this.lastLeaderContactMs = this.now;
     this.out.push(cancelTimer(T_ELECTION), setTimer(T_FETCH_TIMEOUT, this.cfg.fetchTimeoutMs));
@@ -428,10 +448,10 @@ export class RaftReplica {
   /** KIP-996: ask for pre-votes for epoch+1 without changing anything durable. */
   private becomeProspective(): void {
     if (!this.isVoter()) throw new Error('becomeProspective: not a voter');
-    const leader = this.role === 'follower' ? this.leaderId : undefined;
+    const leader = this.sRole === 'follower' ? this.sLeaderId : undefined;
     this.leaveRole();
-    this.role = 'prospective';
-    this.leaderId = leader; // remembered, not persisted: a pre-vote loser goes back to it
+    this.sRole = 'prospective';
+    this.sLeaderId = leader; // remembered, not persisted: a pre-vote loser goes back to it
     this.grants = new Set([this.cfg.nodeId]);
     this.out.push(setTimer(T_ELECTION, this.electionBackoffMs()));
     if (this.grants.size >= this.majority) return this.becomeCandidate();
@@ -442,9 +462,9 @@ export class RaftReplica {
   private becomeCandidate(): void {
     if (!this.isVoter()) throw new Error('becomeCandidate: not a voter');
     this.leaveRole();
-    this.setEpoch(this.epoch + 1, undefined);
-    this.votedFor = this.cfg.nodeId;
-    this.role = 'candidate';
+    this.setEpoch(this.sEpoch + 1, undefined);
+    this.sVotedFor = this.cfg.nodeId;
+    this.sRole = 'candidate';
     this.persistQuorum();
     this.grants = new Set([this.cfg.nodeId]);
     this.out.push(setTimer(T_ELECTION, this.electionBackoffMs()));
@@ -454,11 +474,11 @@ export class RaftReplica {
   }
 
   private becomeLeader(): void {
-    if (this.role !== 'candidate' || this.votedFor !== this.cfg.nodeId) throw new Error('becomeLeader: not a candidate of this epoch');
+    if (this.sRole !== 'candidate' || this.sVotedFor !== this.cfg.nodeId) throw new Error('becomeLeader: not a candidate of this epoch');
     if (this.grants.size < this.majority) throw new Error('becomeLeader: no majority');
     this.leaveRole();
-    this.setEpoch(this.epoch, this.cfg.nodeId);
-    this.role = 'leader';
+    this.setEpoch(this.sEpoch, this.cfg.nodeId);
+    this.sRole = 'leader';
     this.persistQuorum();
     this.progress.clear();
     for (const v of this.cfg.voters) {
@@ -466,7 +486,7 @@ export class RaftReplica {
     }
     this.epochStartOffset = this.store.logEndOffset;
     // The LeaderChange entry gives this epoch an entry of its own to commit (RAFT-4).
-    const control: RaftRecord = { offset: this.epochStartOffset, epoch: this.epoch, control: true, payload: controlPayload(this.cfg.nodeId, this.epoch) };
+    const control: RaftRecord = { offset: this.epochStartOffset, epoch: this.sEpoch, control: true, payload: controlPayload(this.cfg.nodeId, this.sEpoch) };
     this.out.push(...this.store.append([control]));
     this.out.push(cancelTimer(T_ELECTION), setTimer(T_CHECK_QUORUM, this.checkQuorumPeriodMs()));
     this.sendBeginQuorumEpoch(() => true);
@@ -478,15 +498,15 @@ export class RaftReplica {
 
   private sendBeginQuorumEpoch(to: (v: NodeId) => boolean): void {
     for (const v of this.cfg.voters) {
-      if (v !== this.cfg.nodeId && to(v)) this.sendMsg(v, { type: 'BeginQuorumEpochRequest', voterId: v, leaderId: this.cfg.nodeId, leaderEpoch: this.epoch });
+      if (v !== this.cfg.nodeId && to(v)) this.sendMsg(v, { type: 'BeginQuorumEpochRequest', voterId: v, leaderId: this.cfg.nodeId, leaderEpoch: this.sEpoch });
     }
   }
 
   private resign(): void {
     for (const v of this.cfg.voters) {
-      if (v !== this.cfg.nodeId) this.sendMsg(v, { type: 'EndQuorumEpochRequest', leaderId: this.cfg.nodeId, leaderEpoch: this.epoch, preferredSuccessors: [] });
+      if (v !== this.cfg.nodeId) this.sendMsg(v, { type: 'EndQuorumEpochRequest', leaderId: this.cfg.nodeId, leaderEpoch: this.sEpoch, preferredSuccessors: [] });
     }
-    this.becomeUnattached(this.epoch, this.electionBackoffMs());
+    this.becomeUnattached(this.sEpoch, this.electionBackoffMs());
   }
 
   // -------------------------------------------------------------------------------------------
@@ -495,32 +515,32 @@ export class RaftReplica {
   private onTimer(name: string): void {
     switch (name) {
       case T_ELECTION:
-        if (this.role === 'unattached' || this.role === 'prospective' || this.role === 'candidate') {
+        if (this.sRole === 'unattached' || this.sRole === 'prospective' || this.sRole === 'candidate') {
           if (this.isVoter()) this.becomeProspective();
           else this.discoverLeader();
         }
         return;
       case T_FETCH_TIMEOUT:
-        if (this.role !== 'follower') return;
+        if (this.sRole !== 'follower') return;
         if (this.now - this.lastLeaderContactMs < this.cfg.fetchTimeoutMs - 1) {
           // Re-armed at least 1 ms ahead: clocks are floats, and a 0 ms timer would spin.
           this.out.push(setTimer(T_FETCH_TIMEOUT, Math.max(1, Math.ceil(this.lastLeaderContactMs + this.cfg.fetchTimeoutMs - this.now))));
         } else if (this.isVoter()) {
           this.becomeProspective();
         } else {
-          this.becomeUnattached(this.epoch, 0);
+          this.becomeUnattached(this.sEpoch, 0);
         }
         return;
       case T_FETCH_RETRY:
-        if (this.role !== 'follower') return;
+        if (this.sRole !== 'follower') return;
         this.fetchInFlight = false;
         this.maybeSendFetch();
         return;
       case T_CHECK_QUORUM:
-        if (this.role === 'leader') this.checkQuorum();
+        if (this.sRole === 'leader') this.checkQuorum();
         return;
       case T_LONG_POLL:
-        if (this.role === 'leader') this.answerParkedFetches((p) => p.deadlineMs <= this.now + 1);
+        if (this.sRole === 'leader') this.answerParkedFetches((p) => p.deadlineMs <= this.now + 1);
         return;
       default:
         return;
@@ -574,34 +594,34 @@ export class RaftReplica {
   }
 
   private currentLeader(): LeaderIdAndEpoch {
-    return { leaderId: this.leaderId ?? -1, leaderEpoch: this.epoch };
+    return { leaderId: this.sLeaderId ?? -1, leaderEpoch: this.sEpoch };
   }
 
   /** A peer reports a higher epoch (or this epoch's leader): follow it. */
   private maybeLearnEpoch(l: LeaderIdAndEpoch): void {
-    if (l.leaderEpoch < this.epoch) return;
+    if (l.leaderEpoch < this.sEpoch) return;
     const known = l.leaderId !== -1 && l.leaderId !== this.cfg.nodeId && this.cfg.voters.includes(l.leaderId);
-    if (l.leaderEpoch > this.epoch) {
+    if (l.leaderEpoch > this.sEpoch) {
       if (known) this.becomeFollower(l.leaderEpoch, l.leaderId);
       else this.becomeUnattached(l.leaderEpoch, this.electionBackoffMs());
-    } else if (known && this.role !== 'follower' && this.role !== 'leader') {
-      this.becomeFollower(this.epoch, l.leaderId);
+    } else if (known && this.sRole !== 'follower' && this.sRole !== 'leader') {
+      this.becomeFollower(this.sEpoch, l.leaderId);
     }
   }
 
   private onBeginQuorumEpoch(from: NodeId, leaderId: NodeId, leaderEpoch: number): void {
     let errorCode: ErrorCode = ErrorCode.NONE;
-    if (leaderEpoch < this.epoch) errorCode = ErrorCode.FENCED_LEADER_EPOCH;
+    if (leaderEpoch < this.sEpoch) errorCode = ErrorCode.FENCED_LEADER_EPOCH;
     else if (leaderId !== from || !this.cfg.voters.includes(leaderId)) errorCode = ErrorCode.INCONSISTENT_VOTER_SET;
-    else if (leaderEpoch === this.epoch && this.role === 'leader') errorCode = ErrorCode.INVALID_REQUEST; // RAFT-1 would be broken
-    else if (leaderEpoch > this.epoch || this.role !== 'follower' || this.leaderId !== leaderId) this.becomeFollower(leaderEpoch, leaderId);
+    else if (leaderEpoch === this.sEpoch && this.sRole === 'leader') errorCode = ErrorCode.INVALID_REQUEST; // RAFT-1 would be broken
+    else if (leaderEpoch > this.sEpoch || this.sRole !== 'follower' || this.sLeaderId !== leaderId) this.becomeFollower(leaderEpoch, leaderId);
     this.sendMsg(from, { type: 'BeginQuorumEpochResponse', errorCode, ...this.currentLeader() });
   }
 
   private onEndQuorumEpoch(from: NodeId, leaderId: NodeId, leaderEpoch: number): void {
-    if (leaderEpoch === this.epoch && this.leaderId === leaderId && leaderId === from && this.role === 'follower') {
+    if (leaderEpoch === this.sEpoch && this.sLeaderId === leaderId && leaderId === from && this.sRole === 'follower') {
       // The leader resigned: elect quickly, but jittered so the voters do not collide.
-      this.becomeUnattached(this.epoch, nextInt(this.rng, 0, this.cfg.electionTimeoutMs));
+      this.becomeUnattached(this.sEpoch, nextInt(this.rng, 0, this.cfg.electionTimeoutMs));
     }
     this.sendMsg(from, { type: 'EndQuorumEpochResponse', errorCode: ErrorCode.NONE, ...this.currentLeader() });
   }
@@ -611,7 +631,7 @@ export class RaftReplica {
   private voteRequest(preVote: boolean): VoteRequest {
     return {
       type: 'VoteRequest',
-      candidateEpoch: preVote ? this.epoch + 1 : this.epoch,
+      candidateEpoch: preVote ? this.sEpoch + 1 : this.sEpoch,
       candidateId: this.cfg.nodeId,
       voterId: -1,
       lastOffsetEpoch: this.store.lastEpoch(),
@@ -629,8 +649,8 @@ export class RaftReplica {
 
   /** RAFT-10: we heard from a live leader recently (or are it), so elections are disruptive. */
   private hasLiveLeader(): boolean {
-    if (this.role === 'leader') return true;
-    return this.role === 'follower' && this.now - this.lastLeaderContactMs < this.cfg.fetchTimeoutMs;
+    if (this.sRole === 'leader') return true;
+    return this.sRole === 'follower' && this.now - this.lastLeaderContactMs < this.cfg.fetchTimeoutMs;
   }
 
   private onVoteRequest(from: NodeId, req: VoteRequest): void {
@@ -638,18 +658,18 @@ export class RaftReplica {
       this.sendMsg(from, { type: 'VoteResponse', errorCode, voteGranted, preVote: req.preVote, ...this.currentLeader() });
     if (req.candidateId !== from || !this.cfg.voters.includes(from)) return answer(false, ErrorCode.INCONSISTENT_VOTER_SET);
     if (req.lastOffset < 0 || req.lastOffsetEpoch < 0 || req.lastOffsetEpoch > req.candidateEpoch) return answer(false, ErrorCode.INVALID_REQUEST);
-    if (req.candidateEpoch < this.epoch) return answer(false, ErrorCode.FENCED_LEADER_EPOCH);
+    if (req.candidateEpoch < this.sEpoch) return answer(false, ErrorCode.FENCED_LEADER_EPOCH);
     if (!this.isVoter() || this.hasLiveLeader()) return answer(false);
     if (req.preVote) {
       // A pre-vote is for the epoch the prospective would campaign in; one at or below ours
       // comes from a node that must first learn our epoch (our answer tells it).
-      return answer(req.candidateEpoch > this.epoch && this.candidateLogIsUpToDate(req.lastOffsetEpoch, req.lastOffset));
+      return answer(req.candidateEpoch > this.sEpoch && this.candidateLogIsUpToDate(req.lastOffsetEpoch, req.lastOffset));
     }
-    if (req.candidateEpoch > this.epoch) this.becomeUnattached(req.candidateEpoch, this.electionBackoffMs());
-    const free = this.votedFor === undefined || this.votedFor === from;
-    const grant = free && this.leaderId === undefined && this.role !== 'leader' && this.candidateLogIsUpToDate(req.lastOffsetEpoch, req.lastOffset);
-    if (grant && this.votedFor === undefined) {
-      this.votedFor = from;
+    if (req.candidateEpoch > this.sEpoch) this.becomeUnattached(req.candidateEpoch, this.electionBackoffMs());
+    const free = this.sVotedFor === undefined || this.sVotedFor === from;
+    const grant = free && this.sLeaderId === undefined && this.sRole !== 'leader' && this.candidateLogIsUpToDate(req.lastOffsetEpoch, req.lastOffset);
+    if (grant && this.sVotedFor === undefined) {
+      this.sVotedFor = from;
       this.persistQuorum(); // RAFT-5: the grant below is held until this is durable
       this.out.push(setTimer(T_ELECTION, this.electionBackoffMs()));
     }
@@ -657,14 +677,14 @@ export class RaftReplica {
   }
 
   private onVoteResponse(from: NodeId, res: VoteResponse): void {
-    if (res.leaderEpoch > this.epoch || (res.leaderEpoch === this.epoch && res.leaderId !== -1 && this.leaderId === undefined)) {
+    if (res.leaderEpoch > this.sEpoch || (res.leaderEpoch === this.sEpoch && res.leaderId !== -1 && this.sLeaderId === undefined)) {
       return this.maybeLearnEpoch(res);
     }
     if (!this.cfg.voters.includes(from) || !res.voteGranted || res.errorCode !== ErrorCode.NONE) return;
-    if (this.role === 'prospective' && res.preVote && res.leaderEpoch <= this.epoch) {
+    if (this.sRole === 'prospective' && res.preVote && res.leaderEpoch <= this.sEpoch) {
       this.grants.add(from);
       if (this.grants.size >= this.majority) this.becomeCandidate();
-    } else if (this.role === 'candidate' && !res.preVote && res.leaderEpoch === this.epoch) {
+    } else if (this.sRole === 'candidate' && !res.preVote && res.leaderEpoch === this.sEpoch) {
       this.grants.add(from);
       if (this.grants.size >= this.majority) this.becomeLeader();
     }
@@ -673,13 +693,13 @@ export class RaftReplica {
   // ---- fetch: leader side
 
   private fetchError(from: NodeId, errorCode: ErrorCode): void {
-    this.sendMsg(from, { type: 'FetchResponse', errorCode, highWatermark: this.highWatermark, logStartOffset: this.store.logStartOffset, currentLeader: this.currentLeader(), records: [] });
+    this.sendMsg(from, { type: 'FetchResponse', errorCode, highWatermark: this.sHighWatermark, logStartOffset: this.store.logStartOffset, currentLeader: this.currentLeader(), records: [] });
   }
 
   private epochError(currentLeaderEpoch: number): ErrorCode | undefined {
-    if (currentLeaderEpoch < this.epoch) return ErrorCode.FENCED_LEADER_EPOCH;
-    if (currentLeaderEpoch > this.epoch) return ErrorCode.UNKNOWN_LEADER_EPOCH;
-    if (this.role !== 'leader') return ErrorCode.NOT_LEADER_OR_FOLLOWER;
+    if (currentLeaderEpoch < this.sEpoch) return ErrorCode.FENCED_LEADER_EPOCH;
+    if (currentLeaderEpoch > this.sEpoch) return ErrorCode.UNKNOWN_LEADER_EPOCH;
+    if (this.sRole !== 'leader') return ErrorCode.NOT_LEADER_OR_FOLLOWER;
     return undefined;
   }
 
@@ -687,7 +707,7 @@ export class RaftReplica {
     if (req.replicaId !== from || req.fetchOffset < 0 || req.lastFetchedEpoch < 0 || req.maxWaitMs < 0) return this.fetchError(from, ErrorCode.INVALID_REQUEST);
     const err = this.epochError(req.currentLeaderEpoch);
     if (err !== undefined) return this.fetchError(from, err);
-    if (req.lastFetchedEpoch > this.epoch) return this.fetchError(from, ErrorCode.INVALID_REQUEST);
+    if (req.lastFetchedEpoch > this.sEpoch) return this.fetchError(from, ErrorCode.INVALID_REQUEST);
     const p = this.progress.get(from);
     if (p) {
       p.lastFetchMs = this.now;
@@ -730,7 +750,7 @@ export class RaftReplica {
     this.sendMsg(to, {
       type: 'FetchResponse',
       errorCode: ErrorCode.NONE,
-      highWatermark: this.highWatermark,
+      highWatermark: this.sHighWatermark,
       logStartOffset: this.store.logStartOffset,
       currentLeader: this.currentLeader(),
       records: [],
@@ -752,7 +772,7 @@ export class RaftReplica {
   }
 
   private answerParkedFetches(which: (p: { deadlineMs: number }) => boolean): void {
-    if (this.role !== 'leader') return;
+    if (this.sRole !== 'leader') return;
     for (const [to, p] of [...this.parked]) if (which(p)) this.respondWithRecords(to, p.req);
     this.armLongPoll();
   }
@@ -765,18 +785,18 @@ export class RaftReplica {
 
   /** RAFT-4: only an entry of the leader's own epoch may be committed by counting replicas. */
   private isCommittableEntryEpoch(entryEpoch: number): boolean {
-    return entryEpoch === this.epoch;
+    return entryEpoch === this.sEpoch;
   }
 
   private maybeAdvanceHighWatermark(): void {
-    if (this.role !== 'leader') return;
+    if (this.sRole !== 'leader') return;
     const acks: number[] = this.cfg.voters.map((v) => (v === this.cfg.nodeId ? this.store.durableEndOffset : (this.progress.get(v)?.ackOffset ?? 0)));
     acks.sort((a, b) => b - a);
     const majorityDurable = acks[this.majority - 1];
-    if (majorityDurable <= this.highWatermark) return;
+    if (majorityDurable <= this.sHighWatermark) return;
     const entry = this.store.entryAt(majorityDurable - 1);
     if (entry === undefined || !this.isCommittableEntryEpoch(entry.epoch)) return;
-    this.highWatermark = majorityDurable;
+    this.sHighWatermark = majorityDurable;
     // Followers learn the new HW on their next response; wake the long-polling ones.
     this.answerParkedFetches(() => true);
   }
@@ -802,7 +822,7 @@ export class RaftReplica {
       type: 'FetchRequest',
       replicaId: this.cfg.nodeId,
       maxWaitMs: this.cfg.fetchMaxWaitMs,
-      currentLeaderEpoch: this.epoch,
+      currentLeaderEpoch: this.sEpoch,
       fetchOffset,
       lastFetchedEpoch: this.store.epochBefore(fetchOffset) ?? 0,
     };
@@ -818,17 +838,17 @@ export class RaftReplica {
   }
 
   private maybeSendFetch(): void {
-    if (this.role !== 'follower' || this.leaderId === undefined || this.fetchInFlight || this.download !== undefined || this.snapshotWrite !== undefined) return;
+    if (this.sRole !== 'follower' || this.sLeaderId === undefined || this.fetchInFlight || this.download !== undefined || this.snapshotWrite !== undefined) return;
     const ack = this.followerAckOffset();
     if (ack === undefined) return;
     this.fetchInFlight = true;
-    this.sendMsg(this.leaderId, this.fetchRequest(ack));
+    this.sendMsg(this.sLeaderId, this.fetchRequest(ack));
     this.out.push(setTimer(T_FETCH_RETRY, this.cfg.fetchMaxWaitMs + Math.ceil(this.cfg.fetchTimeoutMs / 2)));
   }
 
   private onFetchResponse(from: NodeId, res: FetchResponse): void {
-    if (res.currentLeader.leaderEpoch > this.epoch || (this.role !== 'follower' && this.role !== 'leader')) this.maybeLearnEpoch(res.currentLeader);
-    if (this.role !== 'follower' || from !== this.leaderId || res.currentLeader.leaderEpoch !== this.epoch) return;
+    if (res.currentLeader.leaderEpoch > this.sEpoch || (this.sRole !== 'follower' && this.sRole !== 'leader')) this.maybeLearnEpoch(res.currentLeader);
+    if (this.sRole !== 'follower' || from !== this.sLeaderId || res.currentLeader.leaderEpoch !== this.sEpoch) return;
     this.fetchInFlight = false;
     this.out.push(cancelTimer(T_FETCH_RETRY));
     if (res.errorCode !== ErrorCode.NONE) {
@@ -841,14 +861,14 @@ export class RaftReplica {
     if (res.divergingEpoch) return this.truncateToDivergence(res.divergingEpoch);
     if (res.snapshotId) return this.startSnapshotDownload(from, res.snapshotId);
     if (!this.appendFromLeader(res.records)) return this.maybeSendFetch();
-    this.highWatermark = Math.max(this.highWatermark, Math.min(res.highWatermark, this.store.logEndOffset));
+    this.sHighWatermark = Math.max(this.sHighWatermark, Math.min(res.highWatermark, this.store.logEndOffset));
     this.maybeSendFetch(); // at once if nothing was appended; else after the sync (RAFT-6)
   }
 
   private truncateToDivergence(d: { epoch: number; endOffset: number }): void {
     const ours = this.store.endOffsetForEpoch(d.epoch);
     const to = Math.min(d.endOffset, ours?.endOffset ?? this.store.logStartOffset, this.store.logEndOffset);
-    if (to < this.highWatermark) throw new Error(`RAFT-3: asked to truncate to ${to} below HW ${this.highWatermark}`);
+    if (to < this.sHighWatermark) throw new Error(`RAFT-3: asked to truncate to ${to} below HW ${this.sHighWatermark}`);
     if (to < this.store.logStartOffset) throw new Error(`RAFT-3: divergence ${to} below our snapshot ${this.store.logStartOffset}`);
     this.out.push(...this.store.truncateTo(to));
     this.maybeSendFetch();
@@ -860,7 +880,7 @@ export class RaftReplica {
     let next = this.store.logEndOffset;
     const fresh: RaftRecord[] = [];
     for (const r of records) {
-      if (!(r.payload instanceof Uint8Array) || !Number.isSafeInteger(r.offset) || !Number.isSafeInteger(r.epoch) || r.epoch > this.epoch) return false;
+      if (!(r.payload instanceof Uint8Array) || !Number.isSafeInteger(r.offset) || !Number.isSafeInteger(r.epoch) || r.epoch > this.sEpoch) return false;
       const have = this.store.entryAt(r.offset);
       if (r.offset < next && fresh.length === 0) {
         if (have !== undefined && have.epoch !== r.epoch) return false; // a stale reply; refetch
@@ -876,22 +896,22 @@ export class RaftReplica {
   }
 
   private startSnapshotDownload(leaderId: NodeId, id: SnapshotId): void {
-    if (id.endOffset < this.highWatermark || id.endOffset < this.store.logStartOffset) return; // stale
+    if (id.endOffset < this.sHighWatermark || id.endOffset < this.store.logStartOffset) return; // stale
     this.download = { id, leaderId, size: -1, position: 0, chunks: [] };
     this.requestSnapshotChunk();
   }
 
   private requestSnapshotChunk(): void {
     const d = this.download!;
-    this.sendMsg(d.leaderId, { type: 'FetchSnapshotRequest', replicaId: this.cfg.nodeId, maxBytes: this.cfg.snapshotChunkBytes, currentLeaderEpoch: this.epoch, snapshotId: d.id, position: d.position });
+    this.sendMsg(d.leaderId, { type: 'FetchSnapshotRequest', replicaId: this.cfg.nodeId, maxBytes: this.cfg.snapshotChunkBytes, currentLeaderEpoch: this.sEpoch, snapshotId: d.id, position: d.position });
     this.out.push(setTimer(T_FETCH_RETRY, this.cfg.fetchMaxWaitMs + Math.ceil(this.cfg.fetchTimeoutMs / 2)));
     this.fetchInFlight = true;
   }
 
   private onFetchSnapshotResponse(from: NodeId, res: FetchSnapshotResponse): void {
-    if (res.currentLeader.leaderEpoch > this.epoch) return this.maybeLearnEpoch(res.currentLeader);
+    if (res.currentLeader.leaderEpoch > this.sEpoch) return this.maybeLearnEpoch(res.currentLeader);
     const d = this.download;
-    if (this.role !== 'follower' || !d || from !== d.leaderId || res.currentLeader.leaderEpoch !== this.epoch) return;
+    if (this.sRole !== 'follower' || !d || from !== d.leaderId || res.currentLeader.leaderEpoch !== this.sEpoch) return;
     if (res.snapshotId.endOffset !== d.id.endOffset || res.snapshotId.epoch !== d.id.epoch || res.position !== d.position) return;
     this.fetchInFlight = false;
     this.out.push(cancelTimer(T_FETCH_RETRY));
@@ -923,19 +943,19 @@ export class RaftReplica {
   // Applying, snapshots, reads, repair
 
   private maybeApply(): void {
-    while (this.appliedOffset < this.highWatermark) {
-      const e = this.store.entryAt(this.appliedOffset);
-      if (e === undefined) throw new Error(`RAFT-12: committed entry ${this.appliedOffset} missing`);
+    while (this.sAppliedOffset < this.sHighWatermark) {
+      const e = this.store.entryAt(this.sAppliedOffset);
+      if (e === undefined) throw new Error(`RAFT-12: committed entry ${this.sAppliedOffset} missing`);
       if (!e.control) this.sm.apply({ offset: e.offset, epoch: e.epoch, payload: e.payload });
-      this.appliedOffset++;
+      this.sAppliedOffset++;
       this.entriesSinceSnapshot++;
     }
   }
 
   private maybeSnapshot(): void {
     if (this.snapshotWrite !== undefined || this.entriesSinceSnapshot < this.cfg.snapshotEveryEntries) return;
-    if (this.appliedOffset <= this.store.logStartOffset) return;
-    const id = { endOffset: this.appliedOffset, epoch: this.store.entryAt(this.appliedOffset - 1)!.epoch };
+    if (this.sAppliedOffset <= this.store.logStartOffset) return;
+    const id = { endOffset: this.sAppliedOffset, epoch: this.store.entryAt(this.sAppliedOffset - 1)!.epoch };
     const data = this.sm.snapshot();
     this.entriesSinceSnapshot = 0;
     this.snapshotWrite = { id, data, install: false };
@@ -949,11 +969,11 @@ export class RaftReplica {
     const older = this.store.snapshot ? [this.store.snapshot.id] : [];
     if (older.length > 0 && older[0].endOffset === id.endOffset && older[0].epoch === id.epoch) older.pop();
     if (w.install) {
-      if (id.endOffset < this.highWatermark) return this.maybeSendFetch(); // overtaken
+      if (id.endOffset < this.sHighWatermark) return this.maybeSendFetch(); // overtaken
       this.out.push(...this.store.resetToSnapshot(id));
       this.sm.restore(w.data, id.endOffset, id.epoch);
-      this.appliedOffset = id.endOffset;
-      this.highWatermark = id.endOffset;
+      this.sAppliedOffset = id.endOffset;
+      this.sHighWatermark = id.endOffset;
       this.entriesSinceSnapshot = 0;
       this.out.push(...this.store.adoptSnapshot(id, w.data, older));
       this.maybeFinishRepair();
@@ -961,11 +981,11 @@ export class RaftReplica {
     }
     this.out.push(...this.store.adoptSnapshot(id, w.data, older));
     this.out.push(...this.store.deletePrefix(id));
-    if (this.role === 'follower') this.maybeSendFetch();
+    if (this.sRole === 'follower') this.maybeSendFetch();
   }
 
   private checkReads(): void {
-    if (this.reads.length === 0 || this.role !== 'leader') return;
+    if (this.reads.length === 0 || this.sRole !== 'leader') return;
     const confirmed = (seq: number): boolean => {
       let n = 1;
       for (const p of this.progress.values()) if (p.confirmedSeq >= seq) n++;
@@ -973,7 +993,7 @@ export class RaftReplica {
     };
     while (this.reads.length > 0) {
       const r = this.reads[0];
-      if (!confirmed(r.seq) || this.appliedOffset < r.commitAt) return;
+      if (!confirmed(r.seq) || this.sAppliedOffset < r.commitAt) return;
       this.reads.shift();
       this.sm.readReady?.(r.token);
     }
@@ -999,10 +1019,10 @@ export class RaftReplica {
     const s = this.store;
     if (s.durableEndOffset > s.logEndOffset) throw new Error('RAFT-6a: durable end beyond log end');
     if (s.logStartOffset > s.logEndOffset) throw new Error('log start beyond log end');
-    if (this.appliedOffset > this.highWatermark) throw new Error('RAFT-12: applied beyond HW');
-    if (this.role === 'recovering' || this.role === 'failed') return;
-    if (this.highWatermark > s.logEndOffset) throw new Error(`RAFT-4: HW ${this.highWatermark} beyond log end ${s.logEndOffset}`);
-    if (this.role === 'leader' && (this.votedFor !== this.cfg.nodeId || this.leaderId !== this.cfg.nodeId)) throw new Error('RAFT-1: leader without its own vote');
-    if (this.role === 'candidate' && this.votedFor !== this.cfg.nodeId) throw new Error('RAFT-1: candidate without its own vote');
+    if (this.sAppliedOffset > this.sHighWatermark) throw new Error('RAFT-12: applied beyond HW');
+    if (this.sRole === 'recovering' || this.sRole === 'failed') return;
+    if (this.sHighWatermark > s.logEndOffset) throw new Error(`RAFT-4: HW ${this.sHighWatermark} beyond log end ${s.logEndOffset}`);
+    if (this.sRole === 'leader' && (this.sVotedFor !== this.cfg.nodeId || this.sLeaderId !== this.cfg.nodeId)) throw new Error('RAFT-1: leader without its own vote');
+    if (this.sRole === 'candidate' && this.sVotedFor !== this.cfg.nodeId) throw new Error('RAFT-1: candidate without its own vote');
   }
 }
