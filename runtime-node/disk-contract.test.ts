@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DiskOp } from '../core/io.ts';
 import { FileDisk, type DiskOutcome } from './file-disk.ts';
+import { makeSimRng } from '../sim/rng.ts';
 
 const bytes = (...xs: number[]): Uint8Array => Uint8Array.from(xs);
 const ok = (result: object = {}): DiskOutcome => ({ ok: true, result });
@@ -135,6 +136,26 @@ const cases: readonly Case[] = [
     ],
   },
   {
+    name: 'allocate creates a missing file; rename into a new directory; zero-length read',
+    steps: [
+      [{ kind: 'allocate', file: 'n/new.log', size: 3 }, ok()],
+      [{ kind: 'read', file: 'n/new.log', offset: 0, length: 0 }, ok({ data: bytes() })],
+      [{ kind: 'rename', from: 'n/new.log', to: 'm/k/moved.log' }, ok()],
+      [{ kind: 'read', file: 'm/k/moved.log', offset: 0, length: 9 }, ok({ data: bytes(0, 0, 0) })],
+      [{ kind: 'list', dir: 'm' }, ok({ entries: [{ name: 'k', size: 0, dir: true }] })],
+      [{ kind: 'list', dir: 'n' }, ok({ entries: [] })],
+      [{ kind: 'syncDir', dir: 'm/k' }, ok()],
+    ],
+  },
+  {
+    name: 'a file where a directory is expected is EINVAL',
+    steps: [
+      [{ kind: 'write', file: 'plain', offset: 0, data: bytes(1) }, ok()],
+      [{ kind: 'write', file: 'plain/child', offset: 0, data: bytes(1) }, fail('EINVAL')],
+      [{ kind: 'read', file: 'plain', offset: 0, length: 4 }, ok({ data: bytes(1) })],
+    ],
+  },
+  {
     name: 'bad paths are EINVAL',
     steps: [
       [{ kind: 'write', file: '../escape', offset: 0, data: bytes(1) }, fail('EINVAL')],
@@ -199,7 +220,7 @@ function simFactory(mod: Record<string, unknown>): () => Runner {
   const SimDisk = mod.SimDisk as new (...args: unknown[]) => { execute(op: DiskOp): DiskOutcome | Promise<DiskOutcome> };
   assert.equal(typeof SimDisk, 'function', 'sim/disk.ts exports SimDisk');
   return () => {
-    const d = new SimDisk();
+    const d = new SimDisk(makeSimRng(1)); // no faults configured
     return { execute: async (op) => d.execute(op), close: async () => {} };
   };
 }
@@ -271,14 +292,15 @@ test('FileDisk: handle cache is bounded and closed on shutdown (FDISK-5, FDISK-6
     assert.deepEqual(await disk.execute({ kind: 'stat', file: 'f0' }), fail('EIO'), 'closed disk refuses');
   }));
 
-test('FileDisk: remove of a directory drops cached handles under it', () =>
+test('FileDisk: remove closes the cached handle; a directory is not removed', () =>
   withTempDir(async (dir) => {
     const disk = new FileDisk(dir);
     await disk.execute({ kind: 'write', file: 'topic-0/0.log', offset: 0, data: bytes(1) });
     assert.equal(disk.openHandles, 1);
-    assert.deepEqual(await disk.execute({ kind: 'remove', file: 'topic-0' }), ok());
+    assert.equal((await disk.execute({ kind: 'remove', file: 'topic-0' })).ok, false);
+    assert.deepEqual(await disk.execute({ kind: 'remove', file: 'topic-0/0.log' }), ok());
     assert.equal(disk.openHandles, 0);
-    assert.deepEqual(await disk.execute({ kind: 'list', dir: '' }), ok({ entries: [] }));
+    assert.deepEqual(await disk.execute({ kind: 'list', dir: '' }), ok({ entries: [{ name: 'topic-0', size: 0, dir: true }] }));
     await disk.close();
   }));
 

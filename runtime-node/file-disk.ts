@@ -26,7 +26,7 @@
 // should treat a failed sync as fatal for that file, as PostgreSQL does after fsyncgate).
 
 import { constants, type Dirent } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DirEntry, DiskError, DiskOp, DiskOpId, DiskResult, Input, Stamp } from '../core/io.ts';
 
@@ -343,8 +343,8 @@ export class FileDisk {
   }
 
   private async remove(rel: string): Promise<DiskResult> {
+    await unlink(this.abs(rel)); // files only, as SimDisk: a directory fails (EISDIR -> EINVAL)
     await this.forget(rel);
-    await rm(this.abs(rel), { recursive: true });
     return {};
   }
 
