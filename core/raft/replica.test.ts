@@ -271,6 +271,7 @@ test('observer: a non-voter finds the leader, replicates, never campaigns or cou
   // With the voters partitioned from each other, the observer still never campaigns.
   c.isolate(l.id);
   c.runFor(2_000);
-  assert.ok(o.replica.role !== 'leader' && o.replica.role !== 'candidate' && o.replica.role !== 'prospective');
+  const role: string = o.replica.role;
+  assert.ok(!['leader', 'candidate', 'prospective'].includes(role), `observer became ${role}`);
   assert.ok(![...c.leaders.values()].includes(4));
 });
