@@ -34,13 +34,32 @@ type Cmd = fc.Command<Model, Real>;
 
 const modelBatchAt = (m: Model, base: number): MBatch | undefined => m.batches.find((b) => b.base === base);
 
-/** Restarts (without power loss) a log that went offline after an injected disk fault. */
-const healthy = (r: Real): void => {
-  for (let i = 0; i < 20 && r.d.log.state === 'failed'; i++) {
+/**
+ * Restarts (without power loss) a log that went offline after an injected disk fault; what was
+ * not durable may be gone (a failed fsync drops dirty pages), so the model follows the recovered
+ * log, after checking LOG-2 against the durable offset reached before the failure.
+ */
+const healthy = (m: Model, r: Real): void => {
+  if (r.d.log.state !== 'failed') return;
+  const durable = r.d.log.durableOffset;
+  for (let i = 0; i < 20 && (r.d.log.state as string) !== 'ready'; i++) {
     r.d.boot();
     r.d.drain();
   }
   assert.equal(r.d.log.state, 'ready', 'log recovers after a restart');
+  reconcile(m, r, durable);
+};
+
+/** After a recovery: LOG-2 (durable prefix kept), nothing invented; the model follows the log. */
+const reconcile = (m: Model, r: Real, durable: number): void => {
+  const log = r.d.log;
+  assert.ok(log.logEndOffset >= durable, `LOG-2 durable ${durable} survives (LEO ${log.logEndOffset})`);
+  assert.ok(log.logEndOffset <= m.leo, 'nothing beyond what was appended');
+  const cut = m.batches.findIndex((b) => b.base >= log.logEndOffset);
+  if (cut >= 0) m.batches = m.batches.slice(0, cut);
+  const lastEnd = m.batches.length > 0 ? m.batches[m.batches.length - 1].last + 1 : log.logEndOffset;
+  assert.equal(log.logEndOffset, lastEnd, 'LEO on a batch boundary');
+  m.leo = log.logEndOffset;
 };
 
 const splitBatches = (chunks: readonly Uint8Array[]): Uint8Array[] => {
@@ -86,7 +105,7 @@ const checkInvariants = (m: Model, r: Real): void => {
   assert.ok(log.logStartOffset <= log.logEndOffset, 'LOG-3 logStart <= LEO');
 };
 
-class AppendCmd implements Cmd {
+export class AppendCmd implements Cmd {
   constructor(
     readonly counts: number[],
     readonly valueBytes: number,
@@ -95,7 +114,7 @@ class AppendCmd implements Cmd {
   ) {}
   check = (): boolean => true;
   run(m: Model, r: Real): void {
-    if (r.d.log.state !== 'ready') healthy(r);
+    healthy(m, r);
     const parts = this.counts.map((c, i) => makeBatch(c, r.d.wall + i, m.leo + i, this.valueBytes));
     const all = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
     let at = 0;
@@ -122,7 +141,7 @@ class AppendCmd implements Cmd {
   toString = (): string => `append(${this.counts.join(',')}x${this.valueBytes}${this.bumpEpoch ? ',bump' : ''}${this.drain ? ',drain' : ''})`;
 }
 
-class StepCmd implements Cmd {
+export class StepCmd implements Cmd {
   constructor(readonly n: number) {}
   check = (): boolean => true;
   run(m: Model, r: Real): void {
@@ -132,7 +151,7 @@ class StepCmd implements Cmd {
   toString = (): string => `step(${this.n})`;
 }
 
-class ReadCmd implements Cmd {
+export class ReadCmd implements Cmd {
   constructor(
     readonly frac: number,
     readonly maxBytes: number,
@@ -140,7 +159,7 @@ class ReadCmd implements Cmd {
   check = (): boolean => true;
   run(m: Model, r: Real): void {
     r.d.drain();
-    healthy(r);
+    healthy(m, r);
     const log = r.d.log;
     const fetch = log.logStartOffset + Math.floor(this.frac * (log.logEndOffset - log.logStartOffset + 1));
     const res = r.d.read(fetch, this.maxBytes);
@@ -164,7 +183,7 @@ class ReadCmd implements Cmd {
   toString = (): string => `read(${this.frac.toFixed(3)},${this.maxBytes})`;
 }
 
-class RollCmd implements Cmd {
+export class RollCmd implements Cmd {
   check = (): boolean => true;
   run(m: Model, r: Real): void {
     if (r.d.log.state === 'ready') r.d.push(r.d.log.roll());
@@ -173,17 +192,21 @@ class RollCmd implements Cmd {
   toString = (): string => 'roll';
 }
 
-class TruncateCmd implements Cmd {
+export class TruncateCmd implements Cmd {
   constructor(readonly frac: number) {}
   check = (): boolean => true;
   run(m: Model, r: Real): void {
     r.d.drain();
-    healthy(r);
+    healthy(m, r);
     const log = r.d.log;
     const x = log.logStartOffset + Math.floor(this.frac * (log.logEndOffset - log.logStartOffset));
-    r.d.push(log.truncateTo(x));
-    r.d.drain();
-    healthy(r);
+    for (let i = 0; i < 10; i++) {
+      // An injected fsync failure may leave the truncation undone: restart, reconcile, redo.
+      r.d.push(r.d.log.truncateTo(x));
+      r.d.drain();
+      if (r.d.log.state === 'ready') break;
+      healthy(m, r);
+    }
     const cut = m.batches.findIndex((b) => b.last >= x);
     if (cut >= 0) {
       m.leo = m.batches[cut].base;
@@ -194,17 +217,17 @@ class TruncateCmd implements Cmd {
   toString = (): string => `truncate(${this.frac.toFixed(3)})`;
 }
 
-class RetentionCmd implements Cmd {
+export class RetentionCmd implements Cmd {
   constructor(readonly advanceMs: number) {}
   check = (): boolean => true;
   run(m: Model, r: Real): void {
     r.d.drain();
-    healthy(r);
+    healthy(m, r);
     r.d.wall += this.advanceMs;
     r.d.log.setHighWatermark(r.d.log.logEndOffset);
     r.d.push(r.d.log.applyRetention(r.d.stamp()));
     r.d.drain();
-    healthy(r);
+    healthy(m, r);
     const start = r.d.log.logStartOffset;
     assert.ok(start === m.leo || m.batches.some((b) => b.base === start), 'logStart on a batch boundary');
     assert.ok(r.d.log.segments.length >= 1, 'RET-1 the active segment stays');
@@ -214,7 +237,7 @@ class RetentionCmd implements Cmd {
   toString = (): string => `retention(+${this.advanceMs}ms)`;
 }
 
-class CrashCmd implements Cmd {
+export class CrashCmd implements Cmd {
   constructor(
     readonly stepsBefore: number,
     readonly corruptTail: number,
@@ -222,7 +245,7 @@ class CrashCmd implements Cmd {
   check = (): boolean => true;
   run(m: Model, r: Real): void {
     for (let i = 0; i < this.stepsBefore; i++) r.d.stepOne();
-    let durable = r.d.log.state === 'ready' ? r.d.log.durableOffset : -1;
+    let durable = r.d.log.durableOffset;
     let mustTruncateAt = -1;
     if (this.corruptTail >= 0 && r.d.log.state === 'ready') {
       r.d.drain();
@@ -240,19 +263,16 @@ class CrashCmd implements Cmd {
     r.d.take('corruption');
     r.d.crash();
     r.d.drain();
-    healthy(r);
+    for (let i = 0; i < 20 && r.d.log.state !== 'ready'; i++) {
+      r.d.boot();
+      r.d.drain();
+    }
     const log = r.d.log;
     if (mustTruncateAt >= 0) {
       assert.equal(log.logEndOffset, mustTruncateAt, 'SCAN-1 a corrupt tail batch is truncated at its base');
       assert.ok(r.d.take('corruption').length > 0, 'corruption reported');
-    } else {
-      assert.ok(log.logEndOffset >= durable, `LOG-2 durable ${durable} survives (LEO ${log.logEndOffset})`);
     }
-    assert.ok(log.logEndOffset <= m.leo, 'nothing beyond what was appended');
-    const cut = m.batches.findIndex((b) => b.base >= log.logEndOffset);
-    if (cut >= 0) m.batches = m.batches.slice(0, cut);
-    assert.ok(log.logEndOffset === (m.batches.length > 0 ? m.batches[m.batches.length - 1].last + 1 : log.logEndOffset), 'LEO on a batch boundary');
-    m.leo = log.logEndOffset;
+    reconcile(m, r, mustTruncateAt >= 0 ? Math.min(durable, mustTruncateAt) : durable);
     checkAll(m, r);
     checkInvariants(m, r);
   }
@@ -286,11 +306,13 @@ export const commandArb = fc.commands(
 export interface PropertyOptions {
   readonly numRuns: number;
   readonly seed?: number;
+  /** fast-check replay path (from a failure report). */
+  readonly path?: string;
   /** Inject read bit-flips, read EIO and fsync EIO as well as crashes. */
   readonly faults?: boolean;
 }
 
-const FAULTS: DiskFaultConfig = { bitRotRate: 0.002, readErrorRate: 0.002, syncFailRate: 0.002 };
+export const FAULTS: DiskFaultConfig = { bitRotRate: 0.002, readErrorRate: 0.002, syncFailRate: 0.002 };
 
 /** Runs `numRuns` command sequences; returns fast-check's report (failed, counterexample, seed). */
 export const runLogProperty = (opts: PropertyOptions): fc.RunDetails<[number, Iterable<Cmd>]> =>
@@ -302,8 +324,11 @@ export const runLogProperty = (opts: PropertyOptions): fc.RunDetails<[number, It
       d.boot();
       d.drain();
       const real: Real = { d, faults };
-      if (faults) healthy(real);
+      for (let i = 0; i < 20 && d.log.state !== 'ready'; i++) {
+        d.boot();
+        d.drain();
+      }
       fc.modelRun(() => ({ model: { batches: [], leo: 0, epoch: 0 }, real }), cmds);
     }),
-    { numRuns: opts.numRuns, seed: opts.seed },
+    { numRuns: opts.numRuns, seed: opts.seed, path: opts.path, endOnFailure: opts.path !== undefined },
   );

@@ -40,6 +40,8 @@ type Action =
 
 interface Commit {
   endOffset: number;
+  /** A roll happened: advance the recovery point once everything before it is synced. */
+  rolled: boolean;
 }
 
 export interface PartitionLogOptions {
@@ -214,9 +216,8 @@ export class PartitionLog {
     const actions = this.queued;
     this.queued = [];
     this.pendingBytes = 0;
-    const commit: Commit = { endOffset: this.durableOffset };
+    const commit: Commit = { endOffset: this.durableOffset, rolled: false };
     let unsynced: Segment | null = null;
-    let rolled = false;
     let lastSync = -1;
     for (const a of actions) {
       if (a.kind === 'data') {
@@ -229,7 +230,7 @@ export class PartitionLog {
       } else {
         lastSync = this.emitRoll(a.old, a.next);
         unsynced = null;
-        rolled = true;
+        commit.rolled = true;
       }
     }
     if (unsynced !== null) lastSync = this.q.emit({ kind: 'sync', file: unsynced.logFile });
@@ -237,19 +238,22 @@ export class PartitionLog {
     this.inflight = commit;
     this.q.attach(lastSync, () => this.onCommitSynced(commit));
     this.tail.evict(this.writtenOffset);
-    if (rolled) {
-      this.recoveryPoint = Math.max(this.recoveryPoint, this.activeSegment.baseOffset);
-      this.writeCheckpoints();
-    }
   }
 
   private onCommitSynced(commit: Commit): void {
     if (this.inflight !== commit) throw new Error('LOG-4: completion of a commit not in flight');
     this.inflight = null;
+    if (this.state !== 'ready') return; // an earlier op of this commit failed: nothing is durable
     const end = Math.min(commit.endOffset, this.logEndOffset);
-    if (end > this.durableOffset && this.state === 'ready') {
+    if (end > this.durableOffset) {
       this.durableOffset = end;
       this.events.push({ kind: 'durable', offset: end });
+    }
+    if (commit.rolled) {
+      // Only now (every op before succeeded, in order) may the recovery point pass the rolled
+      // segments: they are trimmed, synced and their indexes written (LOG-6).
+      this.recoveryPoint = Math.max(this.recoveryPoint, this.segmentBaseAtOrBelow(this.durableOffset));
+      this.writeCheckpoints();
     }
     this.commit();
     this.runDeferred();
@@ -297,7 +301,13 @@ export class PartitionLog {
     return this.q.take();
   }
 
-  writeCheckpoints(): void {
+  /** Base offset of the segment holding `offset` (the recovery point may rise to it). */
+  private segmentBaseAtOrBelow(offset: number): number {
+    return this.segments[this.segmentIndexFor(offset)].baseOffset;
+  }
+
+  /** Emits the four atomic checkpoint writes; returns the id of the last op. */
+  writeCheckpoints(): DiskOpId {
     const { dir, topic, partition } = this.config;
     const one = (offset: number): Uint8Array => encodeCheckpoint([[topic, partition, offset]]);
     const files: [string, Uint8Array][] = [
@@ -306,7 +316,9 @@ export class PartitionLog {
       [CKPT_LOG_START, one(this.logStartOffset)],
       [CKPT_LEADER_EPOCH, this.epochs.cache.encode()],
     ];
-    for (const [name, data] of files) for (const op of atomicWriteOps(dir, name, data)) this.q.emit(op);
+    let last = -1;
+    for (const [name, data] of files) for (const op of atomicWriteOps(dir, name, data)) last = this.q.emit(op);
+    return last;
   }
 
   /** The owner (broker) reports the high watermark; it is clamped to [logStartOffset, logEndOffset]. */

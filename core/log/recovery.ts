@@ -110,12 +110,13 @@ const onCheckpoints = (log: PartitionLog, found: Found[], ckpt: Map<string, Uint
     if (next === undefined || next.base > recoveryPoint || f.indexBytes < 0 || f.timeIndexBytes < 0) return; // LOG-6
     const seg = segs[i];
     let ok = true;
+    let loaded: ReturnType<typeof parseOffsetIndex> = null;
     steps.push({
       op: { kind: 'read', file: seg.indexFile, offset: 0, length: f.indexBytes },
       done: (r) => {
         const idx = parseOffsetIndex(r.data ?? new Uint8Array(0), f.base, f.fileBytes);
         if (idx === null || (idx.length > 0 && idx.entry(idx.length - 1)[0] >= next.base)) ok = false;
-        else seg.offsetIndex = idx;
+        else loaded = idx;
       },
       fail: () => (ok = false),
     });
@@ -123,7 +124,8 @@ const onCheckpoints = (log: PartitionLog, found: Found[], ckpt: Map<string, Uint
       op: { kind: 'read', file: seg.timeIndexFile, offset: 0, length: f.timeIndexBytes },
       done: (r) => {
         const tix = parseTimeIndex(r.data ?? new Uint8Array(0), f.base);
-        if (!ok || tix === null) return void (ok = false);
+        if (!ok || tix === null || loaded === null) return void (ok = false);
+        seg.offsetIndex = loaded; // only now: a segment that falls back to a scan starts clean
         seg.timeIndex = tix;
         seg.sizeBytes = seg.writtenBytes = f.fileBytes;
         seg.nextOffset = next.base;
@@ -141,6 +143,12 @@ const scanFrom = (log: PartitionLog, found: Found[], segs: Segment[], trusted: S
   if (i >= segs.length) return settle(log, found, segs, trusted, segs.length, logStart, hw);
   if (trusted.has(i)) return scanFrom(log, found, segs, trusted, i + 1, logStart, hw);
   const prevNext = i > 0 ? segs[i - 1].nextOffset : 0;
+  if (i > 0 && log.config.cleanupPolicy === 'delete' && segs[i].baseOffset > prevNext) {
+    // A hole before this segment: the tail of the previous one was lost (its sync failed or
+    // never happened), so everything from here on is above any durable offset: drop it.
+    log.reportCorruption({ file: segs[i].logFile, position: 0, detail: `offset gap ${prevNext}..${segs[i].baseOffset} before segment` });
+    return settle(log, found, segs, trusted, i, logStart, hw);
+  }
   if (segs[i].baseOffset < prevNext) {
     log.reportCorruption({ file: segs[i].logFile, position: 0, detail: 'segment overlaps its predecessor' });
     if (!trusted.has(i - 1)) return settle(log, found, segs, trusted, i, logStart, hw);
@@ -233,12 +241,15 @@ const finish = (log: PartitionLog, logStart: number, hw: number): void => {
   log.recoveryPoint = active.baseOffset;
   log.epochs.cache.truncateFromEnd(log.logEndOffset);
   log.epochs.cache.truncateFromStart(log.logStartOffset);
-  log.writeCheckpoints();
-  // Ready once the last op (the checkpoint's syncDir) completes: everything kept is synced.
+  // Checkpoints only after every trim/index/sync above succeeded (completions come in order),
+  // then ready once they are written: everything kept is synced (LOG-1 starts from here).
   log.q.emit({ kind: 'sync', file: active.logFile }, () => {
     if (log.state !== 'recovering') return;
-    log.state = 'ready';
-    log.durableOffset = log.logEndOffset;
-    log.events.push({ kind: 'ready', logEndOffset: log.logEndOffset, durableOffset: log.durableOffset });
+    log.q.attach(log.writeCheckpoints(), () => {
+      if (log.state !== 'recovering') return;
+      log.state = 'ready';
+      log.durableOffset = log.logEndOffset;
+      log.events.push({ kind: 'ready', logEndOffset: log.logEndOffset, durableOffset: log.durableOffset });
+    });
   });
 };
