@@ -23,6 +23,11 @@ export interface WalkSpec {
   readonly limitBytes: number;
   /** The first batch must have baseOffset >= this (offsets increase from there). */
   readonly minOffset: number;
+  /**
+   * Dense offsets (a log never compacted): the first batch starts exactly at `minOffset` and each
+   * next one where the previous ended — catches flipped baseOffset bits, which the CRC does not cover.
+   */
+  readonly strictOffsets?: boolean;
   readonly maxBatchBytes: number;
   readonly chunkBytes?: number;
 }
@@ -51,7 +56,7 @@ export const walkBatches = (
   };
   const onChunk = (buf: Uint8Array, asked: number): void => {
     const atEof = buf.length < asked || position + buf.length >= spec.limitBytes;
-    const r = scanBatches(buf, 0, nextOffset, spec.maxBatchBytes, atEof, false, (off, size, base, last) =>
+    const r = scanBatches(buf, 0, nextOffset, spec.maxBatchBytes, atEof, spec.strictOffsets ?? false, (off, size, base, last) =>
       visit(buf, off, size, base, last, position + off) === 'continue',
     );
     position += r.position;

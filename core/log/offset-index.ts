@@ -60,6 +60,12 @@ export class OffsetIndex {
     return i < 0 ? 0 : this.pos[i];
   }
 
+  /** The floor entry for `offset` as [absolute offset, position], or [baseOffset, 0]. */
+  lookupEntry(offset: number): [number, number] {
+    const i = this.floor(offset);
+    return i < 0 ? [this.baseOffset, 0] : [this.baseOffset + this.rel[i], this.pos[i]];
+  }
+
   /** Entry i as [absolute offset, position]. */
   entry(i: number): [number, number] {
     if (i < 0 || i >= this.length) throw new Error('IDX: entry out of range');

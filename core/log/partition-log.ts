@@ -374,13 +374,15 @@ export class PartitionLog {
     if (seg === undefined) return this.answerRead(token, 'NONE', []);
     const chunks: Uint8Array[] = [];
     let total = 0;
+    const [startOffset, startPosition] = seg.offsetIndex.lookupEntry(fetchOffset);
     walkBatches(
       this.q,
       {
         file: seg.logFile,
-        startPosition: seg.offsetIndex.lookup(fetchOffset),
+        startPosition,
         limitBytes: seg.writtenBytes,
-        minOffset: seg.baseOffset,
+        minOffset: startOffset,
+        strictOffsets: this.config.cleanupPolicy === 'delete',
         maxBatchBytes: this.config.segmentBytes,
       },
       (buf, off, size, _base, last) => {

@@ -76,11 +76,33 @@ const onList = (log: PartitionLog, entries: readonly DirEntry[]): void => {
     }
   }
   found.sort((a, b) => a.base - b.base);
+  // Checkpoint files carry no checksum (Kafka's format), so each is read three times and the
+  // majority wins: a bit flipped in flight cannot move an offset (CKPT-2). No majority = absent.
+  const copies = new Map<string, Uint8Array[]>();
+  const reads: Step[] = [];
+  for (const n of [CKPT_RECOVERY_POINT, CKPT_HIGH_WATERMARK, CKPT_LOG_START, CKPT_LEADER_EPOCH]) {
+    if (!byName.has(n)) continue;
+    copies.set(n, []);
+    for (let k = 0; k < 3; k++) {
+      reads.push({
+        op: { kind: 'read', file: `${dir}/${n}`, offset: 0, length: byName.get(n)! },
+        done: (r) => copies.get(n)!.push(r.data ?? new Uint8Array(0)),
+        fail: () => {},
+      });
+    }
+  }
   const ckpt = new Map<string, Uint8Array>();
-  const reads: Step[] = [CKPT_RECOVERY_POINT, CKPT_HIGH_WATERMARK, CKPT_LOG_START, CKPT_LEADER_EPOCH]
-    .filter((n) => byName.has(n))
-    .map((n) => ({ op: { kind: 'read', file: `${dir}/${n}`, offset: 0, length: byName.get(n)! }, done: (r) => ckpt.set(n, r.data ?? new Uint8Array(0)), fail: () => {} }));
-  emitAll(log, [...leftovers, ...reads], () => onCheckpoints(log, found, ckpt));
+  const vote = (): void => {
+    for (const [n, got] of copies) {
+      const same = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+      const winner = got.find((a, i) => got.some((b, j) => j !== i && same(a, b)));
+      if (winner !== undefined) ckpt.set(n, winner);
+    }
+  };
+  emitAll(log, [...leftovers, ...reads], () => {
+    vote();
+    onCheckpoints(log, found, ckpt);
+  });
 };
 
 const offsetCheckpoint = (log: PartitionLog, bytes: Uint8Array | undefined): number | null => {
@@ -109,31 +131,44 @@ const onCheckpoints = (log: PartitionLog, found: Found[], ckpt: Map<string, Uint
     const next = found[i + 1];
     if (next === undefined || next.base > recoveryPoint || f.indexBytes < 0 || f.timeIndexBytes < 0) return; // LOG-6
     const seg = segs[i];
-    let ok = true;
-    let loaded: ReturnType<typeof parseOffsetIndex> = null;
-    steps.push({
-      op: { kind: 'read', file: seg.indexFile, offset: 0, length: f.indexBytes },
+    // Index files carry no checksum either: read each twice, and scan instead unless both agree.
+    const got: Uint8Array[] = [];
+    const file = (k: number): string => (k < 2 ? seg.indexFile : seg.timeIndexFile);
+    for (let k = 0; k < 4; k++) {
+      steps.push({
+        op: { kind: 'read', file: file(k), offset: 0, length: k < 2 ? f.indexBytes : f.timeIndexBytes },
+        done: (r) => void got.push(r.data ?? new Uint8Array(0)),
+        fail: () => void got.push(new Uint8Array(1)), // never a valid index: forces a scan
+      });
+    }
+    const last = steps[steps.length - 1];
+    const doneLast = last.done!;
+    const failLast = last.fail!;
+    const judge = (): void => {
+      const same = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, j) => x === b[j]);
+      if (got.length !== 4 || !same(got[0], got[1]) || !same(got[2], got[3])) return;
+      const idx = parseOffsetIndex(got[0], f.base, f.fileBytes);
+      const tix = parseTimeIndex(got[2], f.base);
+      if (idx === null || tix === null) return;
+      if (idx.length > 0 && idx.entry(idx.length - 1)[0] >= next.base) return; // sanity: last entry inside
+      seg.offsetIndex = idx;
+      seg.timeIndex = tix;
+      seg.sizeBytes = seg.writtenBytes = f.fileBytes;
+      seg.nextOffset = next.base;
+      seg.maxTimestamp = tix.maxTimestamp();
+      trusted.add(i);
+    };
+    steps[steps.length - 1] = {
+      op: last.op,
       done: (r) => {
-        const idx = parseOffsetIndex(r.data ?? new Uint8Array(0), f.base, f.fileBytes);
-        if (idx === null || (idx.length > 0 && idx.entry(idx.length - 1)[0] >= next.base)) ok = false;
-        else loaded = idx;
+        doneLast(r);
+        judge();
       },
-      fail: () => (ok = false),
-    });
-    steps.push({
-      op: { kind: 'read', file: seg.timeIndexFile, offset: 0, length: f.timeIndexBytes },
-      done: (r) => {
-        const tix = parseTimeIndex(r.data ?? new Uint8Array(0), f.base);
-        if (!ok || tix === null || loaded === null) return void (ok = false);
-        seg.offsetIndex = loaded; // only now: a segment that falls back to a scan starts clean
-        seg.timeIndex = tix;
-        seg.sizeBytes = seg.writtenBytes = f.fileBytes;
-        seg.nextOffset = next.base;
-        seg.maxTimestamp = tix.maxTimestamp();
-        trusted.add(i);
+      fail: (e) => {
+        failLast(e);
+        judge();
       },
-      fail: () => (ok = false),
-    });
+    };
   });
   emitAll(log, steps, () => scanFrom(log, found, segs, trusted, 0, logStart, hw));
 };
