@@ -315,3 +315,33 @@ test('FileDisk: bad arguments are EINVAL, never thrown', () =>
     assert.equal(existsSync(join(dir, '..', 'escape')), false);
     await disk.close();
   }));
+
+test('FileDisk: allocate of an empty file uses a background-zeroed spare (FDISK-7)', () =>
+  withTempDir(async (dir) => {
+    const disk = new FileDisk(dir);
+    const size = 2 * (1 << 20);
+    assert.deepEqual(await disk.execute({ kind: 'allocate', file: 'p/0.log', size }), ok());
+    assert.deepEqual(disk.allocations, { fromSpare: 0, inline: 1 });
+    await disk.sparesSettled();
+    // the log's segment creation: a zero prefix, truncate to 0, allocate, sync, syncDir
+    assert.deepEqual(await disk.execute({ kind: 'write', file: 'p/1.log', offset: 0, data: new Uint8Array(12) }), ok());
+    assert.deepEqual(await disk.execute({ kind: 'truncate', file: 'p/1.log', size: 0 }), ok());
+    assert.deepEqual(await disk.execute({ kind: 'allocate', file: 'p/1.log', size }), ok());
+    assert.deepEqual(disk.allocations, { fromSpare: 1, inline: 1 });
+    assert.deepEqual(await disk.execute({ kind: 'write', file: 'p/1.log', offset: 5, data: bytes(9) }), ok());
+    assert.deepEqual(await disk.execute({ kind: 'sync', file: 'p/1.log' }), ok());
+    const head = await disk.execute({ kind: 'read', file: 'p/1.log', offset: 0, length: 8 });
+    assert.deepEqual(head, ok({ data: bytes(0, 0, 0, 0, 0, 9, 0, 0) }));
+    assert.equal((await fsStat(join(dir, 'p/1.log'))).size, size);
+    assert.deepEqual(await disk.execute({ kind: 'stat', file: 'p/1.log' }), ok({ size }));
+    assert.deepEqual(await disk.execute({ kind: 'list', dir: '' }), ok({ entries: [{ name: 'p', size: 0, dir: true }] }), 'spare dir hidden');
+    assert.deepEqual(await disk.execute({ kind: 'read', file: '.cairn-spare/spare-1', offset: 0, length: 1 }), fail('EINVAL'));
+    // a non-empty file is extended inline, never replaced
+    assert.deepEqual(await disk.execute({ kind: 'write', file: 'p/2.log', offset: 0, data: bytes(3) }), ok());
+    await disk.sparesSettled();
+    assert.deepEqual(await disk.execute({ kind: 'allocate', file: 'p/2.log', size }), ok());
+    assert.deepEqual(await disk.execute({ kind: 'read', file: 'p/2.log', offset: 0, length: 2 }), ok({ data: bytes(3, 0) }));
+    assert.deepEqual(disk.allocations, { fromSpare: 1, inline: 2 });
+    await disk.close();
+    assert.equal(existsSync(join(dir, '.cairn-spare')), false, 'spares removed on close');
+  }));
