@@ -123,3 +123,81 @@ test('retention deletes old segments, never the active one, and moves logStartOf
   assert.equal(d.log.logStartOffset, start);
   assert.equal(d.log.logEndOffset, 80);
 });
+
+test('bit-rot below the recovery point is reported and never served', () => {
+  const { d } = newDriver(8);
+  for (let i = 0; i < 40; i++) {
+    d.push(d.log.append(makeBatch(2, 100, i, 60), 0, d.stamp()).effects);
+    d.drain();
+  }
+  d.crash(); // empties the tail cache: every read below goes to disk
+  d.drain();
+  const first = d.log.segments[0];
+  d.disk.corrupt(first.logFile, 100, 1);
+  const r = d.read(0, 1 << 20);
+  assert.equal(r.error, 'KAFKA_STORAGE_ERROR');
+  assert.ok(d.log.corruption.length > 0);
+  assert.equal(d.read(d.log.segments[1].baseOffset, 100).error, 'NONE');
+});
+
+test('recovery of a rolled log reads only index files below the recovery point', () => {
+  const { d } = newDriver(9);
+  for (let i = 0; i < 60; i++) {
+    d.push(d.log.append(makeBatch(2, 100, i, 60), 0, d.stamp()).effects);
+    d.drain();
+  }
+  const segs = d.log.segments.length;
+  assert.ok(segs >= 4);
+  const reads: string[] = [];
+  const exec = d.disk.execute.bind(d.disk);
+  d.disk.execute = (op) => {
+    if (op.kind === 'read') reads.push(op.file);
+    return exec(op);
+  };
+  d.crash();
+  d.drain();
+  assert.equal(d.log.logEndOffset, 120);
+  const logReads = reads.filter((f) => f.endsWith('.log'));
+  assert.deepEqual([...new Set(logReads)], [d.log.activeSegment.logFile]);
+});
+
+test('offsetForTimestamp finds the first batch with maxTimestamp >= t', () => {
+  const { d } = newDriver(10);
+  for (let i = 0; i < 30; i++) {
+    d.push(d.log.append(makeBatch(2, 1000 + i * 10, i, 60), 0, d.stamp()).effects);
+    d.drain();
+  }
+  const ask = (ts: number): number => {
+    d.push(d.log.offsetForTimestamp(ts, 7));
+    d.drain();
+    const e = d.take('offsetForTimestamp')[0];
+    assert.ok(e !== undefined && e.kind === 'offsetForTimestamp');
+    return e.offset;
+  };
+  assert.equal(ask(0), 0);
+  assert.equal(ask(1000), 0);
+  assert.equal(ask(1005), 2);
+  assert.equal(ask(1150), 30);
+  assert.equal(ask(1290), 58);
+  assert.equal(ask(5000), -1);
+});
+
+test('deleteRecords moves logStartOffset and drops whole segments below it', () => {
+  const { d } = newDriver(11);
+  for (let i = 0; i < 40; i++) {
+    d.push(d.log.append(makeBatch(2, 100, i, 60), 0, d.stamp()).effects);
+    d.drain();
+  }
+  d.log.setHighWatermark(80);
+  const second = d.log.segments[1].baseOffset;
+  const res = d.log.deleteRecords(second + 1, d.stamp());
+  assert.equal(res.error, 'NONE');
+  d.push(res.effects);
+  d.drain();
+  assert.equal(d.log.logStartOffset, second + 1);
+  assert.equal(d.log.segments[0].baseOffset, second);
+  assert.equal(d.read(second, 100).error, 'OFFSET_OUT_OF_RANGE');
+  d.crash();
+  d.drain();
+  assert.equal(d.log.logStartOffset, second + 1);
+});
