@@ -365,7 +365,7 @@ export class RaftReplica {
     if (this.store.repairTargetOffset > 0) this.persistQuorum(); // record RAFT-9 damage durably
     const leader = q?.leaderId;
     if (leader !== undefined && leader !== this.cfg.nodeId && this.cfg.voters.includes(leader)) {
-      this.becomeFollower(this.sEpoch, leader);
+      this.becomeFollower(this.sEpoch, leader, false);
     } else {
       // A restarted leader lost its in-memory state: it does not resume leading.
       this.becomeUnattached(this.sEpoch, this.electionBackoffMs());
@@ -433,14 +433,20 @@ export class RaftReplica {
     this.out.push(setTimer(T_ELECTION, timeoutMs));
   }
 
-  private becomeFollower(epoch: number, leaderId: NodeId): void {
+  /**
+   * `heardFromLeader`: the news came from the leader itself. Hearsay (a voter's answer, our own
+   * quorum state after a restart) starts with no contact, so it cannot make us reject votes
+   * (RAFT-10) or vouch for a leader that may be gone - else followers of a dead leader would
+   * keep pointing each other back at it.
+   */
+  private becomeFollower(epoch: number, leaderId: NodeId, heardFromLeader: boolean): void {
     if (leaderId === this.cfg.nodeId) throw new Error('becomeFollower of self');
     if (epoch === this.sEpoch && this.sRole === 'leader') throw new Error(`RAFT-1: leader of epoch ${epoch} told ${leaderId} leads it`);
     this.leaveRole();
     const changed = this.setEpoch(epoch, leaderId);
     this.sRole = 'follower';
     if (changed) this.persistQuorum();
-    this.lastLeaderContactMs = this.now;
+    this.lastLeaderContactMs = heardFromLeader ? this.now : -Infinity;
     this.out.push(cancelTimer(T_ELECTION), setTimer(T_FETCH_TIMEOUT, this.cfg.fetchTimeoutMs));
     this.maybeSendFetch();
   }
@@ -448,10 +454,11 @@ export class RaftReplica {
   /** KIP-996: ask for pre-votes for epoch+1 without changing anything durable. */
   private becomeProspective(): void {
     if (!this.isVoter()) throw new Error('becomeProspective: not a voter');
-    const leader = this.sRole === 'follower' ? this.sLeaderId : undefined;
     this.leaveRole();
+    // The leader is forgotten (in memory only; not worth a write): if it is still alive, the
+    // voters' answers name it and we follow it again (KIP-996).
+    this.setEpoch(this.sEpoch, undefined);
     this.sRole = 'prospective';
-    this.sLeaderId = leader; // remembered, not persisted: a pre-vote loser goes back to it
     this.grants = new Set([this.cfg.nodeId]);
     this.out.push(setTimer(T_ELECTION, this.electionBackoffMs()));
     if (this.grants.size >= this.majority) return this.becomeCandidate();
@@ -581,7 +588,7 @@ export class RaftReplica {
         return this.onEndQuorumEpoch(from, m.leaderId, m.leaderEpoch);
       case 'BeginQuorumEpochResponse':
       case 'EndQuorumEpochResponse':
-        return this.maybeLearnEpoch({ leaderId: m.leaderId, leaderEpoch: m.leaderEpoch });
+        return this.maybeLearnEpoch(from, { leaderId: m.leaderId, leaderEpoch: m.leaderEpoch });
       case 'FetchRequest':
         return this.onFetchRequest(from, m);
       case 'FetchResponse':
@@ -594,18 +601,19 @@ export class RaftReplica {
   }
 
   private currentLeader(): LeaderIdAndEpoch {
-    return { leaderId: this.sLeaderId ?? -1, leaderEpoch: this.sEpoch };
+    const known = this.hasLiveLeader();
+    return { leaderId: known ? (this.sLeaderId ?? -1) : -1, leaderEpoch: this.sEpoch };
   }
 
   /** A peer reports a higher epoch (or this epoch's leader): follow it. */
-  private maybeLearnEpoch(l: LeaderIdAndEpoch): void {
+  private maybeLearnEpoch(from: NodeId, l: LeaderIdAndEpoch): void {
     if (l.leaderEpoch < this.sEpoch) return;
     const known = l.leaderId !== -1 && l.leaderId !== this.cfg.nodeId && this.cfg.voters.includes(l.leaderId);
     if (l.leaderEpoch > this.sEpoch) {
-      if (known) this.becomeFollower(l.leaderEpoch, l.leaderId);
+      if (known) this.becomeFollower(l.leaderEpoch, l.leaderId, from === l.leaderId);
       else this.becomeUnattached(l.leaderEpoch, this.electionBackoffMs());
     } else if (known && this.sRole !== 'follower' && this.sRole !== 'leader') {
-      this.becomeFollower(this.sEpoch, l.leaderId);
+      this.becomeFollower(this.sEpoch, l.leaderId, from === l.leaderId);
     }
   }
 
@@ -614,7 +622,7 @@ export class RaftReplica {
     if (leaderEpoch < this.sEpoch) errorCode = ErrorCode.FENCED_LEADER_EPOCH;
     else if (leaderId !== from || !this.cfg.voters.includes(leaderId)) errorCode = ErrorCode.INCONSISTENT_VOTER_SET;
     else if (leaderEpoch === this.sEpoch && this.sRole === 'leader') errorCode = ErrorCode.INVALID_REQUEST; // RAFT-1 would be broken
-    else if (leaderEpoch > this.sEpoch || this.sRole !== 'follower' || this.sLeaderId !== leaderId) this.becomeFollower(leaderEpoch, leaderId);
+    else if (leaderEpoch > this.sEpoch || this.sRole !== 'follower' || this.sLeaderId !== leaderId) this.becomeFollower(leaderEpoch, leaderId, true);
     this.sendMsg(from, { type: 'BeginQuorumEpochResponse', errorCode, ...this.currentLeader() });
   }
 
@@ -677,8 +685,9 @@ export class RaftReplica {
   }
 
   private onVoteResponse(from: NodeId, res: VoteResponse): void {
-    if (res.leaderEpoch > this.sEpoch || (res.leaderEpoch === this.sEpoch && res.leaderId !== -1 && this.sLeaderId === undefined)) {
-      return this.maybeLearnEpoch(res);
+    // A higher epoch, or (KIP-996) a voter naming this epoch's leader: follow it.
+    if (res.leaderEpoch > this.sEpoch || (res.leaderEpoch === this.sEpoch && res.leaderId !== -1 && res.leaderId !== this.cfg.nodeId)) {
+      return this.maybeLearnEpoch(from, res);
     }
     if (!this.cfg.voters.includes(from) || !res.voteGranted || res.errorCode !== ErrorCode.NONE) return;
     if (this.sRole === 'prospective' && res.preVote && res.leaderEpoch <= this.sEpoch) {
@@ -838,7 +847,7 @@ export class RaftReplica {
   }
 
   private maybeSendFetch(): void {
-    if (this.sRole !== 'follower' || this.sLeaderId === undefined || this.fetchInFlight || this.download !== undefined || this.snapshotWrite !== undefined) return;
+    if (this.sRole !== 'follower' || this.sLeaderId === undefined || this.fetchInFlight || this.download !== undefined || this.snapshotWrite?.install) return;
     const ack = this.followerAckOffset();
     if (ack === undefined) return;
     this.fetchInFlight = true;
@@ -847,7 +856,7 @@ export class RaftReplica {
   }
 
   private onFetchResponse(from: NodeId, res: FetchResponse): void {
-    if (res.currentLeader.leaderEpoch > this.sEpoch || (this.sRole !== 'follower' && this.sRole !== 'leader')) this.maybeLearnEpoch(res.currentLeader);
+    if (res.currentLeader.leaderEpoch > this.sEpoch || (this.sRole !== 'follower' && this.sRole !== 'leader')) this.maybeLearnEpoch(from, res.currentLeader);
     if (this.sRole !== 'follower' || from !== this.sLeaderId || res.currentLeader.leaderEpoch !== this.sEpoch) return;
     this.fetchInFlight = false;
     this.out.push(cancelTimer(T_FETCH_RETRY));
@@ -909,7 +918,7 @@ export class RaftReplica {
   }
 
   private onFetchSnapshotResponse(from: NodeId, res: FetchSnapshotResponse): void {
-    if (res.currentLeader.leaderEpoch > this.sEpoch) return this.maybeLearnEpoch(res.currentLeader);
+    if (res.currentLeader.leaderEpoch > this.sEpoch) return this.maybeLearnEpoch(from, res.currentLeader);
     const d = this.download;
     if (this.sRole !== 'follower' || !d || from !== d.leaderId || res.currentLeader.leaderEpoch !== this.sEpoch) return;
     if (res.snapshotId.endOffset !== d.id.endOffset || res.snapshotId.epoch !== d.id.epoch || res.position !== d.position) return;
