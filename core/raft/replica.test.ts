@@ -275,3 +275,30 @@ test('observer: a non-voter finds the leader, replicates, never campaigns or cou
   assert.ok(!['leader', 'candidate', 'prospective'].includes(role), `observer became ${role}`);
   assert.ok(![...c.leaders.values()].includes(4));
 });
+
+test('graceful resignation: EndQuorumEpoch makes the others elect a new leader quickly', () => {
+  const c = new Cluster({ seed: 37 });
+  const l = electLeader(c);
+  commitAll(c);
+  const t0 = c.now;
+  c.apply(l, l.replica.resignLeadership({ now: c.now, wall: c.now }));
+  assert.notEqual(l.replica.role, 'leader');
+  assert.ok(c.runUntil(() => c.leader() !== undefined, 2_000));
+  assert.ok(c.leader()!.replica.epoch > l.replica.epoch - 1 && c.now - t0 < 1_000, `re-elected after ${c.now - t0} ms`);
+  commitAll(c);
+});
+
+test('determinism: the same seed gives the same run', () => {
+  const run = (): string => {
+    const c = new Cluster({ seed: 41, n: 5, dropRate: 0.02 });
+    for (let i = 0; i < 30; i++) {
+      c.runFor(25);
+      const l = c.leader();
+      if (l) c.propose(l.id, `p${i}`);
+      if (i === 10) c.crash(2);
+      if (i === 20) c.restart(2);
+    }
+    return JSON.stringify([c.eventsRun, c.now, [...c.leaders], [...c.nodes.values()].map((s) => [s.replica.role, s.replica.epoch, s.replica.highWatermark, s.sm.values().join()])]);
+  };
+  assert.equal(run(), run());
+});

@@ -263,6 +263,13 @@ export class RaftReplica {
     return { ok: true, offsets: records.map((r) => r.offset), epoch: this.sEpoch, effects: this.finish() };
   }
 
+  /** Graceful resignation (e.g. before shutdown): EndQuorumEpoch to the voters, then step down. */
+  resignLeadership(stamp: Stamp): Out[] {
+    this.begin(stamp);
+    if (this.sRole === 'leader') this.resign();
+    return this.finish();
+  }
+
   readIndex(token: number, stamp: Stamp): Out[] {
     this.begin(stamp);
     if (this.sRole !== 'leader' || this.reads.length >= MAX_PENDING_READS) {
