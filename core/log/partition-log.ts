@@ -30,6 +30,8 @@ import { TailCache } from './tail-cache.ts';
 import { walkBatches } from './batch-walker.ts';
 import { startRecovery } from './recovery.ts';
 import { planRetention } from './retention.ts';
+import { scanBatches } from './batch-scan.ts';
+import { addToKeyMap, cleanSegment, type KeyMap } from './compaction.ts';
 
 export type LogState = 'new' | 'recovering' | 'ready' | 'failed';
 
@@ -69,6 +71,9 @@ export class PartitionLog {
   private inflight: Commit | null = null;
   private pendingTruncate = -1;
   private busyJobs = 0;
+  /** Disk read walks in progress; a compaction swap waits for zero (a walk must see one file). */
+  private readsInFlight = 0;
+  private swapWaiting: (() => void) | null = null;
 
   constructor(
     readonly config: LogConfig,
@@ -375,6 +380,7 @@ export class PartitionLog {
     const chunks: Uint8Array[] = [];
     let total = 0;
     const [startOffset, startPosition] = seg.offsetIndex.lookupEntry(fetchOffset);
+    this.readsInFlight++;
     walkBatches(
       this.q,
       {
@@ -394,6 +400,7 @@ export class PartitionLog {
         return 'continue';
       },
       (end) => {
+        this.readDone();
         if (!this.segments.includes(seg)) return this.answerRead(token, 'OFFSET_OUT_OF_RANGE', []);
         if (end.kind === 'ioError') return this.answerRead(token, 'KAFKA_STORAGE_ERROR', []);
         if (end.kind === 'corrupt') {
@@ -407,6 +414,15 @@ export class PartitionLog {
         this.answerRead(token, 'NONE', chunks);
       },
     );
+  }
+
+  private readDone(): void {
+    if (--this.readsInFlight < 0) throw new Error('LOG: read accounting');
+    if (this.readsInFlight === 0 && this.swapWaiting !== null) {
+      const swap = this.swapWaiting;
+      this.swapWaiting = null;
+      swap();
+    }
   }
 
   reportCorruption(c: Corruption): void {
@@ -425,6 +441,7 @@ export class PartitionLog {
     if (i < 0) return answer('NONE', -1), [];
     const seg = this.segments[i];
     let found = -1;
+    this.readsInFlight++;
     walkBatches(
       this.q,
       {
@@ -440,6 +457,7 @@ export class PartitionLog {
         return 'stop';
       },
       (end) => {
+        this.readDone();
         if (end.kind !== 'done') return answer('KAFKA_STORAGE_ERROR', -1);
         if (found < 0) found = this.findInTail(timestamp, seg);
         answer('NONE', found < 0 ? -1 : Math.max(found, this.logStartOffset));
@@ -594,6 +612,102 @@ export class PartitionLog {
     }
     const effects = this.q.take();
     return { error: 'NONE', effects: [...effects, ...this.applyRetention(stamp)] };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Compaction (cleanup.policy=compact; see compaction.ts)
+
+  /**
+   * Cleans the non-active segments wholly below min(high watermark, durable offset, recovery
+   * point) — at most `maxBytes` of them per run — as Kafka's cleaner does. Each cleaned segment is
+   * swapped in atomically: write `.cleaned`, sync, drop the old index files, rename over the
+   * `.log`, syncDir, write new indexes. Emits a 'compacted' event per rewritten segment.
+   */
+  compact(stamp: Stamp, maxBytes = 64 * 1024 * 1024): Effect[] {
+    if (this.state !== 'ready' || this.config.cleanupPolicy !== 'compact') return [];
+    if (this.busyJobs > 0 || this.pendingTruncate >= 0) return [];
+    const upper = Math.min(this.highWatermark, this.durableOffset, this.recoveryPoint);
+    const range: Segment[] = [];
+    let bytes = 0;
+    for (let i = 0; i + 1 < this.segments.length && this.segments[i + 1].baseOffset <= upper; i++) {
+      if (range.length > 0 && bytes + this.segments[i].sizeBytes > maxBytes) break;
+      range.push(this.segments[i]);
+      bytes += this.segments[i].sizeBytes;
+    }
+    if (range.length === 0) return [];
+    this.busyJobs++;
+    const bufs: Uint8Array[] = [];
+    let ok = true;
+    range.forEach((seg, i) => {
+      this.q.emit(
+        { kind: 'read', file: seg.logFile, offset: 0, length: seg.sizeBytes },
+        (r) => {
+          bufs[i] = r.data ?? new Uint8Array(0);
+          if (i === range.length - 1) this.compactRange(range, bufs, ok, stamp);
+        },
+        () => {
+          ok = false;
+          if (i === range.length - 1) this.compactRange(range, bufs, ok, stamp);
+        },
+      );
+    });
+    return this.q.take();
+  }
+
+  private compactRange(range: Segment[], bufs: Uint8Array[], readOk: boolean, stamp: Stamp): void {
+    const finish = (): void => {
+      this.busyJobs--;
+      this.runDeferred();
+    };
+    if (!readOk || this.state !== 'ready') return finish();
+    for (let i = 0; i < range.length; i++) {
+      const r = scanBatches(bufs[i], 0, range[i].baseOffset, this.config.segmentBytes, true, false, () => true);
+      // A bad read (or rot, which reads will report) aborts this run; the next run retries.
+      if (bufs[i].length !== range[i].sizeBytes || r.position !== range[i].sizeBytes) return finish();
+    }
+    const map: KeyMap = new Map();
+    for (const b of bufs) if (addToKeyMap(b, map) !== null) return finish();
+    const swaps: (() => void)[] = [];
+    range.forEach((seg, i) => {
+      const dropTombstones = seg.maxTimestamp >= 0 && stamp.wall - seg.maxTimestamp > this.config.deleteRetentionMs;
+      const res = cleanSegment(bufs[i], map, dropTombstones);
+      if ('error' in res || res.recordsRemoved === 0) return;
+      swaps.push(() => this.swapCleaned(seg, res.bytes));
+    });
+    const run = (): void => {
+      if (this.state === 'ready') for (const swap of swaps) swap();
+      finish();
+    };
+    if (this.readsInFlight === 0) run();
+    else this.swapWaiting = run;
+  }
+
+  /** Atomically replaces `seg`'s file with `bytes` (same base offset, same offsets). */
+  private swapCleaned(seg: Segment, bytes: Uint8Array): void {
+    const at = this.segments.indexOf(seg);
+    if (at < 0 || at === this.segments.length - 1) return; // deleted or became active meanwhile
+    const cleaned = `${seg.logFile}.cleaned`;
+    this.q.emit({ kind: 'write', file: cleaned, offset: 0, data: bytes });
+    this.q.emit({ kind: 'truncate', file: cleaned, size: bytes.length });
+    this.q.emit({ kind: 'sync', file: cleaned });
+    this.emitRemove(seg.indexFile);
+    this.emitRemove(seg.timeIndexFile);
+    this.q.emit({ kind: 'syncDir', dir: this.config.dir });
+    this.q.emit({ kind: 'rename', from: cleaned, to: seg.logFile });
+    this.q.emit({ kind: 'syncDir', dir: this.config.dir });
+    const next = new Segment(this.config.dir, seg.baseOffset);
+    scanBatches(bytes, 0, seg.baseOffset, this.config.segmentBytes, true, false, (off, size, base, last) => {
+      next.onBatch(bytes, off, size, base, last, this.config.indexIntervalBytes);
+    });
+    if (next.sizeBytes !== bytes.length) throw new Error('CMP-2: cleaned segment does not scan whole');
+    next.writtenBytes = next.sizeBytes;
+    next.nextOffset = seg.nextOffset; // offsets never move, even if the last batch went
+    next.maxTimestamp = Math.max(next.maxTimestamp, seg.maxTimestamp);
+    next.sealTimeIndex();
+    this.emitIndexFiles(next);
+    this.segments[at] = next;
+    this.tail.dropBelow(seg.nextOffset); // memory must not serve what the cleaner removed
+    this.events.push({ kind: 'compacted', segmentBase: seg.baseOffset, bytesBefore: seg.sizeBytes, bytesAfter: next.sizeBytes });
   }
 }
 

@@ -44,6 +44,14 @@ export class TailCache {
     }
   }
 
+  /** Drops entries wholly below `offset` from the head (their bytes were rewritten on disk). */
+  dropBelow(offset: number): void {
+    while (this.head < this.entries.length && this.entries[this.head].lastOffset < offset) {
+      this.bytes -= this.entries[this.head].bytes.length;
+      this.head++;
+    }
+  }
+
   /** Drops every entry containing an offset >= `offset`. */
   truncateFrom(offset: number): void {
     while (this.entries.length > this.head && this.entries[this.entries.length - 1].lastOffset >= offset) {

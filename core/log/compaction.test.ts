@@ -1,0 +1,95 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeBatch, encodeBatch } from '../records/batch.ts';
+import { batchSizeAt } from '../records/batch-header.ts';
+import { newDriver, smallConfig, type LogDriver } from './log-harness.test.ts';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** One batch; records [key, value|null]. */
+const batch = (ts: number, records: [string, string | null][]): Uint8Array =>
+  encodeBatch({
+    baseOffset: 0,
+    partitionLeaderEpoch: -1,
+    baseTimestamp: ts,
+    records: records.map(([k, v], i) => ({ offsetDelta: i, timestampDelta: 0, key: enc.encode(k), value: v === null ? null : enc.encode(v) })),
+  });
+
+/** Every record in the log as [offset, key, value]. */
+const dump = (d: LogDriver): [number, string, string | null][] => {
+  const out: [number, string, string | null][] = [];
+  let fetch = d.log.logStartOffset;
+  while (fetch < d.log.logEndOffset) {
+    const r = d.read(fetch, 1 << 20);
+    assert.equal(r.error, 'NONE');
+    if (r.chunks.length === 0) break;
+    for (const c of r.chunks) {
+      for (let off = 0; off < c.length; off += batchSizeAt(c, off)) {
+        const b = decodeBatch(c, off);
+        assert.ok(!('error' in b));
+        for (const rec of b.records) out.push([rec.offset, dec.decode(rec.key!), rec.value === null ? null : dec.decode(rec.value)]);
+        fetch = Number(b.header.baseOffset) + b.header.lastOffsetDelta + 1;
+      }
+    }
+  }
+  return out;
+};
+
+const fill = (d: LogDriver, n: number, tombstoneKey = -1): void => {
+  for (let i = 0; i < n; i++) {
+    const recs: [string, string | null][] = [
+      [`k${(2 * i) % 7}`, `v${i}a`],
+      [`k${(2 * i + 1) % 7}`, i === tombstoneKey ? null : `v${i}b`],
+    ];
+    d.push(d.log.append(batch(1000 + i, recs), 1, d.stamp()).effects);
+    d.drain();
+  }
+  d.log.setHighWatermark(d.log.logEndOffset);
+};
+
+test('compaction keeps the last record per key in the cleaned range, with original offsets (CMP-1, CMP-2)', () => {
+  const { d } = newDriver(21, smallConfig({ cleanupPolicy: 'compact' }));
+  fill(d, 80);
+  d.push(d.log.roll());
+  d.drain();
+  const before = dump(d);
+  const cleanable = d.log.segments.slice(0, -1);
+  const upper = d.log.segments[d.log.segments.length - 1].baseOffset;
+  d.push(d.log.compact(d.stamp()));
+  d.drain();
+  assert.ok(d.take('compacted').length > 0, 'something was cleaned');
+  assert.ok(cleanable.length > 0);
+  const after = dump(d);
+  const lastInRange = new Map<string, number>();
+  for (const [o, k] of before) if (o < upper) lastInRange.set(k, o);
+  const expected = before.filter(([o, k]) => o >= upper || lastInRange.get(k) === o);
+  assert.deepEqual(after, expected);
+  d.crash();
+  d.drain();
+  assert.deepEqual(dump(d), expected, 'the cleaned log survives a crash');
+});
+
+test('tombstones survive until delete.retention.ms has passed', () => {
+  const { d } = newDriver(22, smallConfig({ cleanupPolicy: 'compact', deleteRetentionMs: 10_000 }));
+  fill(d, 40, 39); // the last batch's second record is a tombstone for its key
+  fill(d, 40);
+  d.push(d.log.roll());
+  d.drain();
+  const hasTombstone = (): boolean => dump(d).some(([, , v]) => v === null);
+  d.push(d.log.compact({ now: 0, wall: 2000 }));
+  d.drain();
+  // The tombstone was superseded by a later write of its key in the second fill, so it is gone
+  // regardless; check a fresh tombstone that is the last write of its key instead.
+  const { d: d2 } = newDriver(23, smallConfig({ cleanupPolicy: 'compact', deleteRetentionMs: 10_000 }));
+  fill(d2, 50, 49);
+  d2.push(d2.log.roll());
+  d2.drain();
+  d2.push(d2.log.compact({ now: 0, wall: 2000 }));
+  d2.drain();
+  assert.ok(dump(d2).some(([, , v]) => v === null), 'young tombstone kept');
+  d2.push(d2.log.compact({ now: 0, wall: 1_000_000 }));
+  d2.drain();
+  assert.ok(!dump(d2).some(([, , v]) => v === null), 'old tombstone dropped');
+  assert.ok(!hasTombstone());
+});
