@@ -18,7 +18,7 @@
 //  LOG-7 queues are bounded: accepted-but-unwritten bytes <= maxPendingBytes.
 // Faults survived: crash with unsynced or torn writes, bit-rot (CRC on every disk read and scan),
 // failed reads (typed error), failed writes/syncs (the log goes offline: KAFKA_STORAGE_ERROR).
-import type { DiskError, DiskOp, DiskOpId, DiskResult, Effect, Stamp } from '../io.ts';
+import type { DiskError, DiskOp, DiskOpId, DiskOpKind, DiskResult, Effect, Stamp } from '../io.ts';
 import { BATCH_HEADER_SIZE, baseOffsetAt, batchSizeAt, lastOffsetDeltaAt, maxTimestampAt, stampBatch } from '../records/batch-header.ts';
 import { CKPT_HIGH_WATERMARK, CKPT_LEADER_EPOCH, CKPT_LOG_START, CKPT_RECOVERY_POINT, atomicWriteOps, encodeCheckpoint } from './checkpoint-file.ts';
 import type { LogConfig } from './config.ts';
@@ -45,6 +45,11 @@ interface Commit {
   /** A roll happened: advance the recovery point once everything before it is synced. */
   rolled: boolean;
 }
+
+/** A DiskDone / DiskFailed input (the io.ts Input works as is; stamps are not needed). */
+export type DiskCompletion =
+  | { readonly tag: 'DiskDone'; readonly id: DiskOpId; readonly result: DiskResult; readonly op?: DiskOpKind; readonly now?: number; readonly wall?: number }
+  | { readonly tag: 'DiskFailed'; readonly id: DiskOpId; readonly error: DiskError; readonly op?: DiskOpKind; readonly now?: number; readonly wall?: number };
 
 export interface PartitionLogOptions {
   /** Allocator of node-unique disk op ids (share one across the logs of a node). */
@@ -99,7 +104,7 @@ export class PartitionLog {
   }
 
   /** Feeds a DiskDone / DiskFailed for one of this log's ops. */
-  onDisk(input: { readonly tag: 'DiskDone'; readonly id: DiskOpId; readonly result: DiskResult } | { readonly tag: 'DiskFailed'; readonly id: DiskOpId; readonly error: DiskError }): Effect[] {
+  onDisk(input: DiskCompletion): Effect[] {
     const p = this.q.complete(input.id);
     if (input.tag === 'DiskDone') p.onDone?.(input.result);
     else if (p.onFail !== undefined) p.onFail(input.error);
