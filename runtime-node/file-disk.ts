@@ -51,6 +51,10 @@ export interface FileDiskOptions {
   readonly stamp?: () => Stamp;
   /** Prepare preallocated spares in the background (FDISK-7); default true. */
   readonly spares?: boolean;
+  /** Spare pacing: fdatasync after this many zero bytes (default 4 MiB), then pause. */
+  readonly spareSyncBytes?: number;
+  /** Spare pacing: the pause after each flush, ms (default 2). */
+  readonly sparePauseMs?: number;
 }
 
 const zeroChunkBytes = 1 << 20;
@@ -125,6 +129,8 @@ export class FileDisk {
   private readonly maxQueued: number;
   private readonly stamp: () => Stamp;
   private readonly spares: boolean;
+  private readonly spareSyncBytes: number;
+  private readonly sparePauseMs: number;
   /** FDISK-7: a zero-filled, synced spare of `size` bytes at `path`, ready to rename. */
   private spare: { readonly path: string; readonly size: number } | null = null;
   private spareJob: Promise<void> | null = null;
@@ -139,6 +145,8 @@ export class FileDisk {
     this.maxQueued = options.maxQueued ?? 1 << 16;
     this.stamp = options.stamp ?? realStamp;
     this.spares = options.spares ?? true;
+    this.spareSyncBytes = Math.max(1, Math.round((options.spareSyncBytes ?? 4 << 20) / zeroChunkBytes)) * zeroChunkBytes;
+    this.sparePauseMs = options.sparePauseMs ?? 2;
     if (!(this.maxOpenFiles >= 1)) throw new Error('FileDisk: maxOpenFiles must be >= 1');
     if (!(this.maxQueued >= 1)) throw new Error('FileDisk: maxQueued must be >= 1');
   }
@@ -388,8 +396,14 @@ export class FileDisk {
         await mkdir(dir, { recursive: true });
         const fh = await open(path, 'w');
         try {
+          // Paced: a small flush at a time, then a pause, so the foreground's fdatasyncs never
+          // queue behind tens of MiB of our writeback.
           for (let at = 0; at < size && !this.closed; at += zeroChunkBytes) {
             await writeFully(fh, zeroChunk.subarray(0, Math.min(zeroChunkBytes, size - at)), at);
+            if ((at + zeroChunkBytes) % this.spareSyncBytes === 0) {
+              await fh.datasync();
+              await new Promise((r) => setTimeout(r, this.sparePauseMs));
+            }
           }
           await fh.datasync();
         } finally {

@@ -37,7 +37,7 @@ export interface Options {
   readonly readBytes: number;
 }
 
-const fullOptions: Options = { groups: [1, 16, 64, 256], rounds: 3, limitMs: 600, appendMs: 1200, warmupMs: 300, recoveryBytes: 1024 * MiB, readBytes: 512 * MiB };
+const fullOptions: Options = { groups: [1, 16, 64, 256], rounds: 5, limitMs: 500, appendMs: 1000, warmupMs: 250, recoveryBytes: 1024 * MiB, readBytes: 512 * MiB };
 const quickOptions: Options = { groups: [1, 64], rounds: 1, limitMs: 400, appendMs: 800, warmupMs: 200, recoveryBytes: 64 * MiB, readBytes: 32 * MiB };
 
 // ---------------------------------------------------------------------------------------------
@@ -239,6 +239,7 @@ export const measureAppend = async (dir: string, group: number, o: Options): Pro
   const disk = new FileDisk(data);
   const host = new LogHost(disk, benchConfig());
   await host.start();
+  await disk.sparesSettled(); // steady state: the next segment's spare is ready (FDISK-7)
   const template = makeBatch(RECORD_BYTES);
   const latencies = new Float64Array(4_000_000);
   let measured = 0;
@@ -372,6 +373,40 @@ const measureRecovery = async (dir: string, o: Options): Promise<RecoveryResult>
 };
 
 // ---------------------------------------------------------------------------------------------
+// e. the log's own CPU cost: every disk op completes at once, in memory, without I/O
+
+/** Appends per second PartitionLog sustains when its disk ops cost nothing (groups of `group`). */
+const measureCpuCeiling = (group: number, appends: number): number => {
+  let id = 1;
+  const log = new PartitionLog(benchConfig({ segmentBytes: 1 << 30 }), { nextDiskOpId: () => id++ });
+  const pending: Effect[] = [];
+  const complete = (e: Effect): Effect[] => {
+    if (e.tag !== 'Disk') throw new Error(`log emitted ${e.tag}`);
+    const result = e.op.kind === 'list' ? { entries: [] } : e.op.kind === 'stat' ? { size: -1 } : {};
+    return log.onDisk({ tag: 'DiskDone', id: e.id, result });
+  };
+  const drain = (): void => {
+    for (let i = 0; i < pending.length; i++) pending.push(...complete(pending[i]!));
+    pending.length = 0;
+    log.takeEvents();
+  };
+  pending.push(...log.start(realStamp()));
+  drain();
+  if (log.state !== 'ready') throw new Error('cpu ceiling: log not ready');
+  const template = makeBatch(RECORD_BYTES);
+  const t0 = performance.now();
+  for (let n = 0; n < appends; ) {
+    for (let i = 0; i < group; i++, n++) {
+      const r = log.append(template.slice(), 0, realStamp());
+      if (r.error !== 'NONE') throw new Error(`append failed: ${r.error}`);
+      pending.push(...r.effects);
+    }
+    drain();
+  }
+  return appends / ((performance.now() - t0) / 1000);
+};
+
+// ---------------------------------------------------------------------------------------------
 
 const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '-');
 const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '-');
@@ -417,8 +452,12 @@ export const run = async (args: string[]): Promise<void> => {
         ].join(' '),
       );
     }
+    const cpu = measureCpuCeiling(256, o.groups.length > 2 ? 300_000 : 50_000);
+    console.log(
+      `\ne. core/log CPU ceiling (disk ops completed instantly, group 256): ${cpu.toFixed(0)} appends/s = ${f1((cpu * RECORD_BYTES) / MiB)} MB/s of 1 KiB batches`,
+    );
     const r = await measureRecovery(dir, o);
-    console.log(`\nfill: ${r.logBytes / MiB} MiB through the log (group 256) at ${f1(r.fillMbps)} MB/s, ${r.segments} segments, logEndOffset ${r.logEndOffset}`);
+    console.log(`fill: ${r.logBytes / MiB} MiB through the log (group 256) at ${f1(r.fillMbps)} MB/s, ${r.segments} segments, logEndOffset ${r.logEndOffset}`);
     console.log(`c. reads (warm segments, 1 MiB fetches from offset 0): ${f1(r.readMbps)} MB/s over ${(r.readBytes / MiB).toFixed(0)} MiB`);
     console.log(`   segment allocations: ${r.allocFromSpare} from background spares, ${r.allocInline} inline`);
     console.log(
