@@ -93,3 +93,37 @@ test('tombstones survive until delete.retention.ms has passed', () => {
   assert.ok(!dump(d2).some(([, , v]) => v === null), 'old tombstone dropped');
   assert.ok(!hasTombstone());
 });
+
+test('a crash at any point of a compaction leaves after ⊆ recovered ⊆ before (atomic swaps)', () => {
+  const setup = (): LogDriver => {
+    const { d } = newDriver(24, smallConfig({ cleanupPolicy: 'compact' }));
+    fill(d, 60);
+    d.push(d.log.roll());
+    d.drain();
+    return d;
+  };
+  const ref = setup();
+  const before = dump(ref);
+  ref.push(ref.log.compact(ref.stamp()));
+  const ran = ref.opsRun;
+  ref.drain();
+  const opsInCompaction = ref.opsRun - ran;
+  assert.ok(opsInCompaction > 20);
+  const after = dump(ref);
+  assert.ok(after.length < before.length);
+  const key = (r: [number, string, string | null]): string => JSON.stringify(r);
+  const beforeSet = new Set(before.map(key));
+  for (let k = 0; k <= opsInCompaction; k += 1) {
+    const d = setup();
+    d.push(d.log.compact(d.stamp()));
+    for (let i = 0; i < k; i++) d.stepOne();
+    d.crash();
+    d.drain();
+    assert.equal(d.log.state, 'ready');
+    const got = dump(d);
+    const gotSet = new Set(got.map(key));
+    for (const r of got) assert.ok(beforeSet.has(key(r)), `crash after ${k} ops: ${key(r)} was never written`);
+    for (const r of after) assert.ok(gotSet.has(key(r)), `crash after ${k} ops: ${key(r)} lost`);
+    assert.equal(d.log.logEndOffset, ref.log.logEndOffset);
+  }
+});
