@@ -22,7 +22,9 @@
 //         sync of what it appended completed, with fetchOffset = durable end -
 //         `followerAckOffset`.
 //  RAFT-10 disruptive-candidate protection: a voter that heard from a live leader within
-//         fetchTimeoutMs rejects pre-votes and votes, without changing its epoch.
+//         fetchTimeoutMs (or is the leader) rejects pre-votes, so a node that lost touch (e.g.
+//         partitioned) cannot start an election the others do not need; only a candidate that
+//         won a pre-vote majority bumps epochs.
 //  RAFT-11 linearizable reads: readReady(token) only after a majority fetched in this epoch on a
 //         round trip that began after the call, and applied >= max(HW at call, epoch start + 1).
 //  RAFT-12 applied entries are exactly the committed prefix, applied in order, once per
@@ -340,6 +342,7 @@ export class RaftReplica {
   private onStoreEvents(events: StoreEvent[]): void {
     this.out.push(...this.store.drainEffects());
     for (const ev of events) {
+      if (this.sRole === 'failed') return; // fail-stop: nothing after a disk error counts
       switch (ev.kind) {
         case 'recovered':
           this.onRecovered(ev);
@@ -674,12 +677,17 @@ export class RaftReplica {
     if (req.candidateId !== from || !this.cfg.voters.includes(from)) return answer(false, ErrorCode.INCONSISTENT_VOTER_SET);
     if (req.lastOffset < 0 || req.lastOffsetEpoch < 0 || req.lastOffsetEpoch > req.candidateEpoch) return answer(false, ErrorCode.INVALID_REQUEST);
     if (req.candidateEpoch < this.sEpoch) return answer(false, ErrorCode.FENCED_LEADER_EPOCH);
-    if (!this.isVoter() || this.hasLiveLeader()) return answer(false);
+    if (!this.isVoter()) return answer(false);
     if (req.preVote) {
-      // A pre-vote is for the epoch the prospective would campaign in; one at or below ours
-      // comes from a node that must first learn our epoch (our answer tells it).
+      // RAFT-10. A pre-vote is for the epoch the prospective would campaign in; one at or below
+      // ours comes from a node that must first learn our epoch (our answer tells it).
+      if (this.hasLiveLeader()) return answer(false);
       return answer(req.candidateEpoch > this.sEpoch && this.candidateLogIsUpToDate(req.lastOffsetEpoch, req.lastOffset));
     }
+    // A standard vote in a higher epoch always moves us to that epoch, even with a live leader
+    // (as Kafka does): its candidate passed a pre-vote, so a majority had lost the leader, and a
+    // candidate left stranded in a higher epoch could otherwise never rejoin.
+
     if (req.candidateEpoch > this.sEpoch) this.becomeUnattached(req.candidateEpoch, this.electionBackoffMs());
     const free = this.sVotedFor === undefined || this.sVotedFor === from;
     const grant = free && this.sLeaderId === undefined && this.sRole !== 'leader' && this.candidateLogIsUpToDate(req.lastOffsetEpoch, req.lastOffset);
