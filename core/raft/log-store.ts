@@ -16,6 +16,9 @@
 //          marks the store damaged: `repairTargetOffset` = one past the highest valid offset seen
 //          on disk, persisted in the quorum state; the replica must not vote or campaign until it
 //          has refetched from a leader up to that offset (replica.ts enforces it).
+// Residual risk: rot inside the LAST frames of the last segment looks exactly like a torn tail
+// and is truncated without marking damage; if those entries were acknowledged, a minority of
+// such replicas is tolerated by the quorum, but more is not detected here.
 // Faults survived: crash with unsynced writes lost or torn, resurrected files after an unsynced
 // remove/rename (recovery drops segments that do not continue the log), bit-rot (checksums),
 // EIO on read during recovery (treated as rot). EIO/ENOSPC on a write, sync or rename is

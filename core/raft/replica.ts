@@ -31,6 +31,13 @@
 //         incarnation (after a restore, from the snapshot's end).
 // Faults survived: message loss/reorder across connections, duplicates, partitions, crashes
 // with torn/lost unsynced writes, bit-rot (log-store.ts), hostile messages (typed errors).
+// A DiskFailed on a write/sync/rename is fail-stop: role 'failed', no further effects; the
+// driver restarts the process, and recovery decides what is durable.
+// Known limits: RAFT-11 assumes a follower has one Fetch outstanding; a retried Fetch sent
+// before the leader's response arrived could confirm a read early (needs a delayed original
+// plus a retry). Divergence handling assumes per-link FIFO delivery (io.ts network model): a
+// reordered stale divergence reply could ask for truncation below the HW, which is asserted.
+// Voter-set changes (KIP-853) are not implemented: `voters` is static.
 import type { Effect, Input, NodeId, Stamp } from '../io.ts';
 import { cancelTimer, send, setTimer } from '../io.ts';
 import type { Rng } from '../rng.ts';
