@@ -104,6 +104,7 @@ export const checkPath = (path: string, allowRoot: boolean): string | null => {
   return path;
 };
 
+const noResult: DiskResult = Object.freeze({});
 const isCount = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
 
 class DiskFault extends Error {
@@ -122,7 +123,7 @@ export class FileDisk {
   private readonly handles = new Map<string, FileHandle>(); // insertion order = LRU order
   private readonly queue: Pending[] = [];
   private queueHead = 0;
-  private running = false;
+  private executing = false;
   private closed = false;
   private drained: (() => void) | null = null;
   private readonly maxOpenFiles: number;
@@ -179,7 +180,7 @@ export class FileDisk {
   /** FDISK-6: waits for queued ops, then closes every cached handle. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.running) await new Promise<void>((resolve) => (this.drained = resolve));
+    if (this.executing) await new Promise<void>((resolve) => (this.drained = resolve));
     await this.spareJob;
     this.spare = null;
     if (this.spares) await rm(join(this.root, SPARE_DIR), { recursive: true, force: true }).catch(() => {});
@@ -195,32 +196,46 @@ export class FileDisk {
     }
     if (this.queued >= this.maxQueued) throw new Error(`FileDisk: more than ${this.maxQueued} ops queued`);
     this.queue.push({ op, finish });
-    if (!this.running) void this.pump();
+    if (!this.executing) this.startHead();
   }
 
-  private async pump(): Promise<void> {
-    this.running = true;
-    while (this.queueHead < this.queue.length) {
-      const next = this.queue[this.queueHead]!;
-      let outcome: DiskOutcome;
-      try {
-        outcome = { ok: true, result: await this.run(next.op) };
-      } catch (err) {
-        outcome = { ok: false, error: err instanceof DiskFault ? err.error : toDiskError(err) };
-      }
-      this.queueHead++;
+  /** Starts the op at the head of the queue. The fs call of a write/sync on a cached handle is
+   * issued synchronously, so I/O overlaps whatever the caller does next. */
+  private startHead(): void {
+    const head = this.queue[this.queueHead];
+    if (head === undefined || this.executing) throw new Error('FDISK-1: start without an idle head');
+    this.executing = true;
+    let running: Promise<DiskResult>;
+    try {
+      running = this.run(head.op);
+    } catch (err) {
+      running = Promise.reject(err);
+    }
+    running.then(
+      (result) => this.completeHead(head, { ok: true, result }),
+      (err: unknown) => this.completeHead(head, { ok: false, error: err instanceof DiskFault ? err.error : toDiskError(err) }),
+    );
+  }
+
+  /** FDISK-1: pops `head`, starts the next queued op (I/O first), then hands back `outcome`. */
+  private completeHead(head: Pending, outcome: DiskOutcome): void {
+    if (this.queue[this.queueHead] !== head || !this.executing) throw new Error('FDISK-1: completion out of order');
+    this.queueHead++;
+    this.executing = false;
+    if (this.queueHead < this.queue.length) {
       if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
         this.queue.splice(0, this.queueHead);
         this.queueHead = 0;
       }
-      next.finish(outcome); // a throwing callback is the caller's bug: let it surface
+      this.startHead();
+    } else {
+      this.queue.length = 0;
+      this.queueHead = 0;
+      const drained = this.drained;
+      this.drained = null;
+      drained?.();
     }
-    this.queue.length = 0;
-    this.queueHead = 0;
-    this.running = false;
-    const drained = this.drained;
-    this.drained = null;
-    drained?.();
+    head.finish(outcome); // a throwing callback is the caller's bug: let it surface
   }
 
   private path(rel: string, allowRoot = false): string {
@@ -263,14 +278,20 @@ export class FileDisk {
     }
   }
 
-  /** A cached handle; `create` makes the file (and its parents) if missing. */
-  private async handle(rel: string, create: boolean): Promise<FileHandle> {
-    const cached = this.handles.get(rel);
-    if (cached !== undefined) {
+  /** The cached handle of `rel`, marked most recently used, or undefined. */
+  private cached(rel: string): FileHandle | undefined {
+    const fh = this.handles.get(rel);
+    if (fh !== undefined) {
       this.handles.delete(rel); // move to the most-recently-used end
-      this.handles.set(rel, cached);
-      return cached;
+      this.handles.set(rel, fh);
     }
+    return fh;
+  }
+
+  /** A cached or newly opened handle; `create` makes the file (and its parents) if missing. */
+  private async handle(rel: string, create: boolean): Promise<FileHandle> {
+    const cached = this.cached(rel);
+    if (cached !== undefined) return cached;
     const path = this.abs(rel);
     let fh: FileHandle;
     if (!create) {
@@ -305,17 +326,18 @@ export class FileDisk {
     await Promise.allSettled(gone.map(([, fh]) => fh.close()));
   }
 
+  // write and sync: no await before the fs call when the handle is cached (see startHead).
   private async write(rel: string, offset: number, data: Uint8Array): Promise<DiskResult> {
     if (!isCount(offset) || !(data instanceof Uint8Array)) throw new DiskFault('EINVAL');
-    const fh = await this.handle(rel, true);
+    const fh = this.cached(rel) ?? (await this.handle(rel, true));
     await writeFully(fh, data, offset);
-    return {};
+    return noResult;
   }
 
   private async sync(rel: string): Promise<DiskResult> {
-    const fh = await this.handle(rel, false);
+    const fh = this.cached(rel) ?? (await this.handle(rel, false));
     await fh.datasync();
-    return {};
+    return noResult;
   }
 
   private async syncDir(rel: string): Promise<DiskResult> {
