@@ -26,6 +26,15 @@ export interface LogConfig {
   readonly tailCacheBytes: number;
   /** Upper bound on bytes accepted but not yet handed to the disk (back-pressure, LOG-7). */
   readonly maxPendingBytes: number;
+  /**
+   * flush.messages: 1 (default) syncs every group commit. N > 1 opts out of per-append
+   * durability: commits only write, and a sync follows once N offsets are unsynced, on
+   * `flush()`, on a roll, or after `flushMs` (checked on append and `tick`). `durableOffset`
+   * still only counts synced data.
+   */
+  readonly flushMessages: number;
+  /** flush.ms: -1 (default) disables time-based flushing. */
+  readonly flushMs: number;
 }
 
 export const defaultLogConfig = (dir: string, topic: string, partition: number): LogConfig => ({
@@ -41,12 +50,14 @@ export const defaultLogConfig = (dir: string, topic: string, partition: number):
   deleteRetentionMs: 24 * 3600 * 1000,
   tailCacheBytes: 4 * 1024 * 1024,
   maxPendingBytes: 64 * 1024 * 1024,
+  flushMessages: 1,
+  flushMs: -1,
 });
 
 /** Fills defaults and checks CFG-1; throws on a bad config (a programming error of the caller). */
 export const logConfig = (c: Partial<LogConfig> & Pick<LogConfig, 'dir' | 'topic' | 'partition'>): LogConfig => {
   const cfg = { ...defaultLogConfig(c.dir, c.topic, c.partition), ...c };
-  for (const k of ['segmentBytes', 'segmentMs', 'indexIntervalBytes', 'tailCacheBytes', 'maxPendingBytes'] as const) {
+  for (const k of ['segmentBytes', 'segmentMs', 'indexIntervalBytes', 'tailCacheBytes', 'maxPendingBytes', 'flushMessages'] as const) {
     if (!Number.isInteger(cfg[k]) || cfg[k] <= 0) throw new Error(`CFG-1: ${k} must be a positive integer`);
   }
   if (cfg.segmentBytes > 0x7fffffff) throw new Error('CFG-1: segmentBytes must fit in an i32 position');

@@ -183,6 +183,15 @@ export class ReadCmd implements Cmd {
   toString = (): string => `read(${this.frac.toFixed(3)},${this.maxBytes})`;
 }
 
+export class FlushCmd implements Cmd {
+  check = (): boolean => true;
+  run(m: Model, r: Real): void {
+    if (r.d.log.state === 'ready') r.d.push(r.d.log.flush());
+    checkInvariants(m, r);
+  }
+  toString = (): string => 'flush';
+}
+
 export class RollCmd implements Cmd {
   check = (): boolean => true;
   run(m: Model, r: Real): void {
@@ -249,6 +258,8 @@ export class CrashCmd implements Cmd {
     let mustTruncateAt = -1;
     if (this.corruptTail >= 0 && r.d.log.state === 'ready') {
       r.d.drain();
+      if (r.d.log.state === 'ready') r.d.push(r.d.log.flush()); // make the tail durable first
+      r.d.drain();
       durable = r.d.log.durableOffset;
       const seg = r.d.log.activeSegment;
       const last = m.batches[m.batches.length - 1];
@@ -296,6 +307,7 @@ export const commandArb = fc.commands(
     fc.tuple(frac, fc.integer({ min: 1, max: 4096 })).map(([f, b]) => new ReadCmd(f, b)),
     fc.tuple(frac, fc.integer({ min: 1, max: 4096 })).map(([f, b]) => new ReadCmd(f, b)),
     fc.constant(new RollCmd()),
+    fc.constant(new FlushCmd()),
     frac.map((f) => new TruncateCmd(f)),
     fc.integer({ min: 0, max: 5000 }).map((ms) => new RetentionCmd(ms)),
     fc.tuple(fc.integer({ min: 0, max: 10 }), fc.oneof(fc.constant(-1), frac)).map(([s, c]) => new CrashCmd(s, c)),
@@ -310,6 +322,8 @@ export interface PropertyOptions {
   readonly path?: string;
   /** Inject read bit-flips, read EIO and fsync EIO as well as crashes. */
   readonly faults?: boolean;
+  /** flush.messages for the log (1 = sync every commit, the default). */
+  readonly flushMessages?: number;
 }
 
 export const FAULTS: DiskFaultConfig = { bitRotRate: 0.002, readErrorRate: 0.002, syncFailRate: 0.002 };
@@ -319,7 +333,7 @@ export const runLogProperty = (opts: PropertyOptions): fc.RunDetails<[number, It
   fc.check(
     fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), commandArb, (diskSeed, cmds) => {
       const faults = opts.faults ?? false;
-      const cfg = smallConfig({ retentionBytes: 3000, retentionMs: 4000, segmentMs: 3000 });
+      const cfg = smallConfig({ retentionBytes: 3000, retentionMs: 4000, segmentMs: 3000, flushMessages: opts.flushMessages ?? 1 });
       const d = new LogDriver(new SimDisk(makeSimRng(diskSeed).fork('disk'), faults ? FAULTS : {}), cfg);
       d.boot();
       d.drain();

@@ -201,3 +201,21 @@ test('deleteRecords moves logStartOffset and drops whole segments below it', () 
   d.drain();
   assert.equal(d.log.logStartOffset, second + 1);
 });
+
+test('flush.messages > 1: commits write without syncing until N offsets, flush() or a roll', () => {
+  const { d } = newDriver(12, smallConfig({ flushMessages: 5 }));
+  const r1 = d.log.append(makeBatch(2, 100, 1), 0, d.stamp());
+  assert.deepEqual(r1.effects.map((e) => (e.tag === 'Disk' ? e.op.kind : e.tag)), ['write']);
+  d.push(r1.effects);
+  d.drain();
+  assert.equal(d.log.durableOffset, 0);
+  d.push(d.log.append(makeBatch(3, 100, 2), 0, d.stamp()).effects);
+  d.drain();
+  assert.equal(d.log.durableOffset, 5, 'five unsynced offsets force a sync');
+  d.push(d.log.append(makeBatch(1, 100, 3), 0, d.stamp()).effects);
+  d.drain();
+  assert.equal(d.log.durableOffset, 5);
+  d.push(d.log.flush());
+  d.drain();
+  assert.equal(d.log.durableOffset, 6);
+});

@@ -42,6 +42,8 @@ type Action =
 
 interface Commit {
   endOffset: number;
+  /** Offsets below this are covered by a sync in this commit. */
+  syncedEnd: number;
   /** A roll happened: advance the recovery point once everything before it is synced. */
   rolled: boolean;
 }
@@ -79,6 +81,11 @@ export class PartitionLog {
   /** Disk read walks in progress; a compaction swap waits for zero (a walk must see one file). */
   private readsInFlight = 0;
   private swapWaiting: (() => void) | null = null;
+  /** Segment with writes not yet covered by a sync (only with flushMessages > 1). */
+  private dirty: Segment | null = null;
+  private flushRequested = false;
+  private nowMs = 0;
+  private lastSyncMs = 0;
 
   constructor(
     readonly config: LogConfig,
@@ -147,6 +154,7 @@ export class PartitionLog {
     const check = this.checkBatches(batches);
     if (check !== 'NONE') return err(check);
     const baseOffset = this.logEndOffset;
+    this.nowMs = stamp.now;
     for (let off = 0; off < batches.length; ) {
       const size = batchSizeAt(batches, off);
       this.appendOne(batches, off, size, leaderEpoch, stamp);
@@ -222,39 +230,74 @@ export class PartitionLog {
 
   /** Emits everything queued as one commit if none is in flight (LOG-4). */
   private commit(): void {
-    if (this.inflight !== null || this.queued.length === 0 || this.state !== 'ready') return;
+    if (this.inflight !== null || this.state !== 'ready') return;
+    if (this.queued.length === 0 && !(this.flushRequested && this.dirty !== null)) return;
     const actions = this.queued;
     this.queued = [];
     this.pendingBytes = 0;
-    const commit: Commit = { endOffset: this.durableOffset, rolled: false };
-    let unsynced: Segment | null = null;
-    let lastSync = -1;
+    const commit: Commit = { endOffset: this.writtenOffset, syncedEnd: this.durableOffset, rolled: false };
+    let lastOp = -1;
     for (const a of actions) {
       if (a.kind === 'data') {
         const data = a.views.length === 1 ? a.views[0] : concat(a.views, a.bytes);
-        this.q.emit({ kind: 'write', file: a.seg.logFile, offset: a.position, data });
+        lastOp = this.q.emit({ kind: 'write', file: a.seg.logFile, offset: a.position, data });
         a.seg.writtenBytes = Math.max(a.seg.writtenBytes, a.position + a.bytes);
         commit.endOffset = a.endOffset;
         this.writtenOffset = a.endOffset;
-        unsynced = a.seg;
+        this.dirty = a.seg;
       } else {
-        lastSync = this.emitRoll(a.old, a.next);
-        unsynced = null;
+        if (this.dirty !== null && this.dirty !== a.old) throw new Error('LOG-4: unsynced writes outside the rolled segment');
+        lastOp = this.emitRoll(a.old, a.next); // syncs everything written to the old segment
+        this.dirty = null;
+        commit.syncedEnd = commit.endOffset;
         commit.rolled = true;
       }
     }
-    if (unsynced !== null) lastSync = this.q.emit({ kind: 'sync', file: unsynced.logFile });
-    if (lastSync < 0) throw new Error('LOG-4: commit without a sync');
+    if (this.dirty !== null && this.shouldSyncNow(commit.endOffset)) {
+      lastOp = this.q.emit({ kind: 'sync', file: this.dirty.logFile });
+      this.dirty = null;
+      commit.syncedEnd = commit.endOffset;
+    }
+    if (lastOp < 0) throw new Error('LOG-4: empty commit');
+    if (commit.syncedEnd > this.durableOffset) {
+      this.lastSyncMs = this.nowMs;
+      this.flushRequested = false;
+    }
     this.inflight = commit;
-    this.q.attach(lastSync, () => this.onCommitSynced(commit));
+    this.q.attach(lastOp, () => this.onCommitSynced(commit));
     this.tail.evict(this.writtenOffset);
+  }
+
+  /** flush.messages / flush.ms policy; the default (1) syncs every commit. */
+  private shouldSyncNow(endOffset: number): boolean {
+    const c = this.config;
+    if (c.flushMessages <= 1 || this.flushRequested) return true;
+    if (endOffset - this.durableOffset >= c.flushMessages) return true;
+    return c.flushMs >= 0 && this.nowMs - this.lastSyncMs >= c.flushMs;
+  }
+
+  /** Syncs everything written so far (flush.messages > 1); a 'durable' event follows. */
+  flush(): Effect[] {
+    if (this.state === 'ready') {
+      this.flushRequested = true;
+      this.commit();
+    }
+    return this.q.take();
+  }
+
+  /** Time passes: applies flush.ms. Harmless to call often. */
+  tick(stamp: Stamp): Effect[] {
+    this.nowMs = stamp.now;
+    const c = this.config;
+    if (this.dirty !== null && c.flushMs >= 0 && this.nowMs - this.lastSyncMs >= c.flushMs) return this.flush();
+    return [];
   }
 
   private onCommitSynced(commit: Commit): void {
     if (this.inflight !== commit) throw new Error('LOG-4: completion of a commit not in flight');
     this.inflight = null;
     if (this.state !== 'ready') return; // an earlier op of this commit failed: nothing is durable
-    const end = Math.min(commit.endOffset, this.logEndOffset);
+    const end = Math.min(commit.syncedEnd, this.logEndOffset);
     if (end > this.durableOffset) {
       this.durableOffset = end;
       this.events.push({ kind: 'durable', offset: end });
@@ -566,6 +609,8 @@ export class PartitionLog {
     this.logEndOffset = newEnd;
     this.writtenOffset = newEnd;
     this.durableOffset = Math.min(this.durableOffset, newEnd);
+    // Unsynced writes below the cut (flush.messages > 1) still await a flush.
+    this.dirty = this.durableOffset < newEnd ? this.activeSegment : null;
     this.highWatermark = Math.min(this.highWatermark, newEnd);
     this.recoveryPoint = Math.min(this.recoveryPoint, this.activeSegment.baseOffset);
     this.tail.truncateFrom(newEnd);
