@@ -286,7 +286,7 @@ test('FileDisk: handle cache is bounded and closed on shutdown (FDISK-5, FDISK-6
     // an evicted handle is reopened transparently
     assert.deepEqual(await disk.execute({ kind: 'read', file: 'f0', offset: 0, length: 1 }), ok({ data: bytes(0) }));
     const pending = disk.execute({ kind: 'write', file: 'late', offset: 0, data: bytes(1) });
-    await disk.close();
+    await Promise.all([disk.close(), disk.close()]);
     assert.deepEqual(await pending, ok(), 'queued op finishes before close');
     assert.equal(disk.openHandles, 0);
     assert.deepEqual(await disk.execute({ kind: 'stat', file: 'f0' }), fail('EIO'), 'closed disk refuses');

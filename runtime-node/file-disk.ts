@@ -125,7 +125,7 @@ export class FileDisk {
   private queueHead = 0;
   private executing = false;
   private closed = false;
-  private drained: (() => void) | null = null;
+  private readonly drainWaiters: (() => void)[] = [];
   private readonly maxOpenFiles: number;
   private readonly maxQueued: number;
   private readonly stamp: () => Stamp;
@@ -180,7 +180,7 @@ export class FileDisk {
   /** FDISK-6: waits for queued ops, then closes every cached handle. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.executing) await new Promise<void>((resolve) => (this.drained = resolve));
+    if (this.executing) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
     await this.spareJob;
     this.spare = null;
     if (this.spares) await rm(join(this.root, SPARE_DIR), { recursive: true, force: true }).catch(() => {});
@@ -231,9 +231,7 @@ export class FileDisk {
     } else {
       this.queue.length = 0;
       this.queueHead = 0;
-      const drained = this.drained;
-      this.drained = null;
-      drained?.();
+      for (const wake of this.drainWaiters.splice(0)) wake();
     }
     head.finish(outcome); // a throwing callback is the caller's bug: let it surface
   }
