@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { baseOffsetAt } from '../records/batch-header.ts';
+import { encodeBatch } from '../records/batch.ts';
 import { makeBatch, newDriver, smallConfig } from './log-harness.test.ts';
 
 const offsetsOf = (chunks: readonly Uint8Array[]): number[] => {
@@ -161,12 +162,20 @@ test('recovery of a rolled log reads only index files below the recovery point',
   assert.deepEqual([...new Set(logReads)], [d.log.activeSegment.logFile]);
 });
 
-test('offsetForTimestamp finds the first batch with maxTimestamp >= t', () => {
+test('offsetForTimestamp finds the first record with timestamp >= t', () => {
   const { d } = newDriver(10);
   for (let i = 0; i < 30; i++) {
     d.push(d.log.append(makeBatch(2, 1000 + i * 10, i, 60), 0, d.stamp()).effects);
     d.drain();
   }
+  const withDeltas = encodeBatch({
+    baseOffset: 0,
+    partitionLeaderEpoch: -1,
+    baseTimestamp: 2000,
+    records: [0, 5, 9].map((t, i) => ({ offsetDelta: i, timestampDelta: t, key: null, value: new Uint8Array(4) })),
+  });
+  d.push(d.log.append(withDeltas, 0, d.stamp()).effects); // offsets 60..62 at 2000, 2005, 2009
+  d.drain();
   const ask = (ts: number): number => {
     d.push(d.log.offsetForTimestamp(ts, 7));
     d.drain();
@@ -179,7 +188,13 @@ test('offsetForTimestamp finds the first batch with maxTimestamp >= t', () => {
   assert.equal(ask(1005), 2);
   assert.equal(ask(1150), 30);
   assert.equal(ask(1290), 58);
+  assert.equal(ask(2004), 61);
+  assert.equal(ask(2009), 62);
   assert.equal(ask(5000), -1);
+  d.crash(); // now from disk instead of memory
+  d.drain();
+  assert.equal(ask(2004), 61);
+  assert.equal(ask(1150), 30);
 });
 
 test('deleteRecords moves logStartOffset and drops whole segments below it', () => {

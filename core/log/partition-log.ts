@@ -19,7 +19,8 @@
 // Faults survived: crash with unsynced or torn writes, bit-rot (CRC on every disk read and scan),
 // failed reads (typed error), failed writes/syncs (the log goes offline: KAFKA_STORAGE_ERROR).
 import type { DiskError, DiskOp, DiskOpId, DiskOpKind, DiskResult, Effect, Stamp } from '../io.ts';
-import { BATCH_HEADER_SIZE, baseOffsetAt, batchSizeAt, lastOffsetDeltaAt, maxTimestampAt, stampBatch } from '../records/batch-header.ts';
+import { BATCH_HEADER_SIZE, baseOffsetAt, batchSizeAt, lastOffsetDeltaAt, maxTimestampAt, readBatchHeader, stampBatch } from '../records/batch-header.ts';
+import { forEachRecord, recordTimestamp } from '../records/batch.ts';
 import { CKPT_HIGH_WATERMARK, CKPT_LEADER_EPOCH, CKPT_LOG_START, CKPT_RECOVERY_POINT, atomicWriteOps, encodeCheckpoint } from './checkpoint-file.ts';
 import type { LogConfig } from './config.ts';
 import { DiskQueue, counterIds, type NextDiskOpId } from './disk-queue.ts';
@@ -479,7 +480,7 @@ export class PartitionLog {
     this.events.push({ kind: 'corruption', corruption: c });
   }
 
-  /** First offset whose batch has maxTimestamp >= `timestamp` (batch granularity), as an event. */
+  /** ListOffsets by time: the first offset whose record timestamp >= `timestamp` (-1 if none), as an event. */
   offsetForTimestamp(timestamp: number, token: number): Effect[] {
     const answer = (error: LogError, offset: number): void => {
       this.events.push({ kind: 'offsetForTimestamp', token, error, offset, timestamp });
@@ -501,7 +502,7 @@ export class PartitionLog {
       },
       (buf, off, _size, base) => {
         if (maxTimestampAt(buf, off) < timestamp) return 'continue';
-        found = base;
+        found = firstOffsetAtOrAfter(buf, off, timestamp, base);
         return 'stop';
       },
       (end) => {
@@ -519,7 +520,7 @@ export class PartitionLog {
     const all = this.tail.read(this.tail.startOffset(Infinity), Infinity, Infinity) ?? [];
     for (const b of all) {
       const base = baseOffsetAt(b, 0);
-      if (base >= seg.baseOffset && base < seg.nextOffset && maxTimestampAt(b, 0) >= timestamp) return base;
+      if (base >= seg.baseOffset && base < seg.nextOffset && maxTimestampAt(b, 0) >= timestamp) return firstOffsetAtOrAfter(b, 0, timestamp, base);
     }
     return -1;
   }
@@ -760,6 +761,23 @@ export class PartitionLog {
     this.events.push({ kind: 'compacted', segmentBase: seg.baseOffset, bytesBefore: seg.sizeBytes, bytesAfter: next.sizeBytes });
   }
 }
+
+/** Offset of the batch's first record with timestamp >= `timestamp` (the base if undecodable). */
+const firstOffsetAtOrAfter = (buf: Uint8Array, off: number, timestamp: number, base: number): number => {
+  let found = -1;
+  const r = forEachRecord(
+    buf,
+    off,
+    (v) => {
+      if (found >= 0) return false;
+      const header = readBatchHeader(buf, off);
+      if (recordTimestamp(header, v.timestampDelta) >= timestamp) found = base + v.offsetDelta;
+      return found < 0;
+    },
+    { verifyCrc: false },
+  );
+  return 'error' in r || found < 0 ? base : found;
+};
 
 const concat = (views: readonly Uint8Array[], total: number): Uint8Array => {
   const out = new Uint8Array(total);
