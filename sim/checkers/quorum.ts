@@ -1,0 +1,155 @@
+// Quorum invariants, checked after every event of a simulated run (proofs-notes/quorum.md).
+//
+//   Q-1 election safety: at most one leader per epoch, ever.
+//   Q-2 committed entries never change or vanish: once any replica's high watermark covers
+//       offset o, every replica whose own high watermark covers o holds the same (epoch,
+//       payload) there, forever (and Q-4 makes every later leader hold it).
+//   Q-3 high watermark monotonic: within one incarnation of a replica its high watermark never
+//       decreases (a restarted replica relearns it from the leader).
+//   Q-4 leader completeness: a replica that becomes leader holds every entry committed so far
+//       (or a snapshot that covers it).
+//   Q-5 state machine safety: replicas that applied the same offset have equal metadata images
+//       (compared at every 4th offset).
+//
+// The checker only reads replica state through `QuorumView`; it never changes the run.
+
+export interface QuorumView {
+  readonly nodeId: number;
+  readonly incarnation: number;
+  readonly role: string;
+  readonly epoch: number;
+  readonly highWatermark: number;
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+  /** The entry at `offset`, if the replica holds it (not below logStartOffset). */
+  entryAt(offset: number): { readonly epoch: number; readonly payload: Uint8Array } | undefined;
+  readonly appliedOffset: number;
+  /** A digest of the applied state (metadata image) at appliedOffset. */
+  appliedDigest(): string;
+}
+
+export interface Violation {
+  readonly invariant: string;
+  readonly timeMs: number;
+  readonly node: number;
+  readonly message: string;
+}
+
+const digestBytes = (bytes: Uint8Array): string => {
+  // FNV-1a 32-bit twice with different bases: cheap and adequate to tell payloads apart.
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ bytes.length;
+  for (let i = 0; i < bytes.length; i++) {
+    a = Math.imul(a ^ bytes[i], 0x01000193) >>> 0;
+    b = Math.imul(b ^ bytes[i], 0x5bd1e995) >>> 0;
+  }
+  return `${bytes.length}:${a.toString(16)}:${b.toString(16)}`;
+};
+
+export class QuorumChecker {
+  readonly violations: Violation[] = [];
+  private readonly leaderOfEpoch = new Map<number, number>();
+  /** offset -> `${epoch}/${digest}` of the committed entry. */
+  private readonly committed = new Map<number, string>();
+  private committedEnd = 0; // every offset < committedEnd is committed
+  private readonly hwSeen = new Map<string, number>(); // `${node}/${incarnation}` -> hw
+  private readonly wasLeader = new Map<string, number>(); // `${node}/${incarnation}` -> epoch last checked
+  private readonly appliedDigests = new Map<number, { node: number; digest: string }>();
+  private readonly checkedUpTo = new Map<string, number>();
+  private readonly maxViolations = 50;
+
+  /** Call after every step of `view`'s node. */
+  observe(view: QuorumView, timeMs: number): void {
+    if (this.violations.length >= this.maxViolations) return;
+    const key = `${view.nodeId}/${view.incarnation}`;
+    this.checkElectionSafety(view, timeMs);
+    this.checkHighWatermark(view, key, timeMs);
+    this.recordCommitted(view, key, timeMs);
+    this.checkLeaderCompleteness(view, key, timeMs);
+    this.checkApplied(view, timeMs);
+  }
+
+  /** The highest offset known committed (exclusive). */
+  get committedEndOffset(): number {
+    return this.committedEnd;
+  }
+
+  private fail(invariant: string, view: QuorumView, timeMs: number, message: string): void {
+    if (this.violations.length < this.maxViolations) {
+      this.violations.push({ invariant, timeMs, node: view.nodeId, message });
+    }
+  }
+
+  private checkElectionSafety(view: QuorumView, timeMs: number): void {
+    if (view.role !== 'leader') return;
+    const prior = this.leaderOfEpoch.get(view.epoch);
+    if (prior === undefined) this.leaderOfEpoch.set(view.epoch, view.nodeId);
+    else if (prior !== view.nodeId) {
+      this.fail('Q-1', view, timeMs, `two leaders in epoch ${view.epoch}: ${prior} and ${view.nodeId}`);
+    }
+  }
+
+  private checkHighWatermark(view: QuorumView, key: string, timeMs: number): void {
+    const prior = this.hwSeen.get(key) ?? 0;
+    if (view.highWatermark < prior) {
+      this.fail('Q-3', view, timeMs, `high watermark went back from ${prior} to ${view.highWatermark}`);
+    }
+    this.hwSeen.set(key, Math.max(prior, view.highWatermark));
+  }
+
+  /**
+   * Every entry below this replica's HW is committed: record it, or compare with the record.
+   * Incremental: each replica incarnation has a pointer below which its log was already compared;
+   * a truncation pulls the pointer back so re-appended entries are compared again.
+   */
+  private recordCommitted(view: QuorumView, key: string, timeMs: number): void {
+    let o = Math.max(this.checkedUpTo.get(key) ?? 0, view.logStartOffset, 0);
+    if (view.logEndOffset < o) o = Math.max(view.logEndOffset, view.logStartOffset, 0);
+    // Only the replica's own committed prefix is compared: above its HW it may still hold a
+    // divergent suffix of an older epoch that its leader will have it truncate.
+    const end = Math.min(view.logEndOffset, view.highWatermark);
+    for (; o < end; o++) {
+      const entry = view.entryAt(o);
+      if (entry === undefined) continue;
+      const id = `${entry.epoch}/${digestBytes(entry.payload)}`;
+      const known = this.committed.get(o);
+      if (known === undefined) {
+        this.committed.set(o, id);
+      } else if (known !== id) {
+        this.fail('Q-2', view, timeMs, `committed entry at offset ${o} differs: committed ${known}, replica holds ${id}`);
+        break;
+      }
+    }
+    this.checkedUpTo.set(key, o);
+    const covered = Math.min(view.highWatermark, view.logEndOffset);
+    if (covered > this.committedEnd && this.committed.has(covered - 1)) this.committedEnd = covered;
+  }
+
+  private checkLeaderCompleteness(view: QuorumView, key: string, timeMs: number): void {
+    if (view.role !== 'leader') return;
+    if (this.wasLeader.get(key) === view.epoch) return;
+    this.wasLeader.set(key, view.epoch);
+    // At the moment it becomes leader, its log must reach the committed end.
+    if (view.logEndOffset < this.committedEnd) {
+      this.fail('Q-4', view, timeMs, `leader of epoch ${view.epoch} has log end ${view.logEndOffset} < committed ${this.committedEnd}`);
+    }
+  }
+
+  private checkApplied(view: QuorumView, timeMs: number): void {
+    // Sampled: a diverged image stays diverged, so comparing every 4th offset still catches it
+    // while costing a quarter of the digests (each digest encodes the whole image).
+    if (view.appliedOffset <= 0 || view.appliedOffset % 4 !== 0) return;
+    const known = this.appliedDigests.get(view.appliedOffset);
+    if (known === undefined) {
+      this.appliedDigests.set(view.appliedOffset, { node: view.nodeId, digest: view.appliedDigest() });
+      return;
+    }
+    if (known.node === view.nodeId) return;
+    const digest = view.appliedDigest();
+    if (digest !== known.digest) {
+      this.fail('Q-5', view, timeMs, `image at offset ${view.appliedOffset} differs from node ${known.node}'s`);
+    }
+  }
+}
+
+export { digestBytes };

@@ -1,0 +1,491 @@
+// One simulated run: three controllers (core/node.ts) in a World, a seeded admin workload whose
+// history is checked for linearizability, quorum invariants checked after every step, the
+// nemesis's faults (or a scenario's script), then a liveness phase. A run is a pure function of
+// its options: the same options give the same trace hash (WORLD-6).
+import type { NodeId } from '../core/io.ts';
+import { ControllerNode, type ControllerRequest, type ControllerResponse, ErrorCodes } from '../core/node.ts';
+import type { RaftMessage } from '../core/raft/messages.ts';
+import { raftMessageSize } from '../core/raft/messages.ts';
+import { encodeSnapshot } from '../core/metadata/snapshot.ts';
+import { World } from './world.ts';
+import { FAULT_FLAGS, type FaultFlag, healAll, planFaults, scheduleFaults, type FaultSchedule } from './faults.ts';
+import { History } from './history.ts';
+import { checkOperations } from './checkers/linearizability.ts';
+import { topicMetadataModel, type TopicInput } from './checkers/models/topic-metadata.ts';
+import { QuorumChecker, type QuorumView, type Violation, digestBytes } from './checkers/quorum.ts';
+import { scenarios, type ScenarioAction } from '../scenarios/index.ts';
+import type { SimRng } from './rng.ts';
+
+export { FAULT_FLAGS, type FaultFlag };
+
+export interface RunOptions {
+  readonly seed: number;
+  readonly faults: readonly FaultFlag[];
+  readonly durationMs: number;
+  readonly scenario?: string | undefined;
+}
+
+export interface RunResult {
+  readonly seed: number;
+  readonly faults: readonly string[];
+  readonly scenario: string | undefined;
+  readonly options: RunOptions;
+  readonly operations: number;
+  readonly opCounts: { ok: number; fail: number; info: number };
+  readonly violations: readonly Violation[];
+  readonly linearizability: 'ok' | 'illegal' | 'unknown';
+  readonly liveness: 'ok' | 'failed' | 'skipped';
+  readonly traceHash: string;
+  readonly simulatedMs: number;
+  readonly wallMs: number;
+  readonly faultsInjected: number;
+  readonly leadersElected: number;
+  /** The recorded client history (for debugging and tests). */
+  readonly history: History;
+}
+
+/** A hook for tests and planted-bug experiments: change the node config. */
+export interface RunHooks {
+  readonly tweakNode?: (node: ControllerNode) => void;
+}
+
+type SimWorld = World<RaftMessage, ControllerRequest, ControllerResponse>;
+
+const NODE_IDS: readonly NodeId[] = [1, 2, 3];
+const TOPICS = Array.from({ length: 24 }, (_, i) => `topic-${String(i).padStart(2, '0')}`);
+const CLIENTS = 4;
+const OP_TIMEOUT_MS = 3_000;
+const SETUP_LIMIT_MS = 30_000;
+const LIVENESS_LIMIT_MS = 20_000;
+const MAX_LIN_STEPS = 2_000_000;
+const SUPERVISOR_RESTART_MS = 1_000;
+
+const makeController = (id: NodeId): ControllerNode =>
+  new ControllerNode({
+    raft: {
+      nodeId: id,
+      voters: NODE_IDS,
+      dir: 'meta',
+      electionTimeoutMs: 500,
+      fetchTimeoutMs: 1_000,
+      fetchMaxWaitMs: 200,
+      snapshotEveryEntries: 40,
+      maxFetchEntries: 32,
+      snapshotChunkBytes: 512,
+      segmentMaxBytes: 8 * 1024,
+    },
+  });
+
+const sizeOf = (p: unknown): number => {
+  if (p !== null && typeof p === 'object' && 'type' in p && typeof (p as { type: unknown }).type === 'string') {
+    try {
+      return raftMessageSize(p as RaftMessage);
+    } catch {
+      return 64;
+    }
+  }
+  return 128;
+};
+
+/** How a checker sees one node: the raft replica plus a digest of its applied image. */
+const viewOf = (node: ControllerNode, incarnation: number, digests: Map<string, string>): QuorumView => {
+  const raft = node.raft;
+  return {
+    nodeId: node.nodeId,
+    incarnation,
+    role: raft.role,
+    epoch: raft.epoch,
+    highWatermark: raft.highWatermark,
+    logStartOffset: raft.logStartOffset,
+    logEndOffset: raft.logEndOffset,
+    entryAt: (o) => raft.entryAt(o),
+    appliedOffset: raft.appliedOffset,
+    appliedDigest: () => {
+      const key = `${node.nodeId}/${incarnation}/${raft.appliedOffset}`;
+      let d = digests.get(key);
+      if (d === undefined) {
+        d = digestBytes(encodeSnapshot({ ...node.metadata.image, offset: 0, epoch: 0 }));
+        digests.set(key, d);
+      }
+      return d;
+    },
+  };
+};
+
+// ---------------------------------------------------------------------------------------------
+// Clients: each has one connection per node, at most one op in flight, Jepsen-style processes.
+
+interface InFlight {
+  readonly process: number;
+  readonly corr: number;
+  readonly node: NodeId;
+  readonly f: TopicInput['f'] | 'setup' | 'liveness';
+  readonly timeout: ReturnType<SimWorld['after']>;
+  readonly onDone?: (r: ControllerResponse | undefined) => void;
+}
+
+class Client {
+  private readonly conns = new Map<NodeId, number>();
+  private inFlight: InFlight | undefined;
+  private nextCorr = 1;
+  leaderGuess: NodeId | undefined;
+  process: number;
+
+  constructor(
+    readonly index: number,
+    private readonly world: SimWorld,
+    private readonly history: History,
+    private readonly rng: SimRng,
+    private readonly counts: { ok: number; fail: number; info: number },
+  ) {
+    this.process = index;
+  }
+
+  get busy(): boolean {
+    return this.inFlight !== undefined;
+  }
+
+  private conn(node: NodeId): number {
+    let c = this.conns.get(node);
+    if (c === undefined || !this.world.isOpen(c)) {
+      c = this.world.connect(node, {
+        onReply: (corr, res) => this.onReply(node, corr, res),
+        onClose: () => this.onClose(node),
+      });
+      this.conns.set(node, c);
+    }
+    return c;
+  }
+
+  pickNode(): NodeId {
+    if (this.leaderGuess !== undefined && this.rng.chance(0.8)) return this.leaderGuess;
+    return this.rng.pick(NODE_IDS);
+  }
+
+  /** An untracked request (setup, liveness probe): callback with the response or undefined. */
+  send(request: ControllerRequest, f: 'setup' | 'liveness', onDone: (r: ControllerResponse | undefined) => void): void {
+    this.start(request, f, -1, onDone);
+  }
+
+  /** A tracked workload op: invoke now, complete on reply / timeout / close. */
+  op(input: TopicInput): void {
+    this.history.invoke(this.process, input.f, input, this.world.now());
+    const request: ControllerRequest =
+      input.f === 'create'
+        ? { kind: 'write', command: { kind: 'createTopic', name: input.name, numPartitions: 1 + this.rng.int(0, 2), replicationFactor: 1 + this.rng.int(0, 2) } }
+        : input.f === 'delete'
+          ? { kind: 'write', command: { kind: 'deleteTopic', name: input.name } }
+          : { kind: 'read', query: { kind: 'describeTopic', name: input.name } };
+    this.start(request, input.f, this.process);
+  }
+
+  private start(request: ControllerRequest, f: InFlight['f'], process: number, onDone?: InFlight['onDone']): void {
+    if (this.inFlight) throw new Error('client: one op at a time');
+    const node = this.pickNode();
+    const corr = this.nextCorr++;
+    const c = this.conn(node);
+    const timeout = this.world.after(OP_TIMEOUT_MS, () => this.finish(corr, undefined));
+    this.inFlight = { process, corr, node, f, timeout, ...(onDone ? { onDone } : {}) };
+    this.world.request(c, corr, request);
+  }
+
+  private onReply(node: NodeId, corr: number, res: ControllerResponse): void {
+    if (!res.ok && res.errorCode === ErrorCodes.NOT_CONTROLLER) this.leaderGuess = res.leaderId;
+    else this.leaderGuess = node;
+    this.finish(corr, res);
+  }
+
+  private onClose(node: NodeId): void {
+    this.conns.delete(node);
+    if (this.inFlight?.node === node) this.finish(this.inFlight.corr, undefined);
+  }
+
+  /** Completes the op in flight; undefined response = unknown outcome (timeout, broken conn). */
+  private finish(corr: number, res: ControllerResponse | undefined): void {
+    const op = this.inFlight;
+    if (op === undefined || op.corr !== corr) return;
+    this.inFlight = undefined;
+    this.world.cancel(op.timeout);
+    if (res === undefined) {
+      // The connection may still deliver a late reply: drop it so it cannot be misread.
+      const c = this.conns.get(op.node);
+      if (c !== undefined) this.world.disconnect(c);
+      this.conns.delete(op.node);
+    }
+    if (op.onDone) return op.onDone(res);
+    this.record(op, res);
+  }
+
+  private record(op: InFlight, res: ControllerResponse | undefined): void {
+    const now = this.world.now();
+    const h = this.history;
+    const outcome = classify(op.f as TopicInput['f'], res);
+    if (outcome.type === 'ok') {
+      h.ok(op.process, outcome.value, now);
+      this.counts.ok++;
+    } else if (outcome.type === 'fail') {
+      h.fail(op.process, res, now);
+      this.counts.fail++;
+    } else {
+      h.info(op.process, undefined, now);
+      this.counts.info++;
+      this.process += CLIENTS; // a process with an unknown op is retired (HIST-2)
+    }
+  }
+}
+
+const ERR_UNKNOWN_TOPIC = 3;
+const ERR_TOPIC_EXISTS = 36;
+
+/** Maps a controller response onto the topic model's outputs (TOPIC-1..4). */
+const classify = (f: TopicInput['f'], res: ControllerResponse | undefined): { type: 'ok'; value: unknown } | { type: 'fail' } | { type: 'info' } => {
+  if (res === undefined) return { type: 'info' };
+  if (!res.ok) {
+    if (res.errorCode === ErrorCodes.REQUEST_TIMED_OUT) return { type: 'info' };
+    if (f === 'create' && res.errorCode === ERR_TOPIC_EXISTS) return { type: 'ok', value: { ok: false, error: 'TOPIC_ALREADY_EXISTS' } };
+    if (f === 'delete' && res.errorCode === ERR_UNKNOWN_TOPIC) return { type: 'ok', value: { ok: false, error: 'UNKNOWN_TOPIC_OR_PARTITION' } };
+    if (f === 'describe' && res.errorCode === ERR_UNKNOWN_TOPIC) return { type: 'ok', value: { exists: false } };
+    return { type: 'fail' }; // NOT_CONTROLLER, INVALID_*, busy: definitely no effect (NODE-2)
+  }
+  const result = res.result as { topicId?: string };
+  if (f === 'create') return { type: 'ok', value: { ok: true, topicId: result.topicId } };
+  if (f === 'delete') return { type: 'ok', value: { ok: true } };
+  return { type: 'ok', value: { exists: true, topicId: result.topicId } };
+};
+
+// ---------------------------------------------------------------------------------------------
+
+const currentLeader = (world: SimWorld): NodeId | undefined => {
+  let best: { id: NodeId; epoch: number } | undefined;
+  for (const id of NODE_IDS) {
+    const m = world.machine(id) as ControllerNode | undefined;
+    if (m && m.raft.role === 'leader' && (!best || m.raft.epoch > best.epoch)) best = { id, epoch: m.raft.epoch };
+  }
+  return best?.id;
+};
+
+const applyScenarioAction = (world: SimWorld, action: ScenarioAction): void => {
+  const leader = currentLeader(world);
+  const follower = NODE_IDS.find((n) => n !== leader) ?? NODE_IDS[0];
+  switch (action.kind) {
+    case 'isolate-leader':
+      return world.network.isolate(leader ?? NODE_IDS[0], NODE_IDS);
+    case 'heal-network':
+      return world.network.heal();
+    case 'crash-all':
+      for (const id of NODE_IDS) if (world.isUp(id)) world.crash(id);
+      return;
+    case 'restart-all':
+      for (const id of NODE_IDS) if (!world.isUp(id)) world.restart(id);
+      return;
+    case 'corrupt-follower-disk': {
+      world.crash(follower);
+      const disk = world.disk(follower);
+      const logs = disk.files().filter((f) => f.startsWith('meta/log/') && (disk.peek(f)?.length ?? 0) > 64);
+      const rng = world.rngFor('scenario-corrupt');
+      for (const f of logs) {
+        const size = disk.peek(f)!.length;
+        const at = rng.int(0, size - 8);
+        disk.corrupt(f, at, 4);
+      }
+      world.after(500, () => world.restart(follower));
+      return;
+    }
+    case 'clock-step': {
+      const node = action.node === 'leader' ? (leader ?? NODE_IDS[0]) : follower;
+      world.clock(node).stepWall(action.deltaMs);
+      world.clock(node).setDrift(world.now(), action.drift);
+      return;
+    }
+  }
+};
+
+export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunResult => {
+  const started = performance.now();
+  const seed = options.seed;
+  const scenario = options.scenario !== undefined ? scenarios[options.scenario] : undefined;
+  if (options.scenario !== undefined && scenario === undefined) throw new Error(`unknown scenario ${options.scenario}`);
+  const world: SimWorld = new World({
+    seed,
+    nodeIds: NODE_IDS,
+    makeNode: (id) => {
+      const n = makeController(id);
+      hooks.tweakNode?.(n);
+      return n;
+    },
+    sizeOf,
+    trace: 'full',
+  });
+  const checker = new QuorumChecker();
+  const digests = new Map<string, string>();
+  const epochs = new Set<string>();
+  let fatal: Violation | undefined;
+  // A replica that fail-stops (e.g. on EIO) exits; a supervisor restarts it, as systemd would.
+  const exiting = new Set<NodeId>();
+  const supervise = (id: NodeId): void => {
+    exiting.add(id);
+    world.after(0, () => {
+      if (world.isUp(id)) world.crash(id, { keepPageCache: true });
+      world.after(SUPERVISOR_RESTART_MS, () => {
+        exiting.delete(id);
+        if (!world.isUp(id)) world.restart(id);
+      });
+    });
+  };
+  world.onStep((id) => {
+    const m = world.machine(id) as ControllerNode | undefined;
+    if (!m) return;
+    if (m.raft.role === 'failed' && !exiting.has(id)) supervise(id);
+    checker.observe(viewOf(m, world.incarnation(id), digests), world.now());
+    if (m.raft.role === 'leader') epochs.add(`${m.raft.epoch}`);
+  });
+
+  const history = new History();
+  const counts = { ok: 0, fail: 0, info: 0 };
+  const rng = world.rngFor('workload');
+  const clients = Array.from({ length: CLIENTS }, (_, i) => new Client(i, world, history, rng.fork(`client-${i}`), counts));
+  const guarded = (fn: () => void): boolean => {
+    try {
+      fn();
+      return true;
+    } catch (e) {
+      fatal = { invariant: 'ASSERT', timeMs: world.now(), node: 0, message: (e as Error).stack?.split('\n').slice(0, 4).join(' | ') ?? String(e) };
+      return false;
+    }
+  };
+
+  // Phase 0: register and unfence three brokers, so topics can be placed. No faults yet.
+  let setupDone = false;
+  const setupClient = clients[0];
+  const setupSteps: ControllerRequest[] = [101, 102, 103].map((brokerId) => ({
+    kind: 'write' as const,
+    command: { kind: 'registerBroker' as const, brokerId, incarnationId: `${brokerId}`.padStart(32, '0'), endpoints: [{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9000 + brokerId, securityProtocol: 0 }] },
+  }));
+  let step = 0;
+  const epochsOf = new Map<number, number>();
+  const nextSetup = (): void => {
+    if (step >= 6) {
+      setupDone = true;
+      return;
+    }
+    const brokerId = 101 + (step % 3);
+    const request: ControllerRequest = step < 3 ? setupSteps[step] : { kind: 'write', command: { kind: 'unfenceBroker', brokerId, brokerEpoch: epochsOf.get(brokerId) ?? 0 } };
+    setupClient.send(request, 'setup', (res) => {
+      if (res?.ok) {
+        const r = res.result as { brokerEpoch?: number };
+        if (step < 3 && r.brokerEpoch !== undefined) epochsOf.set(brokerId, r.brokerEpoch);
+        step++;
+      }
+      world.after(res?.ok ? 1 : 50, nextSetup);
+    });
+  };
+  world.after(1, nextSetup);
+  guarded(() => world.runUntil(() => setupDone, SETUP_LIMIT_MS));
+  const setupEnd = world.now();
+  if (!setupDone && !fatal) fatal = { invariant: 'LIVE-0', timeMs: setupEnd, node: 0, message: 'cluster could not register brokers within the setup limit' };
+
+  // Phase 1: workload under faults.
+  let schedule: FaultSchedule | undefined;
+  let faultsInjected = 0;
+  const faultFlags = scenario ? scenario.faults : options.faults;
+  if (!fatal) {
+    if (faultFlags.length > 0) {
+      const plan = planFaults({ seed: `${seed}/faults`, flags: faultFlags, nodeIds: NODE_IDS, durationMs: options.durationMs });
+      schedule = scheduleFaults(world, plan, { leaderOf: () => currentLeader(world), onApplied: () => faultsInjected++ });
+    }
+    for (const s of scenario?.script ?? []) {
+      world.at(setupEnd + s.atMs, () => {
+        faultsInjected++;
+        applyScenarioAction(world, s.action);
+      });
+    }
+  }
+  const workloadEnd = setupEnd + options.durationMs;
+  let stopped = false;
+  const tick = (c: Client): void => {
+    if (stopped || world.now() >= workloadEnd) return;
+    if (!c.busy) {
+      const r = c['rng' as keyof Client] as unknown as SimRng;
+      const x = r.float();
+      const f: TopicInput['f'] = x < 0.35 ? 'create' : x < 0.6 ? 'delete' : 'describe';
+      c.op({ f, name: r.pick(TOPICS) });
+    }
+    world.after(5 + (c['rng' as keyof Client] as unknown as SimRng).int(0, 60), () => tick(c));
+  };
+  if (!fatal) {
+    for (const c of clients) world.after(1 + c.index, () => tick(c));
+    guarded(() => world.run({ untilMs: workloadEnd }));
+  }
+  stopped = true;
+
+  // Phase 2: liveness. Heal everything; a leader must be elected and a new write committed.
+  let liveness: RunResult['liveness'] = 'skipped';
+  if (!fatal) {
+    healAll(world, schedule);
+    world.network.heal();
+    const probe = clients[0];
+    let committed = false;
+    const name = `liveness-${seed}`;
+    const tryWrite = (): void => {
+      if (committed) return;
+      if (probe.busy) {
+        world.after(50, tryWrite);
+        return;
+      }
+      probe.send({ kind: 'write', command: { kind: 'createTopic', name, numPartitions: 1, replicationFactor: 1 } }, 'liveness', (res) => {
+        if (res?.ok || (res && !res.ok && res.errorCode === ERR_TOPIC_EXISTS)) committed = true;
+        else world.after(100, tryWrite);
+      });
+    };
+    world.after(1, tryWrite);
+    const healedAt = world.now();
+    guarded(() => world.runUntil(() => committed, healedAt + LIVENESS_LIMIT_MS));
+    // let in-flight workload ops settle so the history is as complete as it can be
+    guarded(() => world.runUntil(() => clients.every((c) => !c.busy), world.now() + OP_TIMEOUT_MS + 100));
+    liveness = committed ? 'ok' : 'failed';
+  }
+
+  const violations: Violation[] = [...checker.violations];
+  if (fatal) violations.push(fatal);
+  if (liveness === 'failed') {
+    violations.push({ invariant: 'LIVE-1', timeMs: world.now(), node: 0, message: `no write committed within ${LIVENESS_LIMIT_MS}ms after healing` });
+  }
+  if (scenario?.expect.newEpoch && epochs.size < 2 && !fatal) {
+    violations.push({ invariant: 'SCENARIO', timeMs: world.now(), node: 0, message: 'expected a new leader epoch, saw one' });
+  }
+  if (scenario?.expect.minOkOps !== undefined && counts.ok < scenario.expect.minOkOps && !fatal) {
+    violations.push({ invariant: 'SCENARIO', timeMs: world.now(), node: 0, message: `expected >= ${scenario.expect.minOkOps} ok ops, got ${counts.ok}` });
+  }
+
+  const ops = history.toOperations();
+  const lin = checkOperations(topicMetadataModel, ops as never, { maxSteps: MAX_LIN_STEPS });
+  if (lin.result === 'illegal') {
+    violations.push({
+      invariant: 'LIN',
+      timeMs: world.now(),
+      node: 0,
+      message: `history not linearizable (topic part ${lin.partIndex}): cannot linearize ${lin.unlinearizable.slice(0, 3).join('; ')}`,
+    });
+  }
+
+  return {
+    seed,
+    faults: faultFlags,
+    scenario: options.scenario,
+    options,
+    operations: counts.ok + counts.fail + counts.info,
+    opCounts: counts,
+    violations,
+    linearizability: lin.result,
+    liveness,
+    traceHash: world.traceHash(),
+    simulatedMs: Math.round(world.now()),
+    wallMs: Math.round(performance.now() - started),
+    faultsInjected,
+    leadersElected: epochs.size,
+    history,
+  };
+};
+
+export { FAULT_FLAGS as ALL_FAULT_FLAGS };
+export const knownFaultFlag = (f: string): f is FaultFlag => (FAULT_FLAGS as readonly string[]).includes(f);
