@@ -28,6 +28,8 @@ const RECORD_BYTES = KiB; // one 1-record batch of exactly 1 KiB on disk
 
 export interface Options {
   readonly groups: readonly number[];
+  /** Extra b rows whose producers append multi-record batches (amortises per-append cost). */
+  readonly batchedRows: readonly { readonly g: number; readonly perBatch: number }[];
   /** a and b alternate this many times per group; the best of each is reported (shared machine). */
   readonly rounds: number;
   readonly limitMs: number;
@@ -37,8 +39,8 @@ export interface Options {
   readonly readBytes: number;
 }
 
-const fullOptions: Options = { groups: [1, 16, 64, 256], rounds: 5, limitMs: 500, appendMs: 1000, warmupMs: 250, recoveryBytes: 1024 * MiB, readBytes: 512 * MiB };
-const quickOptions: Options = { groups: [1, 64], rounds: 1, limitMs: 400, appendMs: 800, warmupMs: 200, recoveryBytes: 64 * MiB, readBytes: 32 * MiB };
+const fullOptions: Options = { groups: [1, 16, 64, 256], batchedRows: [{ g: 256, perBatch: 16 }], rounds: 5, limitMs: 500, appendMs: 1000, warmupMs: 250, recoveryBytes: 1024 * MiB, readBytes: 512 * MiB };
+const quickOptions: Options = { groups: [1, 64], batchedRows: [{ g: 64, perBatch: 16 }], rounds: 1, limitMs: 400, appendMs: 800, warmupMs: 200, recoveryBytes: 64 * MiB, readBytes: 32 * MiB };
 
 // ---------------------------------------------------------------------------------------------
 // The log on FileDisk
@@ -86,8 +88,8 @@ class LogHost {
     const r = this.log.append(batch, 0, realStamp());
     if (r.error !== 'NONE') throw new Error(`append failed: ${r.error}`);
     this.durableWaiters.push({ lastOffset: r.lastOffset, done });
-    this.run(r.effects);
-    this.events();
+    if (r.effects.length > 0) this.run(r.effects);
+    if (this.log.events.length > 0) this.events();
   }
 
   read(fetchOffset: number, maxBytes: number): Promise<ReadResult> {
@@ -154,22 +156,29 @@ class LogHost {
   }
 }
 
-/** A 1-record batch of exactly `bytes` bytes (value padded to fit). */
-const makeBatch = (bytes: number): Uint8Array => {
-  const build = (valueBytes: number): Uint8Array =>
+/** A batch of `records` records, exactly `records * bytesPerRecord` bytes (values padded to fit). */
+const makeBatch = (bytesPerRecord: number, records = 1): Uint8Array => {
+  const total = bytesPerRecord * records;
+  const build = (valueBytes: number, lastValueBytes: number): Uint8Array =>
     encodeBatch({
       baseOffset: 0,
       partitionLeaderEpoch: -1,
       baseTimestamp: Date.now(),
-      records: [{ offsetDelta: 0, timestampDelta: 0, key: null, value: new Uint8Array(valueBytes).fill(0x61) }],
+      records: Array.from({ length: records }, (_, i) => ({
+        offsetDelta: i,
+        timestampDelta: 0,
+        key: null,
+        value: new Uint8Array(i === records - 1 ? lastValueBytes : valueBytes).fill(0x61),
+      })),
     } as Parameters<typeof encodeBatch>[0]);
-  let value = bytes - 80;
+  const value = bytesPerRecord - 12 - Math.ceil(61 / records);
+  let last = value;
   for (let i = 0; i < 8; i++) {
-    const b = build(value);
-    if (b.length === bytes) return b;
-    value += bytes - b.length;
+    const b = build(value, last);
+    if (b.length === total) return b;
+    last += total - b.length;
   }
-  throw new Error(`cannot build a ${bytes}-byte batch`);
+  throw new Error(`cannot build a ${total}-byte batch of ${records} records`);
 };
 
 const benchConfig = (over: Partial<LogConfig> = {}): LogConfig => logConfig({ dir: 'bench-0', topic: 'bench', partition: 0, ...over });
@@ -234,13 +243,15 @@ const percentile = (xs: Float64Array, n: number, p: number): number => {
  * 2*G closed-loop producers, started so that G are in flight and G wait (one primer batch goes
  * first alone): each commit then carries G batches. Returns once all producers stopped.
  */
-export const measureAppend = async (dir: string, group: number, o: Options): Promise<AppendResult> => {
+export const measureAppend = async (dir: string, group: number, o: Options, recordsPerBatch = 1): Promise<AppendResult> => {
+  if (group % recordsPerBatch !== 0) throw new Error('group must be a multiple of recordsPerBatch');
+  const producers = group / recordsPerBatch; // per half: G records in flight, G waiting
   const data = join(dir, `append-${group}`);
   const disk = new FileDisk(data);
   const host = new LogHost(disk, benchConfig());
   await host.start();
   await disk.sparesSettled(); // steady state: the next segment's spare is ready (FDISK-7)
-  const template = makeBatch(RECORD_BYTES);
+  const template = makeBatch(RECORD_BYTES, recordsPerBatch);
   const latencies = new Float64Array(4_000_000);
   let measured = 0;
   let measuring = false;
@@ -259,9 +270,9 @@ export const measureAppend = async (dir: string, group: number, o: Options): Pro
     });
   };
   host.append(template.slice(), () => {
-    for (let i = 0; i < group; i++) produce();
+    for (let i = 0; i < producers; i++) produce();
   });
-  for (let i = 0; i < group; i++) produce();
+  for (let i = 0; i < producers; i++) produce();
   await sleep(o.warmupMs);
   host.counters = zeroCounters();
   measuring = true;
@@ -275,8 +286,8 @@ export const measureAppend = async (dir: string, group: number, o: Options): Pro
   await disk.close();
   await rm(data, { recursive: true, force: true });
   return {
-    mbps: (measured * RECORD_BYTES) / MiB / seconds,
-    recordsPerSec: measured / seconds,
+    mbps: (measured * recordsPerBatch * RECORD_BYTES) / MiB / seconds,
+    recordsPerSec: (measured * recordsPerBatch) / seconds,
     p50Ms: percentile(latencies, measured, 50),
     p99Ms: percentile(latencies, measured, 99),
     avgWriteBytes: c.dataWrites === 0 ? 0 : c.dataWriteBytes / c.dataWrites,
@@ -376,7 +387,7 @@ const measureRecovery = async (dir: string, o: Options): Promise<RecoveryResult>
 // e. the log's own CPU cost: every disk op completes at once, in memory, without I/O
 
 /** Appends per second PartitionLog sustains when its disk ops cost nothing (groups of `group`). */
-const measureCpuCeiling = (group: number, appends: number): number => {
+const measureCpuCeiling = (group: number, appends: number, recordsPerBatch = 1): number => {
   let id = 1;
   const log = new PartitionLog(benchConfig({ segmentBytes: 1 << 30 }), { nextDiskOpId: () => id++ });
   const pending: Effect[] = [];
@@ -393,7 +404,7 @@ const measureCpuCeiling = (group: number, appends: number): number => {
   pending.push(...log.start(realStamp()));
   drain();
   if (log.state !== 'ready') throw new Error('cpu ceiling: log not ready');
-  const template = makeBatch(RECORD_BYTES);
+  const template = makeBatch(RECORD_BYTES, recordsPerBatch);
   const t0 = performance.now();
   for (let n = 0; n < appends; ) {
     for (let i = 0; i < group; i++, n++) {
@@ -419,26 +430,29 @@ export const run = async (args: string[]): Promise<void> => {
   try {
     console.log(`cairn log bench: 1 KiB records, dir ${dir}, node ${process.version}`);
     console.log('a = fdatasync limit (preallocated file, raw FileHandle); b = PartitionLog + FileDisk, group commit');
+    console.log('group = 1 KiB records per write (2*group/r_bat closed-loop producers, each appending r_bat-record batches)');
     console.log(`best of ${o.rounds} alternating rounds each (a ${o.limitMs} ms, b ${o.appendMs} ms after ${o.warmupMs} ms warm-up)\n`);
     console.log(
-      [pad('group', 5), pad('write', 8), pad('a MB/s', 8), pad('a wr/s', 8), pad('b MB/s', 8), pad('b rec/s', 9), pad('b syn/s', 8), pad('avg wr', 8), pad('p50 ms', 7), pad('p99 ms', 7), pad('b/a', 6)].join(' '),
+      [pad('group', 5), pad('r/bat', 5), pad('write', 8), pad('a MB/s', 8), pad('a wr/s', 8), pad('b MB/s', 8), pad('b rec/s', 9), pad('b syn/s', 8), pad('avg wr', 8), pad('p50 ms', 7), pad('p99 ms', 7), pad('b/a', 6)].join(' '),
     );
     const ratios: string[] = [];
-    for (const g of o.groups) {
+    const rows = [...o.groups.map((g) => ({ g, perBatch: 1 })), ...o.batchedRows];
+    for (const { g, perBatch } of rows) {
       let a: Rate = { mbps: 0, opsPerSec: 0 };
       let b: AppendResult | null = null;
       for (let round = 0; round < o.rounds; round++) {
         const ar = await measureLimit(dir, g * RECORD_BYTES, o.limitMs);
-        const br = await measureAppend(dir, g, o);
+        const br = await measureAppend(dir, g, o, perBatch);
         if (ar.mbps > a.mbps) a = ar;
         if (b === null || br.mbps > b.mbps) b = br;
       }
       if (b === null) throw new Error('no rounds');
       const ratio = b.mbps / a.mbps;
-      ratios.push(`g${g}=${(ratio * 100).toFixed(0)}%`);
+      ratios.push(`g${g}${perBatch > 1 ? `/${perBatch}` : ''}=${(ratio * 100).toFixed(0)}%`);
       console.log(
         [
           pad(String(g), 5),
+          pad(String(perBatch), 5),
           pad(`${(g * RECORD_BYTES) / KiB}KiB`, 8),
           pad(f1(a.mbps), 8),
           pad(a.opsPerSec.toFixed(0), 8),
@@ -452,9 +466,12 @@ export const run = async (args: string[]): Promise<void> => {
         ].join(' '),
       );
     }
-    const cpu = measureCpuCeiling(256, o.groups.length > 2 ? 300_000 : 50_000);
+    const appends = o.groups.length > 2 ? 200_000 : 40_000;
+    const cpu1 = measureCpuCeiling(256, appends);
+    const cpu16 = measureCpuCeiling(16, appends / 8, 16);
     console.log(
-      `\ne. core/log CPU ceiling (disk ops completed instantly, group 256): ${cpu.toFixed(0)} appends/s = ${f1((cpu * RECORD_BYTES) / MiB)} MB/s of 1 KiB batches`,
+      `\ne. core/log CPU ceiling (disk ops complete instantly, no I/O): 1-record batches ${cpu1.toFixed(0)} appends/s = ${f1((cpu1 * RECORD_BYTES) / MiB)} MB/s;` +
+        ` 16-record batches ${cpu16.toFixed(0)} appends/s = ${f1((cpu16 * 16 * RECORD_BYTES) / MiB)} MB/s`,
     );
     const r = await measureRecovery(dir, o);
     console.log(`fill: ${r.logBytes / MiB} MiB through the log (group 256) at ${f1(r.fillMbps)} MB/s, ${r.segments} segments, logEndOffset ${r.logEndOffset}`);
