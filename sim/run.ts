@@ -279,14 +279,14 @@ const applyScenarioAction = (world: SimWorld, action: ScenarioAction): void => {
       for (const id of NODE_IDS) if (!world.isUp(id)) world.restart(id);
       return;
     case 'corrupt-follower-disk': {
+      // Rot in the first half of the oldest live segment: valid frames follow the damage, so it
+      // cannot pass for a torn tail and recovery must call it corruption.
       world.crash(follower);
       const disk = world.disk(follower);
-      const logs = disk.files().filter((f) => f.startsWith('meta/log/') && (disk.peek(f)?.length ?? 0) > 64);
-      const rng = world.rngFor('scenario-corrupt');
-      for (const f of logs) {
-        const size = disk.peek(f)!.length;
-        const at = rng.int(0, size - 8);
-        disk.corrupt(f, at, 4);
+      const logs = disk.files().filter((f) => f.startsWith('meta/log/') && (disk.peek(f)?.length ?? 0) > 256).sort();
+      if (logs.length > 0) {
+        const size = disk.peek(logs[0])!.length;
+        disk.corrupt(logs[0], world.rngFor('scenario-corrupt').int(32, Math.floor(size / 2)), 4);
       }
       world.after(500, () => world.restart(follower));
       return;
