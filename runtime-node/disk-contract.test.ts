@@ -345,3 +345,16 @@ test('FileDisk: allocate of an empty file uses a background-zeroed spare (FDISK-
     await disk.close();
     assert.equal(existsSync(join(dir, '.cairn-spare')), false, 'spares removed on close');
   }));
+
+test('FileDisk: an allocate during the spare zero-fill waits for that spare (FDISK-7)', () =>
+  withTempDir(async (dir) => {
+    const disk = new FileDisk(dir, { sparePauseMs: 20 });
+    const size = 8 * (1 << 20);
+    assert.deepEqual(await disk.execute({ kind: 'allocate', file: 'a.log', size }), ok());
+    assert.deepEqual(await disk.execute({ kind: 'write', file: 'b.log', offset: 0, data: bytes(0) }), ok());
+    assert.deepEqual(await disk.execute({ kind: 'truncate', file: 'b.log', size: 0 }), ok());
+    assert.deepEqual(await disk.execute({ kind: 'allocate', file: 'b.log', size }), ok());
+    assert.deepEqual(disk.allocations, { fromSpare: 1, inline: 1 });
+    assert.deepEqual(await disk.execute({ kind: 'stat', file: 'b.log' }), ok({ size }));
+    await disk.close();
+  }));

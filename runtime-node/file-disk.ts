@@ -21,7 +21,9 @@
 //    renames the spare over it and fsyncs the parent directory before completing, so the file's
 //    name points at the zeroed inode durably (a later `sync` of it then covers its writes, as the
 //    contract promises). Spares are only ever used by the FileDisk that made them: a spare left
-//    by a crash may be partial and is deleted, never used.
+//    by a crash may be partial and is deleted, never used. The zero-fill is paced (a flush per
+//    4 MiB, then a short pause) so it does not starve the foreground's fdatasyncs; an allocate
+//    that arrives while it runs waits for it, unpaced, instead of zeroing a second file inline.
 //  - FDISK-5 (bounded): at most `maxOpenFiles` handles stay open (least recently used closed
 //    first); the queue holds at most `maxQueued` operations (beyond it: our caller's bug).
 //  - FDISK-6 (shutdown): `close()` waits for queued operations, then closes every handle;
@@ -136,6 +138,9 @@ export class FileDisk {
   private spare: { readonly path: string; readonly size: number } | null = null;
   private spareJob: Promise<void> | null = null;
   private spareSeq = 0;
+  private spareJobSize = -1;
+  /** An allocate waits for the spare in progress: finish it without pauses. */
+  private spareUrgent = false;
   /** Allocations served by a spare rename / by writing zeroes inline (metrics, tests). */
   readonly allocations = { fromSpare: 0, inline: 0 };
 
@@ -373,6 +378,11 @@ export class FileDisk {
     if (!isCount(size)) throw new DiskFault('EINVAL');
     const fh = await this.handle(rel, true);
     const { size: current } = await fh.stat();
+    if (current === 0 && this.spare === null && this.spareJob !== null && this.spareJobSize === size) {
+      // The spare is on its way: finish it unpaced rather than zero a second file inline.
+      this.spareUrgent = true;
+      await this.spareJob;
+    }
     if (current === 0 && this.spare !== null && this.spare.size === size) {
       await this.useSpare(rel, this.spare.path);
       this.allocations.fromSpare++;
@@ -408,6 +418,8 @@ export class FileDisk {
     if (!this.spares || this.closed || size < minSpareBytes || this.spareJob !== null) return;
     if (this.spare !== null && this.spare.size === size) return;
     const seq = this.spareSeq++;
+    this.spareJobSize = size;
+    this.spareUrgent = false;
     const dir = join(this.root, SPARE_DIR);
     const path = join(dir, `spare-${seq}`);
     this.spareJob = (async () => {
@@ -420,7 +432,7 @@ export class FileDisk {
           // queue behind tens of MiB of our writeback.
           for (let at = 0; at < size && !this.closed; at += zeroChunkBytes) {
             await writeFully(fh, zeroChunk.subarray(0, Math.min(zeroChunkBytes, size - at)), at);
-            if ((at + zeroChunkBytes) % this.spareSyncBytes === 0) {
+            if ((at + zeroChunkBytes) % this.spareSyncBytes === 0 && !this.spareUrgent) {
               await fh.datasync();
               await new Promise((r) => setTimeout(r, this.sparePauseMs));
             }
