@@ -9,6 +9,7 @@
 //  d. recovery: 1 GiB written through the log, no extra checkpoint, FileDisk closed as by a crash
 //     after the last sync; a fresh PartitionLog on the same directory is timed to 'ready'.
 //
+// Flags: --quick (a short smoke run), --no-spares (FileDisk zeroes new segments inline).
 // Everything happens under one mkdtemp directory in os.tmpdir(), deleted at the end.
 
 import { open, mkdtemp, rm } from 'node:fs/promises';
@@ -21,6 +22,9 @@ import { PartitionLog } from '../core/log/partition-log.ts';
 import type { ReadResult } from '../core/log/log-types.ts';
 import { baseOffsetAt, lastOffsetDeltaAt } from '../core/records/batch-header.ts';
 import { FileDisk, realStamp, type DiskInput } from '../runtime-node/file-disk.ts';
+
+/** FileDisk options for every log in the bench (`--no-spares` turns FDISK-7 off to compare). */
+let diskOptions: { spares: boolean } = { spares: true };
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -267,7 +271,7 @@ export const measureAppend = async (dir: string, group: number, o: Options, reco
   if (group % recordsPerBatch !== 0) throw new Error('group must be a multiple of recordsPerBatch');
   const producers = group / recordsPerBatch; // per half: G records in flight, G waiting
   const data = join(dir, `append-${group}`);
-  const disk = new FileDisk(data);
+  const disk = new FileDisk(data, diskOptions);
   const host = new LogHost(disk, benchConfig());
   await host.start();
   await disk.sparesSettled(); // steady state: the next segment's spare is ready (FDISK-7)
@@ -374,7 +378,7 @@ interface RecoveryResult {
 
 const measureRecovery = async (dir: string, o: Options): Promise<RecoveryResult> => {
   const data = join(dir, 'recovery');
-  const disk1 = new FileDisk(data);
+  const disk1 = new FileDisk(data, diskOptions);
   const host1 = new LogHost(disk1, benchConfig());
   await host1.start();
   const fillMbps = await fill(host1, o.recoveryBytes, 256);
@@ -383,7 +387,7 @@ const measureRecovery = async (dir: string, o: Options): Promise<RecoveryResult>
   const { fromSpare: allocFromSpare, inline: allocInline } = disk1.allocations;
   const endBefore = host1.log.logEndOffset;
   await disk1.close(); // no checkpoint beyond what the log wrote itself; nothing unsynced is pending
-  const disk2 = new FileDisk(data);
+  const disk2 = new FileDisk(data, diskOptions);
   const host2 = new LogHost(disk2, benchConfig());
   const t0 = performance.now();
   await host2.start();
@@ -448,10 +452,11 @@ const pad = (s: string, n: number): string => s.padStart(n);
 
 export const run = async (args: string[]): Promise<void> => {
   const o = args.includes('--quick') ? quickOptions : fullOptions;
+  diskOptions = { spares: !args.includes('--no-spares') };
   const dir = await mkdtemp(join(tmpdir(), 'cairn-bench-'));
   const started = performance.now();
   try {
-    console.log(`cairn log bench: 1 KiB records, dir ${dir}, node ${process.version}`);
+    console.log(`cairn log bench: 1 KiB records, dir ${dir}, node ${process.version}, spares ${diskOptions.spares ? 'on' : 'off'}`);
     console.log('a = fdatasync limit (preallocated file, raw FileHandle); b = PartitionLog + FileDisk, group commit');
     console.log('group = 1 KiB records per write (2*group/r_bat closed-loop producers, each appending r_bat-record batches)');
     console.log(`best of ${o.rounds} alternating rounds each (a ${o.limitMs} ms, b ${o.appendMs} ms after ${o.warmupMs} ms warm-up)\n`);
