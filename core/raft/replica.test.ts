@@ -302,3 +302,113 @@ test('determinism: the same seed gives the same run', () => {
   };
   assert.equal(run(), run());
 });
+
+// ---- step-level tests of the persistence gates, one replica driven by hand
+
+import { SimDisk } from '../../sim/disk.ts';
+import { makeSimRng } from '../../sim/rng.ts';
+import { RaftReplica } from './replica.ts';
+import type { Effect } from '../io.ts';
+import type { RaftMessage } from './messages.ts';
+import { ListSM, bytes } from './harness.test.ts';
+
+class Hand {
+  disk = new SimDisk(makeSimRng(1));
+  ids = 1;
+  sm = new ListSM();
+  r: RaftReplica;
+  queue: Effect<RaftMessage, never>[] = [];
+  sent: RaftMessage[] = [];
+  now = 0;
+  constructor() {
+    this.r = new RaftReplica(
+      { nodeId: 2, voters: [1, 2, 3], dir: 'meta', electionTimeoutMs: 150, fetchTimeoutMs: 200, fetchMaxWaitMs: 50, snapshotEveryEntries: 100, maxFetchEntries: 10, snapshotChunkBytes: 64 },
+      this.sm,
+      { next: () => this.ids++ },
+    );
+    this.feed(this.r.step({ tag: 'Start', seed: 1, now: 0, wall: 0 }));
+    this.drain();
+  }
+  feed(effects: Effect<RaftMessage, never>[]): void {
+    for (const e of effects) {
+      if (e.tag === 'Disk') this.queue.push(e);
+      else if (e.tag === 'Send') this.sent.push(e.message);
+    }
+  }
+  msg(from: number, message: RaftMessage): void {
+    this.feed(this.r.step({ tag: 'Message', from, message, now: ++this.now, wall: this.now }));
+  }
+  /** Completes up to `n` queued disk operations in order. */
+  drain(n = Infinity): void {
+    for (let i = 0; i < n && this.queue.length > 0; i++) {
+      const e = this.queue.shift()!;
+      if (e.tag !== 'Disk') continue;
+      const res = this.disk.execute(e.op);
+      const stamp = { now: ++this.now, wall: this.now };
+      this.feed(this.r.step(res.ok ? { tag: 'DiskDone', id: e.id, op: e.op.kind, result: res.result, ...stamp } : { tag: 'DiskFailed', id: e.id, op: e.op.kind, error: res.error, ...stamp }));
+    }
+  }
+  take(type: RaftMessage['type']): RaftMessage[] {
+    const got = this.sent.filter((m) => m.type === type);
+    this.sent = this.sent.filter((m) => m.type !== type);
+    return got;
+  }
+}
+
+test('RAFT-5: a vote is sent only after the vote is durable', () => {
+  const h = new Hand();
+  h.msg(1, { type: 'VoteRequest', candidateEpoch: 1, candidateId: 1, voterId: 2, lastOffsetEpoch: 0, lastOffset: 0, preVote: false });
+  assert.equal(h.r.votedFor, 1);
+  assert.deepEqual(h.take('VoteResponse'), [], 'held while the quorum state is written');
+  while (h.queue.length > 1) h.drain(1);
+  assert.deepEqual(h.take('VoteResponse'), [], 'still held before the final syncDir');
+  h.drain();
+  const [res] = h.take('VoteResponse');
+  assert.ok(res && res.type === 'VoteResponse' && res.voteGranted);
+  // A second candidate in the same epoch is refused.
+  h.msg(3, { type: 'VoteRequest', candidateEpoch: 1, candidateId: 3, voterId: 2, lastOffsetEpoch: 0, lastOffset: 0, preVote: false });
+  h.drain();
+  const [res3] = h.take('VoteResponse');
+  assert.ok(res3 && res3.type === 'VoteResponse' && !res3.voteGranted);
+});
+
+test('RAFT-6: a follower fetches past new entries only after their sync completed', () => {
+  const h = new Hand();
+  h.msg(1, { type: 'BeginQuorumEpochRequest', voterId: 2, leaderId: 1, leaderEpoch: 1 });
+  assert.deepEqual(h.take('FetchRequest'), [], 'no message in the new epoch before the epoch is durable');
+  h.drain();
+  const [f0] = h.take('FetchRequest');
+  assert.ok(f0 && f0.type === 'FetchRequest' && f0.fetchOffset === 0);
+  const records = [0, 1, 2].map((o) => ({ offset: o, epoch: 1, control: false, payload: bytes(`r${o}`) }));
+  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 0, logStartOffset: 0, currentLeader: { leaderId: 1, leaderEpoch: 1 }, records });
+  assert.equal(h.r.logEndOffset, 3);
+  assert.equal(h.r.durableEndOffset, 0);
+  while (h.queue.length > 1) {
+    h.drain(1);
+    assert.deepEqual(h.take('FetchRequest'), [], 'no acknowledgement before the sync completes');
+  }
+  h.drain();
+  const [f1] = h.take('FetchRequest');
+  assert.ok(f1 && f1.type === 'FetchRequest' && f1.fetchOffset === 3 && f1.lastFetchedEpoch === 1);
+  // Divergence: the leader says epoch 1 ends at 1; the follower truncates, then refetches from 1.
+  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 1, logStartOffset: 0, currentLeader: { leaderId: 1, leaderEpoch: 1 }, records: [], divergingEpoch: { epoch: 1, endOffset: 1 } });
+  assert.equal(h.r.logEndOffset, 1);
+  h.drain();
+  const [f2] = h.take('FetchRequest');
+  assert.ok(f2 && f2.type === 'FetchRequest' && f2.fetchOffset === 1);
+});
+
+test('hostile messages are dropped or answered with error codes, never thrown', () => {
+  const h = new Hand();
+  h.msg(3, { type: 'VoteRequest', candidateEpoch: 1, candidateId: 9, voterId: 2, lastOffsetEpoch: 0, lastOffset: 0, preVote: false });
+  h.msg(3, { type: 'FetchRequest', replicaId: 3, maxWaitMs: -1, currentLeaderEpoch: 0, fetchOffset: -5, lastFetchedEpoch: 0 });
+  h.msg(3, { type: 'Nonsense' } as unknown as RaftMessage);
+  h.msg(3, { type: 'FetchResponse', errorCode: 0, highWatermark: 1e9, logStartOffset: 0, currentLeader: { leaderId: 3, leaderEpoch: 0 }, records: [{ offset: 5, epoch: 7, control: false, payload: bytes('x') }] });
+  h.drain();
+  const votes = h.take('VoteResponse');
+  assert.ok(votes.every((v) => v.type === 'VoteResponse' && !v.voteGranted && v.errorCode !== 0));
+  const fetches = h.take('FetchResponse');
+  assert.ok(fetches.every((f) => f.type === 'FetchResponse' && f.errorCode !== 0));
+  assert.equal(h.r.logEndOffset, 0);
+  assert.equal(h.r.highWatermark, 0);
+});
