@@ -1,0 +1,109 @@
+// The controller node on a fault-free simulated cluster: the admin front door's contract
+// (NODE-1..5), exercised through real raft replication and a real simulated disk.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { World } from '../sim/world.ts';
+import { ControllerNode, ErrorCodes, type ControllerRequest, type ControllerResponse } from './node.ts';
+import type { RaftMessage } from './raft/messages.ts';
+
+const IDS = [1, 2, 3];
+
+const cluster = (seed = 1) => {
+  const world = new World<RaftMessage, ControllerRequest, ControllerResponse>({
+    seed,
+    nodeIds: IDS,
+    makeNode: (id) =>
+      new ControllerNode({
+        raft: { nodeId: id, voters: IDS, dir: 'meta', electionTimeoutMs: 500, fetchTimeoutMs: 1000, fetchMaxWaitMs: 200, snapshotEveryEntries: 20, maxFetchEntries: 16, snapshotChunkBytes: 256 },
+      }),
+  });
+  const leader = (): ControllerNode | undefined =>
+    IDS.map((id) => world.machine(id) as ControllerNode | undefined).find((m) => m?.writable);
+  const call = (node: number, request: ControllerRequest): ControllerResponse | undefined => {
+    let res: ControllerResponse | undefined;
+    const conn = world.connect(node, { onReply: (_c, r) => (res = r), onClose: () => {} });
+    world.request(conn, 1, request);
+    world.runUntil(() => res !== undefined, world.now() + 5_000);
+    world.disconnect(conn);
+    return res;
+  };
+  world.runUntil(() => leader() !== undefined, 10_000);
+  return { world, leader, call };
+};
+
+const register = (call: ReturnType<typeof cluster>['call'], leaderId: number): void => {
+  for (const brokerId of [101, 102, 103]) {
+    const r = call(leaderId, { kind: 'write', command: { kind: 'registerBroker', brokerId, incarnationId: String(brokerId).padStart(32, '0'), endpoints: [] } });
+    assert.ok(r?.ok, JSON.stringify(r));
+    const epoch = (r.result as { brokerEpoch: number }).brokerEpoch;
+    const u = call(leaderId, { kind: 'write', command: { kind: 'unfenceBroker', brokerId, brokerEpoch: epoch } });
+    assert.ok(u?.ok, JSON.stringify(u));
+  }
+};
+
+test('a leader is elected and accepts writes; reads see committed writes (NODE-1, NODE-4)', () => {
+  const { leader, call } = cluster();
+  const l = leader();
+  assert.ok(l, 'a writable leader');
+  register(call, l.nodeId);
+  const created = call(l.nodeId, { kind: 'write', command: { kind: 'createTopic', name: 'orders', numPartitions: 3, replicationFactor: 3 } });
+  assert.ok(created?.ok);
+  const topicId = (created.result as { topicId: string }).topicId;
+  const described = call(l.nodeId, { kind: 'read', query: { kind: 'describeTopic', name: 'orders' } });
+  assert.ok(described?.ok);
+  assert.equal((described.result as { topicId: string }).topicId, topicId);
+  // every replica applied it
+  for (const id of IDS) {
+    const r = call(id, { kind: 'read', query: { kind: 'listTopics' } });
+    if (id === l.nodeId) assert.ok(r?.ok);
+    else assert.equal(r?.ok, false);
+  }
+});
+
+test('followers answer NOT_CONTROLLER with the leader id; malformed requests get INVALID_REQUEST', () => {
+  const { leader, call } = cluster(2);
+  const l = leader()!;
+  const follower = IDS.find((id) => id !== l.nodeId)!;
+  const r = call(follower, { kind: 'write', command: { kind: 'createTopic', name: 'x', numPartitions: 1, replicationFactor: 1 } });
+  assert.equal(r?.ok, false);
+  assert.equal(!r.ok && r.errorCode, ErrorCodes.NOT_CONTROLLER);
+  assert.equal(!r.ok && r.leaderId, l.nodeId);
+  const bad = call(l.nodeId, { kind: 'bogus' } as unknown as ControllerRequest);
+  assert.equal(!bad?.ok && bad?.errorCode, ErrorCodes.INVALID_REQUEST);
+  const nul = call(l.nodeId, null as unknown as ControllerRequest);
+  assert.equal(!nul?.ok && nul?.errorCode, ErrorCodes.INVALID_REQUEST);
+});
+
+test('validation errors are answered, linearizably, after a read index (NODE-5)', () => {
+  const { leader, call } = cluster(3);
+  const l = leader()!;
+  register(call, l.nodeId);
+  assert.ok(call(l.nodeId, { kind: 'write', command: { kind: 'createTopic', name: 't', numPartitions: 1, replicationFactor: 2 } })?.ok);
+  const dup = call(l.nodeId, { kind: 'write', command: { kind: 'createTopic', name: 't', numPartitions: 1, replicationFactor: 2 } });
+  assert.equal(!dup?.ok && dup?.errorCode, 36); // TOPIC_ALREADY_EXISTS
+  const rf = call(l.nodeId, { kind: 'write', command: { kind: 'createTopic', name: 'u', numPartitions: 1, replicationFactor: 9 } });
+  assert.equal(!rf?.ok && rf?.errorCode, 38); // INVALID_REPLICATION_FACTOR
+  const name = call(l.nodeId, { kind: 'write', command: { kind: 'createTopic', name: 'bad/name', numPartitions: 1, replicationFactor: 1 } });
+  assert.equal(!name?.ok && name?.errorCode, 17); // INVALID_TOPIC_EXCEPTION
+  const del = call(l.nodeId, { kind: 'write', command: { kind: 'deleteTopic', name: 'nope' } });
+  assert.equal(!del?.ok && del?.errorCode, 3); // UNKNOWN_TOPIC_OR_PARTITION
+});
+
+test('a leader crash: the survivors elect a new leader that still serves every committed topic', () => {
+  const { world, leader, call } = cluster(4);
+  const l = leader()!;
+  register(call, l.nodeId);
+  for (const name of ['a', 'b', 'c']) assert.ok(call(l.nodeId, { kind: 'write', command: { kind: 'createTopic', name, numPartitions: 1, replicationFactor: 3 } })?.ok);
+  world.crash(l.nodeId);
+  world.runUntil(() => leader() !== undefined, world.now() + 10_000);
+  const next = leader();
+  assert.ok(next && next.nodeId !== l.nodeId, 'a new leader');
+  const list = call(next.nodeId, { kind: 'read', query: { kind: 'listTopics' } });
+  assert.ok(list?.ok);
+  assert.deepEqual((list.result as { topics: { name: string }[] }).topics.map((t) => t.name), ['a', 'b', 'c']);
+  world.restart(l.nodeId);
+  world.run({ untilMs: world.now() + 3_000 });
+  const old = world.machine(l.nodeId) as ControllerNode;
+  assert.equal(old.raft.role, 'follower');
+  assert.equal(old.metadata.image.topicIdsByName.size, 3);
+});
