@@ -127,9 +127,9 @@ test('rot in a sealed segment below later data is detected, not silently truncat
   r.disk.corrupt(files[1], 30, 2);
   r.disk.crash();
   r.recover();
-  assert.ok(r.store.recovery!.rotDetected);
+  assert.ok(r.store.recovery!.rotDetected, 'r.store.recovery!.rotDetected');
   assert.equal(r.store.repairTargetOffset, 12, 'must refetch everything it may have acknowledged');
-  assert.ok(r.store.logEndOffset < 12);
+  assert.ok(r.store.logEndOffset < 12, 'r.store.logEndOffset < 12');
 });
 
 test('a transiently rotten read is retried, not mistaken for damage', () => {
@@ -171,7 +171,7 @@ test('snapshot then prefix deletion; recovery starts from the snapshot', () => {
   r.run(r.store.append(Array.from({ length: 20 }, (_, o) => rec(o, o < 10 ? 1 : 2))));
   const id = { endOffset: 15, epoch: 2 };
   r.run(r.store.writeSnapshot(id, te.encode('state@15')));
-  assert.ok(r.events.some((e) => e.kind === 'snapshotDurable'));
+  assert.ok(r.events.some((e) => e.kind === 'snapshotDurable'), 'r.events.some((e) => e.kind === \'snapshotDurable\')');
   r.run(r.store.adoptSnapshot(id, te.encode('state@15'), []));
   r.run(r.store.deletePrefix(id));
   assert.equal(r.store.logStartOffset, 15);
@@ -193,8 +193,8 @@ test('a log without its quorum state is treated as damaged (RAFT-9)', () => {
   r.run(r.store.append([rec(0, 2), rec(1, 2)]));
   r.disk.corrupt('meta/quorum-state', 4, 1);
   const ev = r.crashAndRecover();
-  assert.ok(r.store.repairTargetOffset >= 2);
-  assert.ok(ev.quorum && ev.quorum.repairTargetOffset >= 2);
+  assert.ok(r.store.repairTargetOffset >= 2, 'r.store.repairTargetOffset >= 2');
+  assert.ok(ev.quorum && ev.quorum.repairTargetOffset >= 2, 'ev.quorum && ev.quorum.repairTargetOffset >= 2');
 });
 
 test('disk write failure is fail-stop', () => {
@@ -202,7 +202,7 @@ test('disk write failure is fail-stop', () => {
   r.init();
   r.disk.setFaults({ enospcRate: 1 });
   r.run(r.store.append([rec(0, 1)]));
-  assert.ok(r.store.failed);
-  assert.ok(r.events.some((e) => e.kind === 'failed'));
+  assert.ok(r.store.failed, 'r.store.failed');
+  assert.ok(r.events.some((e) => e.kind === 'failed'), 'r.events.some((e) => e.kind === \'failed\')');
   assert.deepEqual(r.store.append([rec(1, 1)]), []);
 });

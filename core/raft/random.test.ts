@@ -97,6 +97,6 @@ test(`randomized with disk faults (EIO, read rot, fsync failure, ENOSPC, slow I/
       throw new Error(`seed ${seed + 1000} failed (disk faults): ${(e as Error).message}`, { cause: e });
     }
   }
-  assert.ok(commits > 0);
+  assert.ok(commits > 0, 'commits > 0');
   process.stdout.write(`# randomized+disk: committed=${commits} failStops=${failStops}\n`);
 });

@@ -40,7 +40,7 @@ test('single voter elects itself and commits', () => {
 test('replication and commit: entries reach every follower in order', () => {
   const c = new Cluster({ seed: 7 });
   const l = electLeader(c);
-  for (let i = 0; i < 20; i++) assert.ok(c.propose(l.id, `v${i}`).ok);
+  for (let i = 0; i < 20; i++) assert.ok(c.propose(l.id, `v${i}`).ok, 'c.propose(l.id, `v${i}`).ok');
   commitAll(c);
   for (const s of c.alive()) assert.deepEqual(s.sm.values(), Array.from({ length: 20 }, (_, i) => `v${i}`));
   const f = c.alive().find((s) => s !== l)!;
@@ -74,9 +74,9 @@ test('leader does not count an older epoch entry toward HW until its own entry c
   c.propose(l.id, 'old-epoch');
   c.runFor(50);
   const others = c.alive().filter((s) => s !== l);
-  assert.ok(c.runUntil(() => others.some((s) => s.replica.role === 'leader'), 5_000));
+  assert.ok(c.runUntil(() => others.some((s) => s.replica.role === 'leader'), 5_000), 'c.runUntil(() => others.some((s) => s.replica.role === \'leader\'), 5...');
   const l2 = others.find((s) => s.replica.role === 'leader')!;
-  assert.ok(l2.replica.epoch > e0);
+  assert.ok(l2.replica.epoch > e0, 'l2.replica.epoch > e0');
   c.heal();
   commitAll(c);
   // The old-epoch entry was never committed: it is gone everywhere (truncated by divergence).
@@ -93,7 +93,7 @@ test('divergence: an isolated leader truncates its suffix on rejoin (RAFT-2)', (
   for (let i = 0; i < 5; i++) c.propose(l.id, `stale${i}`);
   c.runFor(30);
   const others = c.alive().filter((s) => s !== l);
-  assert.ok(c.runUntil(() => others.some((s) => s.replica.role === 'leader'), 5_000));
+  assert.ok(c.runUntil(() => others.some((s) => s.replica.role === 'leader'), 5_000), 'c.runUntil(() => others.some((s) => s.replica.role === \'leader\'), 5...');
   const l2 = others.find((s) => s.replica.role === 'leader')!;
   c.propose(l2.id, 'b', 'c');
   c.heal();
@@ -134,7 +134,7 @@ test('torn tail: a half-written last entry is detected and truncated', () => {
   c.restart(l.id);
   electLeader(c);
   commitAll(c);
-  for (const s of c.alive()) assert.ok(s.replica.failure === undefined);
+  for (const s of c.alive()) assert.ok(s.replica.failure === undefined, 's.replica.failure === undefined');
 });
 
 test('bit-rot in acknowledged data makes a replica a non-voter until repaired (RAFT-9)', () => {
@@ -147,7 +147,7 @@ test('bit-rot in acknowledged data makes a replica a non-voter until repaired (R
   const seg = [...f.disk.durableFiles().keys()].find((p) => p.startsWith('meta/log/'))!;
   f.disk.corrupt(seg, 30, 4);
   c.restart(f.id);
-  assert.ok(c.runUntil(() => f.replica.role !== 'recovering', 1_000));
+  assert.ok(c.runUntil(() => f.replica.role !== 'recovering', 1_000), 'c.runUntil(() => f.replica.role !== \'recovering\', 1_000)');
   assert.ok(f.replica.recoveryReport?.rotDetected, 'rot detected');
   assert.ok(f.replica.repairTargetOffset > 0, 'damaged until repaired');
   commitAll(c);
@@ -207,7 +207,7 @@ test('readIndex: ready after a round of fetches, failed on leadership loss (RAFT
   c.propose(l.id, 'a');
   c.readIndex(l.id, 1);
   assert.deepEqual(l.sm.ready, [], 'not ready synchronously');
-  assert.ok(c.runUntil(() => l.sm.ready.includes(1), 1_000));
+  assert.ok(c.runUntil(() => l.sm.ready.includes(1), 1_000), 'c.runUntil(() => l.sm.ready.includes(1), 1_000)');
   assert.ok(l.sm.values().includes('a'), 'applied the commit offset at call time first');
   c.isolate(l.id);
   c.readIndex(l.id, 2);
@@ -229,21 +229,21 @@ test('Raft Figure 8: an older-epoch entry is never committed by counting replica
     // 1. The leader A writes x, which reaches only B.
     c.split([a, b], ...rest.map((id) => [id]));
     const k = c.propose(a, 'x').offsets![0];
-    assert.ok(c.runUntil(() => c.node(b).replica.durableEndOffset > k, 2_000));
+    assert.ok(c.runUntil(() => c.node(b).replica.durableEndOffset > k, 2_000), 'c.runUntil(() => c.node(b).replica.durableEndOffset > k, 2_000)');
     c.crash(a);
     // 2. C (one of the rest) leads a later epoch and writes its LeaderChange at k, alone.
     c.split(rest, [b]);
-    assert.ok(c.runUntil(() => rest.some((id) => c.node(id).replica.role === 'leader'), 5_000));
+    assert.ok(c.runUntil(() => rest.some((id) => c.node(id).replica.role === 'leader'), 5_000), 'c.runUntil(() => rest.some((id) => c.node(id).replica.role === \'lea...');
     const cId = rest.find((id) => c.node(id).replica.role === 'leader')!;
     c.split([b]);
-    assert.ok(c.runUntil(() => c.node(cId).replica.durableEndOffset > k, 1_000));
+    assert.ok(c.runUntil(() => c.node(cId).replica.durableEndOffset > k, 1_000), 'c.runUntil(() => c.node(cId).replica.durableEndOffset > k, 1_000)');
     const [d, e] = rest.filter((id) => id !== cId);
     if (c.node(d).replica.logEndOffset !== k || c.node(e).replica.logEndOffset !== k) continue; // C's entry escaped
     c.crash(cId);
     // 3. A returns and leads {A, B, D}; D gets x (old epoch) one entry at a time.
     c.restart(a);
     c.split([a, b, d], [e]);
-    assert.ok(c.runUntil(() => [a, b].some((id) => c.node(id).replica.role === 'leader'), 5_000));
+    assert.ok(c.runUntil(() => [a, b].some((id) => c.node(id).replica.role === 'leader'), 5_000), 'c.runUntil(() => [a, b].some((id) => c.node(id).replica.role === \'l...');
     const x = [a, b].find((id) => c.node(id).replica.role === 'leader')!;
     c.runUntil(() => c.node(x).replica.highWatermark > k || c.node(d).replica.logEndOffset > k + 1, 2_000);
     // 4. Cut off X the moment D has x but not X's own entry; C returns with D and E.
@@ -273,7 +273,7 @@ test('observer: a non-voter finds the leader, replicates, never campaigns or cou
   c.runFor(2_000);
   const role: string = o.replica.role;
   assert.ok(!['leader', 'candidate', 'prospective'].includes(role), `observer became ${role}`);
-  assert.ok(![...c.leaders.values()].includes(4));
+  assert.ok(![...c.leaders.values()].includes(4), '![...c.leaders.values()].includes(4)');
 });
 
 test('graceful resignation: EndQuorumEpoch makes the others elect a new leader quickly', () => {
@@ -283,7 +283,7 @@ test('graceful resignation: EndQuorumEpoch makes the others elect a new leader q
   const t0 = c.now;
   c.apply(l, l.replica.resignLeadership({ now: c.now, wall: c.now }));
   assert.notEqual(l.replica.role, 'leader');
-  assert.ok(c.runUntil(() => c.leader() !== undefined, 2_000));
+  assert.ok(c.runUntil(() => c.leader() !== undefined, 2_000), 'c.runUntil(() => c.leader() !== undefined, 2_000)');
   assert.ok(c.leader()!.replica.epoch > l.replica.epoch - 1 && c.now - t0 < 1_000, `re-elected after ${c.now - t0} ms`);
   commitAll(c);
 });
@@ -364,12 +364,12 @@ test('RAFT-5: a vote is sent only after the vote is durable', () => {
   assert.deepEqual(h.take('VoteResponse'), [], 'still held before the final syncDir');
   h.drain();
   const [res] = h.take('VoteResponse');
-  assert.ok(res && res.type === 'VoteResponse' && res.voteGranted);
+  assert.ok(res && res.type === 'VoteResponse' && res.voteGranted, 'res && res.type === \'VoteResponse\' && res.voteGranted');
   // A second candidate in the same epoch is refused.
   h.msg(3, { type: 'VoteRequest', candidateEpoch: 1, candidateId: 3, voterId: 2, lastOffsetEpoch: 0, lastOffset: 0, preVote: false });
   h.drain();
   const [res3] = h.take('VoteResponse');
-  assert.ok(res3 && res3.type === 'VoteResponse' && !res3.voteGranted);
+  assert.ok(res3 && res3.type === 'VoteResponse' && !res3.voteGranted, 'res3 && res3.type === \'VoteResponse\' && !res3.voteGranted');
 });
 
 test('RAFT-6: a follower fetches past new entries only after their sync completed', () => {
@@ -378,7 +378,7 @@ test('RAFT-6: a follower fetches past new entries only after their sync complete
   assert.deepEqual(h.take('FetchRequest'), [], 'no message in the new epoch before the epoch is durable');
   h.drain();
   const [f0] = h.take('FetchRequest');
-  assert.ok(f0 && f0.type === 'FetchRequest' && f0.fetchOffset === 0);
+  assert.ok(f0 && f0.type === 'FetchRequest' && f0.fetchOffset === 0, 'f0 && f0.type === \'FetchRequest\' && f0.fetchOffset === 0');
   const records = [0, 1, 2].map((o) => ({ offset: o, epoch: 1, control: false, payload: bytes(`r${o}`) }));
   h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 0, logStartOffset: 0, currentLeader: { leaderId: 1, leaderEpoch: 1 }, records });
   assert.equal(h.r.logEndOffset, 3);
@@ -389,13 +389,13 @@ test('RAFT-6: a follower fetches past new entries only after their sync complete
   }
   h.drain();
   const [f1] = h.take('FetchRequest');
-  assert.ok(f1 && f1.type === 'FetchRequest' && f1.fetchOffset === 3 && f1.lastFetchedEpoch === 1);
+  assert.ok(f1 && f1.type === 'FetchRequest' && f1.fetchOffset === 3 && f1.lastFetchedEpoch === 1, 'f1 && f1.type === \'FetchRequest\' && f1.fetchOffset === 3 && f1.last...');
   // Divergence: the leader says epoch 1 ends at 1; the follower truncates, then refetches from 1.
   h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 1, logStartOffset: 0, currentLeader: { leaderId: 1, leaderEpoch: 1 }, records: [], divergingEpoch: { epoch: 1, endOffset: 1 } });
   assert.equal(h.r.logEndOffset, 1);
   h.drain();
   const [f2] = h.take('FetchRequest');
-  assert.ok(f2 && f2.type === 'FetchRequest' && f2.fetchOffset === 1);
+  assert.ok(f2 && f2.type === 'FetchRequest' && f2.fetchOffset === 1, 'f2 && f2.type === \'FetchRequest\' && f2.fetchOffset === 1');
 });
 
 test('hostile messages are dropped or answered with error codes, never thrown', () => {
@@ -406,9 +406,9 @@ test('hostile messages are dropped or answered with error codes, never thrown', 
   h.msg(3, { type: 'FetchResponse', errorCode: 0, highWatermark: 1e9, logStartOffset: 0, currentLeader: { leaderId: 3, leaderEpoch: 0 }, records: [{ offset: 5, epoch: 7, control: false, payload: bytes('x') }] });
   h.drain();
   const votes = h.take('VoteResponse');
-  assert.ok(votes.every((v) => v.type === 'VoteResponse' && !v.voteGranted && v.errorCode !== 0));
+  assert.ok(votes.every((v) => v.type === 'VoteResponse' && !v.voteGranted && v.errorCode !== 0), 'votes.every((v) => v.type === \'VoteResponse\' && !v.voteGranted && v...');
   const fetches = h.take('FetchResponse');
-  assert.ok(fetches.every((f) => f.type === 'FetchResponse' && f.errorCode !== 0));
+  assert.ok(fetches.every((f) => f.type === 'FetchResponse' && f.errorCode !== 0), 'fetches.every((f) => f.type === \'FetchResponse\' && f.errorCode !== 0)');
   assert.equal(h.r.logEndOffset, 0);
   assert.equal(h.r.highWatermark, 0);
 });
