@@ -57,10 +57,37 @@ export interface BatchHeader {
 
 const view = (buf: Uint8Array): DataView => new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
 
+// Allocation-free big-endian readers for the data path (no DataView, no BigInt). Each checks its
+// bounds and throws RangeError as DataView would, so a caller's bug never reads `undefined` as 0.
+const need = (buf: Uint8Array, at: number, bytes: number): void => {
+  if (!(at >= 0 && at + bytes <= buf.length)) throw new RangeError('batch header: read out of bounds');
+};
+const int32At = (buf: Uint8Array, at: number): number => {
+  need(buf, at, 4);
+  return (buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!;
+};
+/**
+ * An int64 as a JS number: hi * 2^32 + lo. Exact below 2^53 in magnitude; beyond that the one
+ * rounding of the sum matches Number(bigint) (hi * 2^32 and lo are both exact doubles).
+ */
+const int64At = (buf: Uint8Array, at: number): number => {
+  need(buf, at, 8);
+  const hi = (buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!;
+  const lo = ((buf[at + 4]! << 24) | (buf[at + 5]! << 16) | (buf[at + 6]! << 8) | buf[at + 7]!) >>> 0;
+  return hi * 4294967296 + lo;
+};
+const setInt32At = (buf: Uint8Array, at: number, value: number): void => {
+  need(buf, at, 4);
+  buf[at] = value >>> 24;
+  buf[at + 1] = value >>> 16;
+  buf[at + 2] = value >>> 8;
+  buf[at + 3] = value;
+};
+
 /** Total size in bytes of the batch starting at `off`, or -1 if fewer than 12 bytes remain. */
 export const batchSizeAt = (buf: Uint8Array, off: number): number => {
   if (buf.length - off < BATCH_LOG_OVERHEAD) return -1;
-  return BATCH_LOG_OVERHEAD + view(buf).getInt32(off + 8);
+  return BATCH_LOG_OVERHEAD + int32At(buf, off + 8);
 };
 
 /** Reads the header at `off`. The caller checks `buf.length - off >= BATCH_HEADER_SIZE` first. */
@@ -84,26 +111,30 @@ export const readBatchHeader = (buf: Uint8Array, off = 0): BatchHeader => {
 };
 
 /** Cheap field readers for the data path (no object allocation). Offsets are JS numbers (< 2^53). */
-export const baseOffsetAt = (buf: Uint8Array, off: number): number => Number(view(buf).getBigInt64(off));
-export const lastOffsetDeltaAt = (buf: Uint8Array, off: number): number => view(buf).getInt32(off + 23);
-export const maxTimestampAt = (buf: Uint8Array, off: number): number => Number(view(buf).getBigInt64(off + 35));
-export const leaderEpochAt = (buf: Uint8Array, off: number): number => view(buf).getInt32(off + 12);
-export const attributesAt = (buf: Uint8Array, off: number): number => view(buf).getInt16(off + 21);
+export const baseOffsetAt = (buf: Uint8Array, off: number): number => int64At(buf, off);
+export const lastOffsetDeltaAt = (buf: Uint8Array, off: number): number => int32At(buf, off + 23);
+export const maxTimestampAt = (buf: Uint8Array, off: number): number => int64At(buf, off + 35);
+export const leaderEpochAt = (buf: Uint8Array, off: number): number => int32At(buf, off + 12);
+export const attributesAt = (buf: Uint8Array, off: number): number => {
+  need(buf, off + 21, 2);
+  return ((buf[off + 21]! << 24) | (buf[off + 22]! << 16)) >> 16;
+};
 
 /** True when the batch at `off` is whole, magic 2, and its CRC matches its bytes. */
 export const batchCrcValid = (buf: Uint8Array, off: number): boolean => {
   const size = batchSizeAt(buf, off);
   if (size < BATCH_HEADER_SIZE || off + size > buf.length) return false;
-  const v = view(buf);
-  if (v.getInt8(off + 16) !== MAGIC_V2) return false;
-  return crc32c(buf.subarray(off + ATTRIBUTES_OFFSET, off + size)) === v.getUint32(off + CRC_OFFSET);
+  if (buf[off + 16] !== MAGIC_V2) return false;
+  return crc32c(buf.subarray(off + ATTRIBUTES_OFFSET, off + size)) === int32At(buf, off + CRC_OFFSET) >>> 0;
 };
 
 /** Writes baseOffset and partitionLeaderEpoch in place; the CRC stays valid (neither is covered). */
 export const stampBatch = (buf: Uint8Array, off: number, baseOffset: number, leaderEpoch: number): void => {
-  const v = view(buf);
-  v.setBigInt64(off, BigInt(baseOffset));
-  v.setInt32(off + 12, leaderEpoch);
+  if (!Number.isSafeInteger(baseOffset)) throw new RangeError(`stampBatch: baseOffset ${baseOffset} is not a safe integer`);
+  const hi = Math.floor(baseOffset / 4294967296);
+  setInt32At(buf, off, hi);
+  setInt32At(buf, off + 4, baseOffset - hi * 4294967296);
+  setInt32At(buf, off + 12, leaderEpoch);
 };
 
 /** Recomputes and stores the CRC of the batch at `off` (for encoders). */
