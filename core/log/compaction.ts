@@ -7,7 +7,7 @@
 // has no key, or it is in a control/transactional batch — those are kept whole); CMP-2 the
 // cleaned segment holds a subsequence of the original batches' records, in offset order, with
 // identical key, value, headers, offsets and timestamps; CMP-3 a batch no record of which was
-// removed is copied byte for byte.
+// removed is copied byte for byte; CMP-4 a segment's last batch is never removed entirely.
 // Pure functions; partition-log.ts drives the disk side (read, write `.cleaned`, sync, swap).
 import { ATTRIBUTES_OFFSET, batchSizeAt, readBatchHeader } from '../records/batch-header.ts';
 import { decodeBatch, encodeBatch, forEachRecord } from '../records/batch.ts';
@@ -82,7 +82,14 @@ export const cleanSegment = (segment: Uint8Array, map: KeyMap, dropTombstones: b
       total += size;
       continue;
     }
-    if (keep.length === 0) continue;
+    if (keep.length === 0 && off < segment.length) continue;
+    if (keep.length === 0) {
+      // CMP-4: the segment's last batch is kept whole even if superseded, so a scan of the
+      // segment still ends at its last offset (recovery derives the log end from it).
+      out.push(whole);
+      total += size;
+      continue;
+    }
     const h = batch.header;
     const codec = h.attributes & COMPRESSION_CODEC_MASK;
     const rewritten = encodeBatch({

@@ -12,23 +12,59 @@ import { SimDisk, type DiskFaultConfig } from '../../sim/disk.ts';
 import { makeSimRng } from '../../sim/rng.ts';
 import { BATCH_LOG_OVERHEAD, baseOffsetAt, batchSizeAt } from '../records/batch-header.ts';
 import { LogDriver, makeBatch, smallConfig } from './log-harness.test.ts';
+import { decodeBatch } from '../records/batch.ts';
+
+interface MRecord {
+  readonly offset: number;
+  readonly key: string;
+  readonly value: string;
+}
 
 interface MBatch {
   readonly base: number;
   readonly last: number;
   readonly bytes: Uint8Array;
+  readonly records: readonly MRecord[];
 }
+
+const hex = (b: Uint8Array | null): string => (b === null ? 'null' : Buffer.from(b).toString('hex'));
+
+const recordsOf = (batch: Uint8Array): MRecord[] => {
+  const d = decodeBatch(batch, 0, { verifyCrc: false });
+  assert.ok(!('error' in d), 'decodable batch');
+  return d.records.map((r) => ({ offset: r.offset, key: hex(r.key), value: hex(r.value) }));
+};
 
 export interface Model {
   batches: MBatch[];
   leo: number;
   epoch: number;
+  /** Compact mode: the log end when compaction last ran; truncation stays above it (as Kafka's
+   *  does above the high watermark the cleaner is bounded by). */
+  cleanedUpTo?: number;
 }
 
 export interface Real {
   d: LogDriver;
   faults: boolean;
+  /** cleanup.policy=compact: reads are checked record by record (after ⊆ read ⊆ appended). */
+  compact: boolean;
 }
+
+/** Compact mode: every record read was appended with that offset, key and value. */
+const checkRecords = (m: Model, got: Uint8Array[]): void => {
+  const byOffset = new Map<number, MRecord>();
+  for (const b of m.batches) for (const r of b.records) byOffset.set(r.offset, r);
+  let prev = -1;
+  for (const b of got) {
+    for (const r of recordsOf(b)) {
+      const want = byOffset.get(r.offset);
+      assert.ok(want !== undefined && want.key === r.key && want.value === r.value, `record ${r.offset} as appended`);
+      assert.ok(r.offset > prev, 'records in offset order');
+      prev = r.offset;
+    }
+  }
+};
 
 type Cmd = fc.Command<Model, Real>;
 
@@ -77,6 +113,7 @@ const splitBatches = (chunks: readonly Uint8Array[]): Uint8Array[] => {
 
 /** Reads [logStart, leo) in full and checks every batch against the model, bit-exact. */
 const checkAll = (m: Model, r: Real): void => {
+  if (r.compact) return checkAllCompact(m, r);
   const log = r.d.log;
   let fetch = log.logStartOffset;
   for (let guard = 0; fetch < log.logEndOffset; guard++) {
@@ -95,6 +132,31 @@ const checkAll = (m: Model, r: Real): void => {
       fetch = want.last + 1;
     }
   }
+};
+
+/** Compact mode: read everything; records ⊆ appended, and every key's latest record is there. */
+const checkAllCompact = (m: Model, r: Real): void => {
+  const log = r.d.log;
+  const seen = new Set<number>();
+  const got: Uint8Array[] = [];
+  let fetch = log.logStartOffset;
+  for (let guard = 0; fetch < log.logEndOffset; guard++) {
+    assert.ok(guard < 10_000, 'read loop bounded');
+    const res = r.d.read(fetch, 8192);
+    if (res.error === 'KAFKA_STORAGE_ERROR' && r.faults) continue;
+    assert.equal(res.error, 'NONE', `read at ${fetch}`);
+    const batches = splitBatches(res.chunks);
+    if (batches.length === 0) break;
+    for (const b of batches) {
+      got.push(b);
+      for (const rec of recordsOf(b)) seen.add(rec.offset);
+      fetch = baseOffsetAt(b, 0) + new DataView(b.buffer, b.byteOffset + 23, 4).getInt32(0) + 1;
+    }
+  }
+  checkRecords(m, got);
+  const latest = new Map<string, number>();
+  for (const b of m.batches) for (const rec of b.records) if (rec.offset >= log.logStartOffset) latest.set(rec.key, rec.offset);
+  for (const [key, offset] of latest) assert.ok(seen.has(offset), `latest record of key ${key} (offset ${offset}) kept`);
 };
 
 /**
@@ -128,7 +190,7 @@ export class AppendCmd implements Cmd {
   check = (): boolean => true;
   run(m: Model, r: Real): void {
     healthy(m, r);
-    const parts = this.counts.map((c, i) => makeBatch(c, r.d.wall + i, m.leo + i, this.valueBytes));
+    const parts = this.counts.map((c, i) => makeBatch(c, r.d.wall + i, m.leo + i, this.valueBytes, r.compact ? (m.leo + i) % 5 : -1));
     const all = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
     let at = 0;
     for (const p of parts) all.set(p, (at += p.length) - p.length);
@@ -141,7 +203,8 @@ export class AppendCmd implements Cmd {
         const size = batchSizeAt(all, off);
         const base = baseOffsetAt(all, off);
         const last = base + new DataView(all.buffer, off + 23, 4).getInt32(0);
-        m.batches.push({ base, last, bytes: all.slice(off, off + size) });
+        const bytes = all.slice(off, off + size);
+        m.batches.push({ base, last, bytes, records: recordsOf(bytes) });
         off += size;
       }
       m.leo = res.lastOffset + 1;
@@ -181,6 +244,11 @@ export class ReadCmd implements Cmd {
     assert.equal(res.error, 'NONE');
     const got = splitBatches(res.chunks);
     if (fetch === log.logEndOffset) return assert.equal(got.length, 0);
+    if (r.compact) {
+      checkRecords(m, got);
+      if (got.length > 0) assert.ok(baseOffsetAt(got[0], 0) + new DataView(got[0].buffer, got[0].byteOffset + 23, 4).getInt32(0) >= fetch);
+      return checkInvariants(m, r);
+    }
     assert.ok(got.length > 0, 'at least one batch');
     const first = m.batches.findIndex((b) => b.last >= fetch);
     let total = 0;
@@ -205,6 +273,24 @@ export class FlushCmd implements Cmd {
   toString = (): string => 'flush';
 }
 
+export class CompactCmd implements Cmd {
+  constructor(readonly advanceMs: number) {}
+  check = (): boolean => true;
+  run(m: Model, r: Real): void {
+    r.d.drain();
+    healthy(m, r);
+    r.d.wall += this.advanceMs;
+    r.d.log.setHighWatermark(r.d.log.logEndOffset);
+    m.cleanedUpTo = r.d.log.logEndOffset;
+    r.d.push(r.d.log.compact(r.d.stamp()));
+    r.d.drain();
+    healthy(m, r);
+    if (r.compact) checkAll(m, r);
+    checkInvariants(m, r);
+  }
+  toString = (): string => `compact(+${this.advanceMs}ms)`;
+}
+
 export class RollCmd implements Cmd {
   check = (): boolean => true;
   run(m: Model, r: Real): void {
@@ -221,7 +307,8 @@ export class TruncateCmd implements Cmd {
     r.d.drain();
     healthy(m, r);
     const log = r.d.log;
-    const x = log.logStartOffset + Math.floor(this.frac * (log.logEndOffset - log.logStartOffset));
+    let x = log.logStartOffset + Math.floor(this.frac * (log.logEndOffset - log.logStartOffset));
+    if (r.compact) x = Math.max(x, m.cleanedUpTo ?? 0);
     for (let i = 0; i < 10; i++) {
       // An injected fsync failure may leave the truncation undone: restart, reconcile, redo.
       r.d.push(r.d.log.truncateTo(x));
@@ -269,7 +356,7 @@ export class CrashCmd implements Cmd {
     for (let i = 0; i < this.stepsBefore; i++) r.d.stepOne();
     let durable = r.d.log.durableOffset;
     let mustTruncateAt = -1;
-    if (this.corruptTail >= 0 && r.d.log.state === 'ready') {
+    if (this.corruptTail >= 0 && r.d.log.state === 'ready' && !r.compact) {
       r.d.drain();
       if (r.d.log.state === 'ready') r.d.push(r.d.log.flush()); // make the tail durable first
       r.d.drain();
@@ -321,6 +408,7 @@ export const commandArb = fc.commands(
     fc.tuple(frac, fc.integer({ min: 1, max: 4096 })).map(([f, b]) => new ReadCmd(f, b)),
     fc.constant(new RollCmd()),
     fc.constant(new FlushCmd()),
+    fc.integer({ min: 0, max: 5000 }).map((ms) => new CompactCmd(ms)),
     frac.map((f) => new TruncateCmd(f)),
     fc.integer({ min: 0, max: 5000 }).map((ms) => new RetentionCmd(ms)),
     fc.tuple(fc.integer({ min: 0, max: 10 }), fc.oneof(fc.constant(-1), frac)).map(([s, c]) => new CrashCmd(s, c)),
@@ -337,6 +425,8 @@ export interface PropertyOptions {
   readonly faults?: boolean;
   /** flush.messages for the log (1 = sync every commit, the default). */
   readonly flushMessages?: number;
+  /** cleanup.policy=compact, with compaction commands and record-level checks. */
+  readonly compact?: boolean;
 }
 
 export const FAULTS: DiskFaultConfig = { bitRotRate: 0.002, readErrorRate: 0.002, syncFailRate: 0.002 };
@@ -346,11 +436,17 @@ export const runLogProperty = (opts: PropertyOptions): fc.RunDetails<[number, It
   fc.check(
     fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), commandArb, (diskSeed, cmds) => {
       const faults = opts.faults ?? false;
-      const cfg = smallConfig({ retentionBytes: 3000, retentionMs: 4000, segmentMs: 3000, flushMessages: opts.flushMessages ?? 1 });
+      const cfg = smallConfig({
+        retentionBytes: 3000,
+        retentionMs: 4000,
+        segmentMs: 3000,
+        flushMessages: opts.flushMessages ?? 1,
+        cleanupPolicy: opts.compact ? 'compact' : 'delete',
+      });
       const d = new LogDriver(new SimDisk(makeSimRng(diskSeed).fork('disk'), faults ? FAULTS : {}), cfg);
       d.boot();
       d.drain();
-      const real: Real = { d, faults };
+      const real: Real = { d, faults, compact: opts.compact ?? false };
       for (let i = 0; i < 20 && d.log.state !== 'ready'; i++) {
         d.boot();
         d.drain();

@@ -81,7 +81,10 @@ export class PartitionLog {
   private busyJobs = 0;
   /** Disk read walks in progress; a compaction swap waits for zero (a walk must see one file). */
   private readsInFlight = 0;
-  private swapWaiting: (() => void) | null = null;
+  private swapQueue: (() => void)[] = [];
+  private ckptInFlight = false;
+  private ckptAgain = false;
+  private ckptWaiters: (() => void)[] = [];
   /** Segment with writes not yet covered by a sync (only with flushMessages > 1). */
   private dirty: Segment | null = null;
   private flushRequested = false;
@@ -360,9 +363,21 @@ export class PartitionLog {
     return this.segments[this.segmentIndexFor(offset)].baseOffset;
   }
 
-  /** Emits the four atomic checkpoint writes; returns the id of the last op. */
-  writeCheckpoints(): DiskOpId {
-    const { dir, topic, partition } = this.config;
+  /**
+   * Writes the four checkpoints atomically (CKPT-1), then calls `then` once all are renamed
+   * into place and their directory synced.
+   */
+  writeCheckpoints(then?: () => void): void {
+    if (then !== undefined) this.ckptWaiters.push(then);
+    if (this.ckptInFlight) {
+      this.ckptAgain = true; // one set of tmp files at a time; rewrite with fresh values after
+      return;
+    }
+    this.ckptInFlight = true;
+    this.ckptAgain = false;
+    const waiters = this.ckptWaiters;
+    this.ckptWaiters = [];
+    const { topic, partition } = this.config;
     const one = (offset: number): Uint8Array => encodeCheckpoint([[topic, partition, offset]]);
     const files: [string, Uint8Array][] = [
       [CKPT_RECOVERY_POINT, one(this.recoveryPoint)],
@@ -370,9 +385,30 @@ export class PartitionLog {
       [CKPT_LOG_START, one(this.logStartOffset)],
       [CKPT_LEADER_EPOCH, this.epochs.cache.encode()],
     ];
-    let last = -1;
-    for (const [name, data] of files) for (const op of atomicWriteOps(dir, name, data)) last = this.q.emit(op);
-    return last;
+    let left = files.length;
+    for (const [name, data] of files) {
+      this.emitAtomicWrite(name, data, () => {
+        if (--left > 0) return;
+        this.ckptInFlight = false;
+        for (const w of waiters) w();
+        if (this.ckptAgain || this.ckptWaiters.length > 0) this.writeCheckpoints();
+      });
+    }
+  }
+
+  /**
+   * write `name.tmp`, truncate, sync — and only once that sync succeeded, rename over `name` and
+   * syncDir (a failed sync drops the tmp's data: renaming it then would destroy the old file).
+   */
+  emitAtomicWrite(name: string, data: Uint8Array, then?: () => void): void {
+    const [write, truncate, sync, rename, syncDir] = atomicWriteOps(this.config.dir, name, data);
+    this.q.emit(write);
+    this.q.emit(truncate);
+    this.q.emit(sync, () => {
+      if (this.state === 'failed') return;
+      this.q.emit(rename);
+      this.q.emit(syncDir, () => then?.());
+    });
   }
 
   /** The owner (broker) reports the high watermark; it is clamped to [logStartOffset, logEndOffset]. */
@@ -467,10 +503,10 @@ export class PartitionLog {
 
   private readDone(): void {
     if (--this.readsInFlight < 0) throw new Error('LOG: read accounting');
-    if (this.readsInFlight === 0 && this.swapWaiting !== null) {
-      const swap = this.swapWaiting;
-      this.swapWaiting = null;
-      swap();
+    if (this.readsInFlight === 0 && this.swapQueue.length > 0) {
+      const swaps = this.swapQueue;
+      this.swapQueue = [];
+      for (const swap of swaps) swap();
     }
   }
 
@@ -573,7 +609,8 @@ export class PartitionLog {
           cut = end.position;
           cutOffset = seg.nextOffset;
         }
-        this.applyTruncation(segIndex, cut, Math.min(cutOffset, seg.nextOffset));
+        // The batch holding `target` goes whole; in a compacted gap the end is `target` itself.
+        this.applyTruncation(segIndex, cut, Math.min(cutOffset, seg.nextOffset, target));
       },
     );
   }
@@ -718,29 +755,43 @@ export class PartitionLog {
     }
     const map: KeyMap = new Map();
     for (const b of bufs) if (addToKeyMap(b, map) !== null) return finish();
-    const swaps: (() => void)[] = [];
+    const swaps: { seg: Segment; bytes: Uint8Array }[] = [];
     range.forEach((seg, i) => {
       const dropTombstones = seg.maxTimestamp >= 0 && stamp.wall - seg.maxTimestamp > this.config.deleteRetentionMs;
       const res = cleanSegment(bufs[i], map, dropTombstones);
-      if ('error' in res || res.recordsRemoved === 0) return;
-      swaps.push(() => this.swapCleaned(seg, res.bytes));
+      if (!('error' in res) && res.recordsRemoved > 0) swaps.push({ seg, bytes: res.bytes });
     });
-    const run = (): void => {
-      if (this.state === 'ready') for (const swap of swaps) swap();
-      finish();
-    };
-    if (this.readsInFlight === 0) run();
-    else this.swapWaiting = run;
+    // busyJobs stays raised (truncation and retention wait) until every swap is in place.
+    let left = swaps.length;
+    if (left === 0) return finish();
+    for (const { seg, bytes } of swaps) {
+      this.swapCleaned(seg, bytes, () => {
+        if (--left === 0) finish();
+      });
+    }
   }
 
   /** Atomically replaces `seg`'s file with `bytes` (same base offset, same offsets). */
-  private swapCleaned(seg: Segment, bytes: Uint8Array): void {
-    const at = this.segments.indexOf(seg);
-    if (at < 0 || at === this.segments.length - 1) return; // deleted or became active meanwhile
+  private swapCleaned(seg: Segment, bytes: Uint8Array, done: () => void): void {
     const cleaned = `${seg.logFile}.cleaned`;
     this.q.emit({ kind: 'write', file: cleaned, offset: 0, data: bytes });
     this.q.emit({ kind: 'truncate', file: cleaned, size: bytes.length });
-    this.q.emit({ kind: 'sync', file: cleaned });
+    // The swap is emitted only once `.cleaned` is durable: after a failed sync its data is gone,
+    // and renaming it over the segment would destroy the segment.
+    this.q.emit({ kind: 'sync', file: cleaned }, () => this.swapIn(seg, cleaned, bytes, done));
+  }
+
+  private swapIn(seg: Segment, cleaned: string, bytes: Uint8Array, done: () => void): void {
+    if (this.readsInFlight > 0) {
+      // A read walk must see one version of the file: swap once no walk is in progress.
+      this.swapQueue.push(() => this.swapIn(seg, cleaned, bytes, done));
+      return;
+    }
+    const at = this.segments.indexOf(seg);
+    if (this.state !== 'ready' || at < 0 || at === this.segments.length - 1) {
+      this.emitRemove(cleaned);
+      return done();
+    }
     this.emitRemove(seg.indexFile);
     this.emitRemove(seg.timeIndexFile);
     this.q.emit({ kind: 'syncDir', dir: this.config.dir });
@@ -759,6 +810,7 @@ export class PartitionLog {
     this.segments[at] = next;
     this.tail.dropBelow(seg.nextOffset); // memory must not serve what the cleaner removed
     this.events.push({ kind: 'compacted', segmentBase: seg.baseOffset, bytesBefore: seg.sizeBytes, bytesAfter: next.sizeBytes });
+    done();
   }
 }
 

@@ -178,9 +178,10 @@ const scanFrom = (log: PartitionLog, found: Found[], segs: Segment[], trusted: S
   if (i >= segs.length) return settle(log, found, segs, trusted, segs.length, logStart, hw);
   if (trusted.has(i)) return scanFrom(log, found, segs, trusted, i + 1, logStart, hw);
   const prevNext = i > 0 ? segs[i - 1].nextOffset : 0;
-  if (i > 0 && log.config.cleanupPolicy === 'delete' && segs[i].baseOffset > prevNext) {
+  if (i > 0 && segs[i].baseOffset > prevNext) {
     // A hole before this segment: the tail of the previous one was lost (its sync failed or
     // never happened), so everything from here on is above any durable offset: drop it.
+    // (Compaction keeps each segment's last batch, CMP-4, so a cleaned log has no such hole.)
     log.reportCorruption({ file: segs[i].logFile, position: 0, detail: `offset gap ${prevNext}..${segs[i].baseOffset} before segment` });
     return settle(log, found, segs, trusted, i, logStart, hw);
   }
@@ -280,7 +281,7 @@ const finish = (log: PartitionLog, logStart: number, hw: number): void => {
   // then ready once they are written: everything kept is synced (LOG-1 starts from here).
   log.q.emit({ kind: 'sync', file: active.logFile }, () => {
     if (log.state !== 'recovering') return;
-    log.q.attach(log.writeCheckpoints(), () => {
+    log.writeCheckpoints(() => {
       if (log.state !== 'recovering') return;
       log.state = 'ready';
       log.durableOffset = log.logEndOffset;
