@@ -15,11 +15,12 @@ const seed = args[1] !== undefined ? Number(args[1]) : Math.floor(Math.random() 
 const started = performance.now();
 const compact = process.argv.includes('--compact');
 const details = runLogProperty({ numRuns: runs, seed, faults, path: pathArg, flushMessages, compact });
+const mode = `${faults ? ' --faults' : ''}${compact ? ' --compact' : ''}${flushMessages !== undefined ? ` --flush-messages=${flushMessages}` : ''}`;
 const secs = ((performance.now() - started) / 1000).toFixed(1);
 if (details.failed) {
-  console.log(`FAIL after ${details.numRuns} sequences (seed=${seed}${faults ? ' --faults' : ''}, ${secs}s)`);
+  console.log(`FAIL after ${details.numRuns} sequences (seed=${seed}${mode}, ${secs}s)`);
   console.log(fc.defaultReportMessage(details));
   console.log(details.errorInstance instanceof Error ? details.errorInstance.stack : String(details.errorInstance));
   process.exit(1);
 }
-console.log(`ok: ${details.numRuns} sequences passed (seed=${seed}${faults ? ' --faults' : ''}, ${secs}s)`);
+console.log(`ok: ${details.numRuns} sequences passed (seed=${seed}${mode}, ${secs}s)`);

@@ -12,3 +12,13 @@ test('same, with read bit-flips, read errors and fsync failures', () => {
   const details = runLogProperty({ numRuns: 60, faults: true });
   if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? 'failed');
 });
+
+test('cleanup.policy=compact with compaction commands, record-level checks and disk faults', () => {
+  const details = runLogProperty({ numRuns: 60, faults: true, compact: true });
+  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? 'failed');
+});
+
+test('flush.messages=4: durability still only counts synced data', () => {
+  const details = runLogProperty({ numRuns: 60, faults: true, flushMessages: 4 });
+  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? 'failed');
+});
