@@ -28,6 +28,9 @@ export interface WalkSpec {
    * next one where the previous ended — catches flipped baseOffset bits, which the CRC does not cover.
    */
   readonly strictOffsets?: boolean;
+  /** Every batch must end below this (the segment's next offset): catches flipped high bits of a
+   *  baseOffset, which the CRC does not cover, in compacted logs too. */
+  readonly endOffset?: number;
   readonly maxBatchBytes: number;
   readonly chunkBytes?: number;
 }
@@ -56,9 +59,22 @@ export const walkBatches = (
   };
   const onChunk = (buf: Uint8Array, asked: number): void => {
     const atEof = buf.length < asked || position + buf.length >= spec.limitBytes;
-    const r = scanBatches(buf, 0, nextOffset, spec.maxBatchBytes, atEof, spec.strictOffsets ?? false, (off, size, base, last) =>
-      visit(buf, off, size, base, last, position + off) === 'continue',
-    );
+    let outOfRange = -1;
+    const r = scanBatches(buf, 0, nextOffset, spec.maxBatchBytes, atEof, spec.strictOffsets ?? false, (off, size, base, last) => {
+      if (spec.endOffset !== undefined && last >= spec.endOffset) {
+        outOfRange = off;
+        return false;
+      }
+      return visit(buf, off, size, base, last, position + off) === 'continue';
+    });
+    if (outOfRange >= 0) {
+      // Treated as a corrupt batch at that position (re-read, then reported).
+      position += outOfRange;
+      if (retriedAt === position && ++retries > 2) return done({ kind: 'corrupt', position });
+      if (retriedAt !== position) retries = 0;
+      retriedAt = position;
+      return step(0);
+    }
     position += r.position;
     if (r.stop === 'stopped') return done({ kind: 'done', position });
     nextOffset = r.nextOffset;

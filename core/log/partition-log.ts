@@ -28,7 +28,7 @@ import { LeaderEpochCache } from './leader-epoch-cache.ts';
 import type { AppendResult, Corruption, LogError, LogEvent, ReadResult } from './log-types.ts';
 import { Segment } from './segment.ts';
 import { TailCache } from './tail-cache.ts';
-import { walkBatches } from './batch-walker.ts';
+import { walkBatches, type WalkSpec } from './batch-walker.ts';
 import { startRecovery } from './recovery.ts';
 import { planRetention } from './retention.ts';
 import { scanBatches } from './batch-scan.ts';
@@ -464,18 +464,10 @@ export class PartitionLog {
     if (seg === undefined) return this.answerRead(token, 'NONE', []);
     const chunks: Uint8Array[] = [];
     let total = 0;
-    const [startOffset, startPosition] = seg.offsetIndex.lookupEntry(fetchOffset);
     this.readsInFlight++;
     walkBatches(
       this.q,
-      {
-        file: seg.logFile,
-        startPosition,
-        limitBytes: seg.writtenBytes,
-        minOffset: startOffset,
-        strictOffsets: this.config.cleanupPolicy === 'delete',
-        maxBatchBytes: this.config.segmentBytes,
-      },
+      this.walkSpec(seg, fetchOffset),
       (buf, off, size, _base, last) => {
         if (last < fetchOffset) return 'continue';
         if (last >= bound) return 'stop';
@@ -499,6 +491,23 @@ export class PartitionLog {
         this.answerRead(token, 'NONE', chunks);
       },
     );
+  }
+
+  /**
+   * A disk walk of `seg` from the indexed batch at or before `offset`: dense offsets checked when
+   * the log is never compacted, batch ends bounded by the segment's next offset (WALK-1).
+   */
+  private walkSpec(seg: Segment, offset: number): WalkSpec {
+    const [startOffset, startPosition] = seg.offsetIndex.lookupEntry(offset);
+    return {
+      file: seg.logFile,
+      startPosition,
+      limitBytes: seg.writtenBytes,
+      minOffset: startOffset,
+      strictOffsets: this.config.cleanupPolicy === 'delete',
+      endOffset: seg.nextOffset,
+      maxBatchBytes: this.config.segmentBytes,
+    };
   }
 
   private readDone(): void {
@@ -529,13 +538,7 @@ export class PartitionLog {
     this.readsInFlight++;
     walkBatches(
       this.q,
-      {
-        file: seg.logFile,
-        startPosition: seg.offsetIndex.lookup(seg.timeIndex.lookupStart(timestamp)),
-        limitBytes: seg.writtenBytes,
-        minOffset: seg.baseOffset,
-        maxBatchBytes: this.config.segmentBytes,
-      },
+      this.walkSpec(seg, seg.timeIndex.lookupStart(timestamp)),
       (buf, off, _size, base) => {
         if (maxTimestampAt(buf, off) < timestamp) return 'continue';
         found = firstOffsetAtOrAfter(buf, off, timestamp, base);
@@ -594,7 +597,7 @@ export class PartitionLog {
     let cutOffset = -1;
     walkBatches(
       this.q,
-      { file: seg.logFile, startPosition: seg.offsetIndex.lookup(target), limitBytes: seg.writtenBytes, minOffset: seg.baseOffset, maxBatchBytes: this.config.segmentBytes },
+      this.walkSpec(seg, target),
       (_buf, _off, _size, base, last, position) => {
         if (last < target) return 'continue';
         cut = position;
