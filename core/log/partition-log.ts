@@ -727,20 +727,27 @@ export class PartitionLog {
     }
     if (range.length === 0) return [];
     this.busyJobs++;
+    // Each segment is read twice and must match: rewriting is where a bit flipped in flight (in
+    // a baseOffset, which the CRC does not cover) would otherwise become permanent (CMP-5).
     const bufs: Uint8Array[] = [];
     let ok = true;
     range.forEach((seg, i) => {
-      this.q.emit(
-        { kind: 'read', file: seg.logFile, offset: 0, length: seg.sizeBytes },
-        (r) => {
-          bufs[i] = r.data ?? new Uint8Array(0);
-          if (i === range.length - 1) this.compactRange(range, bufs, ok, stamp);
-        },
-        () => {
-          ok = false;
-          if (i === range.length - 1) this.compactRange(range, bufs, ok, stamp);
-        },
-      );
+      for (let copy = 0; copy < 2; copy++) {
+        const last = i === range.length - 1 && copy === 1;
+        this.q.emit(
+          { kind: 'read', file: seg.logFile, offset: 0, length: seg.sizeBytes },
+          (r) => {
+            const data = r.data ?? new Uint8Array(0);
+            if (copy === 0) bufs[i] = data;
+            else if (!sameBytes(bufs[i], data)) ok = false;
+            if (last) this.compactRange(range, bufs, ok, stamp);
+          },
+          () => {
+            ok = false;
+            if (last) this.compactRange(range, bufs, ok, stamp);
+          },
+        );
+      }
     });
     return this.q.take();
   }
@@ -752,7 +759,8 @@ export class PartitionLog {
     };
     if (!readOk || this.state !== 'ready') return finish();
     for (let i = 0; i < range.length; i++) {
-      const r = scanBatches(bufs[i], 0, range[i].baseOffset, this.config.segmentBytes, true, false, () => true);
+      const end = range[i].nextOffset;
+      const r = scanBatches(bufs[i], 0, range[i].baseOffset, this.config.segmentBytes, true, false, (_o, _s, _b, last) => last < end);
       // A bad read (or rot, which reads will report) aborts this run; the next run retries.
       if (bufs[i].length !== range[i].sizeBytes || r.position !== range[i].sizeBytes) return finish();
     }
@@ -832,6 +840,12 @@ const firstOffsetAtOrAfter = (buf: Uint8Array, off: number, timestamp: number, b
     { verifyCrc: false },
   );
   return 'error' in r || found < 0 ? base : found;
+};
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 };
 
 const concat = (views: readonly Uint8Array[], total: number): Uint8Array => {
