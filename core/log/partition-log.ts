@@ -739,7 +739,7 @@ export class PartitionLog {
           (r) => {
             const data = r.data ?? new Uint8Array(0);
             if (copy === 0) bufs[i] = data;
-            else if (!sameBytes(bufs[i], data)) ok = false;
+            else if (bufs[i] === undefined || !sameBytes(bufs[i], data)) ok = false;
             if (last) this.compactRange(range, bufs, ok, stamp);
           },
           () => {
