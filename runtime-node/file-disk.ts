@@ -24,6 +24,16 @@
 //    by a crash may be partial and is deleted, never used. The zero-fill is paced (a flush per
 //    4 MiB, then a short pause) so it does not starve the foreground's fdatasyncs; an allocate
 //    that arrives while it runs waits for it, unpaced, instead of zeroing a second file inline.
+//  - FDISK-8 (write+sync in one call): a `write` whose successor in the queue is a `sync` of the
+//    same file, when that file has no other modification since its last completed sync, is
+//    carried out as one pwrite on an O_DSYNC handle (the kernel syncs the written range and the
+//    metadata needed to read it back before returning, as fdatasync would); both ops then
+//    complete, in order. The sync covers exactly what fdatasync would have: the only unsynced
+//    change to the file is that write. A failure fails both ops (the sync must never succeed
+//    after the write's durability failed). This saves the main-thread hop between the write's
+//    completion and the sync's start (with group commit the main thread is busy appending then).
+//    To let the caller queue the sync, a write that arrives at an idle queue starts on the next
+//    enqueue or at the end of the current microtask, whichever comes first.
 //  - FDISK-5 (bounded): at most `maxOpenFiles` handles stay open (least recently used closed
 //    first); the queue holds at most `maxQueued` operations (beyond it: our caller's bug).
 //  - FDISK-6 (shutdown): `close()` waits for queued operations, then closes every handle;
@@ -51,6 +61,8 @@ export interface FileDiskOptions {
   readonly maxQueued?: number;
   /** Clock for the Stamp on completions; defaults to performance.now() / Date.now(). */
   readonly stamp?: () => Stamp;
+  /** Fuse a write and the sync after it into one O_DSYNC write (FDISK-8); default true. */
+  readonly fuseSync?: boolean;
   /** Prepare preallocated spares in the background (FDISK-7); default true. */
   readonly spares?: boolean;
   /** Spare pacing: fdatasync after this many zero bytes (default 4 MiB), then pause. */
@@ -64,6 +76,11 @@ const zeroChunk = new Uint8Array(zeroChunkBytes); // read-only by convention: on
 const maxIoBytes = 0x7fff_f000; // Linux caps one read/write at this many bytes
 const openRw = constants.O_RDWR;
 const openRwCreate = constants.O_RDWR | constants.O_CREAT;
+const openDsyncCreate = constants.O_RDWR | constants.O_CREAT | constants.O_DSYNC;
+/** FDISK-8: the cache key of a file's O_DSYNC handle (NUL never occurs in a checked path). */
+const dsyncKey = (rel: string): string => rel + '\0';
+/** True when cache key `key` names `rel` itself (either handle) or a path under it. */
+const keyUnder = (key: string, rel: string): boolean => key === rel || key === rel + '\0' || key.startsWith(rel + '/');
 /** FDISK-7: the spare pool's directory under the root; machine paths may not name it. */
 export const SPARE_DIR = '.cairn-spare';
 const minSpareBytes = 1 << 20;
@@ -126,6 +143,11 @@ export class FileDisk {
   private readonly queue: Pending[] = [];
   private queueHead = 0;
   private executing = false;
+  /** FDISK-8: a write arrived at an idle queue; it starts on the next enqueue or microtask. */
+  private startPending = false;
+  /** FDISK-8: files modified (write/truncate/allocate/rename target) since their last sync. */
+  private readonly unsynced = new Set<string>();
+  private readonly fuseSync: boolean;
   private closed = false;
   private readonly drainWaiters: (() => void)[] = [];
   private readonly maxOpenFiles: number;
@@ -143,6 +165,8 @@ export class FileDisk {
   private spareUrgent = false;
   /** Allocations served by a spare rename / by writing zeroes inline (metrics, tests). */
   readonly allocations = { fromSpare: 0, inline: 0 };
+  /** Write+sync pairs carried out as one O_DSYNC write (FDISK-8; metrics, tests). */
+  fusedSyncs = 0;
 
   constructor(root: string, options: FileDiskOptions = {}) {
     if (typeof root !== 'string' || root === '') throw new Error('FileDisk: root must be a directory path');
@@ -151,6 +175,7 @@ export class FileDisk {
     this.maxQueued = options.maxQueued ?? 1 << 16;
     this.stamp = options.stamp ?? realStamp;
     this.spares = options.spares ?? true;
+    this.fuseSync = options.fuseSync ?? true;
     this.spareSyncBytes = Math.max(1, Math.round((options.spareSyncBytes ?? 4 << 20) / zeroChunkBytes)) * zeroChunkBytes;
     this.sparePauseMs = options.sparePauseMs ?? 2;
     if (!(this.maxOpenFiles >= 1)) throw new Error('FileDisk: maxOpenFiles must be >= 1');
@@ -201,15 +226,30 @@ export class FileDisk {
     }
     if (this.queued >= this.maxQueued) throw new Error(`FileDisk: more than ${this.maxQueued} ops queued`);
     this.queue.push({ op, finish });
-    if (!this.executing) this.startHead();
+    if (this.startPending) {
+      this.startPending = false; // the idle write's successor is here: start it (maybe fused)
+      this.startHead();
+    } else if (!this.executing) {
+      if (this.fuseSync && op.kind === 'write') {
+        this.startPending = true;
+        this.executing = true; // FDISK-1: nothing else may start before this write
+        queueMicrotask(() => {
+          if (!this.startPending) return;
+          this.startPending = false;
+          this.startHead();
+        });
+      } else this.startHead();
+    }
   }
 
   /** Starts the op at the head of the queue. The fs call of a write/sync on a cached handle is
    * issued synchronously, so I/O overlaps whatever the caller does next. */
   private startHead(): void {
     const head = this.queue[this.queueHead];
-    if (head === undefined || this.executing) throw new Error('FDISK-1: start without an idle head');
+    if (head === undefined) throw new Error('FDISK-1: start without a head');
     this.executing = true;
+    const next = this.queue[this.queueHead + 1];
+    if (next !== undefined && this.fusable(head.op, next.op)) return this.startFused(head, next);
     let running: Promise<DiskResult>;
     try {
       running = this.run(head.op);
@@ -222,10 +262,49 @@ export class FileDisk {
     );
   }
 
+  /** FDISK-8: `write f` then `sync f`, and f has no other unsynced change. */
+  private fusable(op: DiskOp, next: DiskOp): boolean {
+    return this.fuseSync && op.kind === 'write' && next.kind === 'sync' && next.file === op.file && !this.unsynced.has(op.file);
+  }
+
+  /** FDISK-8: one O_DSYNC write completes `write` and then `sync`; a failure fails both. */
+  private startFused(write: Pending, sync: Pending): void {
+    const op = write.op as Extract<DiskOp, { kind: 'write' }>;
+    let running: Promise<void>;
+    try {
+      running = this.fusedWrite(this.path(op.file), op.offset, op.data);
+    } catch (err) {
+      running = Promise.reject(err);
+    }
+    running.then(
+      () => {
+        this.fusedSyncs++;
+        this.completePair(write, sync, { ok: true, result: noResult });
+      },
+      (err: unknown) => this.completePair(write, sync, { ok: false, error: err instanceof DiskFault ? err.error : toDiskError(err) }),
+    );
+  }
+
+  /** Pops both ops of a fused pair (FDISK-1 order), starts the next op, then hands back both. */
+  private completePair(write: Pending, sync: Pending, outcome: DiskOutcome): void {
+    if (this.queue[this.queueHead] !== write || this.queue[this.queueHead + 1] !== sync || !this.executing) {
+      throw new Error('FDISK-1: fused completion out of order');
+    }
+    this.popAndStartNext(2);
+    write.finish(outcome);
+    sync.finish(outcome);
+  }
+
   /** FDISK-1: pops `head`, starts the next queued op (I/O first), then hands back `outcome`. */
   private completeHead(head: Pending, outcome: DiskOutcome): void {
     if (this.queue[this.queueHead] !== head || !this.executing) throw new Error('FDISK-1: completion out of order');
-    this.queueHead++;
+    this.popAndStartNext(1);
+    head.finish(outcome); // a throwing callback is the caller's bug: let it surface
+  }
+
+  /** Pops `count` finished ops and starts the next queued one, or wakes drain waiters. */
+  private popAndStartNext(count: number): void {
+    this.queueHead += count;
     this.executing = false;
     if (this.queueHead < this.queue.length) {
       if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
@@ -238,7 +317,6 @@ export class FileDisk {
       this.queueHead = 0;
       for (const wake of this.drainWaiters.splice(0)) wake();
     }
-    head.finish(outcome); // a throwing callback is the caller's bug: let it surface
   }
 
   private path(rel: string, allowRoot = false): string {
@@ -291,24 +369,29 @@ export class FileDisk {
     return fh;
   }
 
-  /** A cached or newly opened handle; `create` makes the file (and its parents) if missing. */
-  private async handle(rel: string, create: boolean): Promise<FileHandle> {
-    const cached = this.cached(rel);
+  /**
+   * A cached or newly opened handle; `create` makes the file (and its parents) if missing;
+   * `dsync` asks for the file's O_DSYNC handle (FDISK-8, always creating).
+   */
+  private async handle(rel: string, create: boolean, dsync = false): Promise<FileHandle> {
+    const key = dsync ? dsyncKey(rel) : rel;
+    const cached = this.cached(key);
     if (cached !== undefined) return cached;
     const path = this.abs(rel);
+    const flags = dsync ? openDsyncCreate : openRwCreate;
     let fh: FileHandle;
-    if (!create) {
+    if (!create && !dsync) {
       fh = await open(path, openRw);
     } else {
       try {
-        fh = await open(path, openRwCreate, 0o644);
+        fh = await open(path, flags, 0o644);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         await mkdir(dirname(path), { recursive: true });
-        fh = await open(path, openRwCreate, 0o644);
+        fh = await open(path, flags, 0o644);
       }
     }
-    this.handles.set(rel, fh);
+    this.handles.set(key, fh);
     if (this.handles.size > this.maxOpenFiles) await this.evictOldest();
     return fh;
   }
@@ -323,8 +406,7 @@ export class FileDisk {
 
   /** Closes and forgets cached handles of `rel` and everything under it. */
   private async forget(rel: string): Promise<void> {
-    const prefix = rel + '/';
-    const gone = [...this.handles].filter(([key]) => key === rel || key.startsWith(prefix));
+    const gone = [...this.handles].filter(([key]) => keyUnder(key, rel));
     for (const [key] of gone) this.handles.delete(key);
     await Promise.allSettled(gone.map(([, fh]) => fh.close()));
   }
@@ -332,14 +414,25 @@ export class FileDisk {
   // write and sync: no await before the fs call when the handle is cached (see startHead).
   private async write(rel: string, offset: number, data: Uint8Array): Promise<DiskResult> {
     if (!isCount(offset) || !(data instanceof Uint8Array)) throw new DiskFault('EINVAL');
+    this.unsynced.add(rel);
     const fh = this.cached(rel) ?? (await this.handle(rel, true));
     await writeFully(fh, data, offset);
     return noResult;
   }
 
+  /** FDISK-8: a write through the file's O_DSYNC handle (durable when it returns). */
+  private async fusedWrite(rel: string, offset: number, data: Uint8Array): Promise<void> {
+    if (!isCount(offset) || !(data instanceof Uint8Array)) throw new DiskFault('EINVAL');
+    this.unsynced.add(rel); // until the write returned: a failure leaves it unsynced
+    const fh = this.cached(dsyncKey(rel)) ?? (await this.handle(rel, true, true));
+    await writeFully(fh, data, offset);
+    this.unsynced.delete(rel);
+  }
+
   private async sync(rel: string): Promise<DiskResult> {
     const fh = this.cached(rel) ?? (await this.handle(rel, false));
     await fh.datasync();
+    this.unsynced.delete(rel);
     return noResult;
   }
 
@@ -369,6 +462,7 @@ export class FileDisk {
 
   private async truncate(rel: string, size: number): Promise<DiskResult> {
     if (!isCount(size)) throw new DiskFault('EINVAL');
+    this.unsynced.add(rel);
     const fh = await this.handle(rel, false);
     await fh.truncate(size);
     return {};
@@ -376,6 +470,7 @@ export class FileDisk {
 
   private async allocate(rel: string, size: number): Promise<DiskResult> {
     if (!isCount(size)) throw new DiskFault('EINVAL');
+    this.unsynced.add(rel);
     const fh = await this.handle(rel, true);
     const { size: current } = await fh.stat();
     if (current === 0 && this.spare === null && this.spareJob !== null && this.spareJobSize === size) {
@@ -461,9 +556,12 @@ export class FileDisk {
     const absTo = this.abs(to);
     await mkdir(dirname(absTo), { recursive: true });
     await rename(this.abs(from), absTo);
-    // The old handle still names the same inode: keep it under its new name.
+    // The old handle still names the same inode: keep it under its new name. The target's
+    // unsynced state is now the source's; conservatively both count as unsynced (FDISK-8).
+    for (const k of [...this.unsynced]) if (keyUnder(k, from)) this.unsynced.add(to + k.slice(from.length));
+    this.unsynced.add(to);
     await this.forget(to);
-    const moved = [...this.handles].filter(([k]) => k === from || k.startsWith(from + '/'));
+    const moved = [...this.handles].filter(([k]) => keyUnder(k, from));
     for (const [key, fh] of moved) {
       this.handles.delete(key);
       this.handles.set(to + key.slice(from.length), fh);
@@ -473,6 +571,7 @@ export class FileDisk {
 
   private async remove(rel: string): Promise<DiskResult> {
     await unlink(this.abs(rel)); // files only, as SimDisk: a directory fails (EISDIR -> EINVAL)
+    this.unsynced.delete(rel);
     await this.forget(rel);
     return {};
   }

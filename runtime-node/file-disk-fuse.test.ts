@@ -1,0 +1,88 @@
+// FDISK-8: a write followed by a sync of the same file runs as one O_DSYNC write; both complete
+// in order, with one outcome; anything that would make the sync cover more than that write
+// (an earlier unsynced change of the file) keeps the plain write + fdatasync path.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, readFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DiskOp } from '../core/io.ts';
+import { FileDisk, type DiskOutcome } from './file-disk.ts';
+
+const withDisk = async (fn: (disk: FileDisk, root: string) => Promise<void>): Promise<void> => {
+  const root = await mkdtemp(join(tmpdir(), 'cairn-fuse-'));
+  const disk = new FileDisk(root);
+  try {
+    await fn(disk, root);
+  } finally {
+    await disk.close();
+    await rm(root, { recursive: true, force: true });
+  }
+};
+
+/** Submits all ops at once (as a machine's step does) and returns outcomes in completion order. */
+const runAll = (disk: FileDisk, ops: DiskOp[]): Promise<{ i: number; outcome: DiskOutcome }[]> =>
+  new Promise((resolve) => {
+    const done: { i: number; outcome: DiskOutcome }[] = [];
+    ops.forEach((op, i) =>
+      disk.execute(op).then((outcome) => {
+        done.push({ i, outcome });
+        if (done.length === ops.length) resolve(done);
+      }),
+    );
+  });
+
+const w = (file: string, offset: number, ...xs: number[]): DiskOp => ({ kind: 'write', file, offset, data: Uint8Array.from(xs) });
+const sync = (file: string): DiskOp => ({ kind: 'sync', file });
+
+test('write + sync of one file fuse; completions keep their order', async () => {
+  await withDisk(async (disk, root) => {
+    const done = await runAll(disk, [w('d/seg.log', 0, 1, 2, 3), sync('d/seg.log'), w('d/seg.log', 3, 4), sync('d/seg.log'), { kind: 'syncDir', dir: 'd' }]);
+    assert.deepEqual(done.map((d) => d.i), [0, 1, 2, 3, 4]);
+    assert.ok(done.every((d) => d.outcome.ok));
+    assert.equal(disk.fusedSyncs, 2);
+    assert.deepEqual([...(await readFile(join(root, 'd/seg.log')))], [1, 2, 3, 4]);
+  });
+});
+
+test('no fusion when the file has an earlier unsynced change, or the sync names another file', async () => {
+  await withDisk(async (disk) => {
+    await runAll(disk, [w('a', 0, 1), w('a', 1, 2), sync('a')]);
+    assert.equal(disk.fusedSyncs, 0, 'the sync must cover both writes: plain fdatasync');
+    await runAll(disk, [w('a', 2, 3), sync('a')]);
+    assert.equal(disk.fusedSyncs, 1, 'after a completed sync the file is clean again');
+    await runAll(disk, [{ kind: 'truncate', file: 'a', size: 1 }, w('a', 1, 9), sync('a')]);
+    assert.equal(disk.fusedSyncs, 1, 'a truncate is an unsynced change too');
+    await runAll(disk, [w('b', 0, 1), sync('a')]);
+    assert.equal(disk.fusedSyncs, 1);
+  });
+});
+
+test('a failed fused write fails its sync too', async () => {
+  await withDisk(async (disk, root) => {
+    await mkdir(join(root, 'dir'));
+    const done = await runAll(disk, [w('dir', 0, 1), sync('dir'), w('ok', 0, 1), sync('ok')]);
+    assert.deepEqual(done.map((d) => d.i), [0, 1, 2, 3]);
+    assert.equal(done[0]!.outcome.ok, false);
+    assert.deepEqual(done[1]!.outcome, done[0]!.outcome);
+    assert.ok(done[2]!.outcome.ok && done[3]!.outcome.ok);
+  });
+});
+
+test('a lone write still starts (at the end of the microtask) and close() waits for it', async () => {
+  await withDisk(async (disk, root) => {
+    const p = disk.execute(w('lone', 0, 7));
+    await disk.close();
+    assert.deepEqual(await p, { ok: true, result: {} });
+    assert.deepEqual([...(await readFile(join(root, 'lone')))], [7]);
+  });
+});
+
+test('fusion off (fuseSync: false) keeps write and fdatasync separate', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'cairn-fuse-'));
+  const disk = new FileDisk(root, { fuseSync: false });
+  await runAll(disk, [w('x', 0, 1), sync('x')]);
+  assert.equal(disk.fusedSyncs, 0);
+  await disk.close();
+  await rm(root, { recursive: true, force: true });
+});
