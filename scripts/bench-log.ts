@@ -9,7 +9,9 @@
 //  d. recovery: 1 GiB written through the log, no extra checkpoint, FileDisk closed as by a crash
 //     after the last sync; a fresh PartitionLog on the same directory is timed to 'ready'.
 //
-// Flags: --quick (a short smoke run), --no-spares (FileDisk zeroes new segments inline).
+// Flags: --quick (a short smoke run), --no-spares (FileDisk zeroes new segments inline),
+// --no-fuse (FileDisk runs every write and fdatasync separately, FDISK-8 off), --ops
+// (per-op-kind counts and mean times of the b rows).
 // Everything happens under one mkdtemp directory in os.tmpdir(), deleted at the end.
 
 import { open, mkdtemp, rm } from 'node:fs/promises';
@@ -24,7 +26,10 @@ import { baseOffsetAt, lastOffsetDeltaAt } from '../core/records/batch-header.ts
 import { FileDisk, realStamp, type DiskInput } from '../runtime-node/file-disk.ts';
 
 /** FileDisk options for every log in the bench (`--no-spares` turns FDISK-7 off to compare). */
-let diskOptions: { spares: boolean } = { spares: true };
+let diskOptions: { spares: boolean; fuseSync: boolean } = { spares: true, fuseSync: true };
+export const setDiskOptions = (o: typeof diskOptions): void => {
+  diskOptions = o;
+};
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -43,7 +48,7 @@ export interface Options {
   readonly readBytes: number;
 }
 
-const fullOptions: Options = { groups: [1, 16, 64, 256], batchedRows: [{ g: 256, perBatch: 16 }], rounds: 5, limitMs: 500, appendMs: 1000, warmupMs: 250, recoveryBytes: 1024 * MiB, readBytes: 512 * MiB };
+export const fullOptions: Options = { groups: [1, 16, 64, 256], batchedRows: [{ g: 256, perBatch: 16 }], rounds: 5, limitMs: 500, appendMs: 1000, warmupMs: 250, recoveryBytes: 1024 * MiB, readBytes: 512 * MiB };
 const quickOptions: Options = { groups: [1, 64], batchedRows: [{ g: 64, perBatch: 16 }], rounds: 1, limitMs: 400, appendMs: 800, warmupMs: 200, recoveryBytes: 64 * MiB, readBytes: 32 * MiB };
 
 // ---------------------------------------------------------------------------------------------
@@ -56,9 +61,18 @@ interface Counters {
   reads: number;
   readBytes: number;
   allocates: number;
+  /** Per op kind (data writes as 'write.log'): count and total ms from start to completion. */
+  ops: Map<string, { n: number; ms: number }>;
 }
 
-const zeroCounters = (): Counters => ({ dataWrites: 0, dataWriteBytes: 0, syncs: 0, reads: 0, readBytes: 0, allocates: 0 });
+const zeroCounters = (): Counters => ({ dataWrites: 0, dataWriteBytes: 0, syncs: 0, reads: 0, readBytes: 0, allocates: 0, ops: new Map() });
+
+/** `--ops`: time every disk op of the b rows (FDISK-1 runs them one at a time, so an op's time
+ * is from the later of its submission and its predecessor's completion to its own completion). */
+let timeOps = false;
+export const setTimeOps = (on: boolean): void => {
+  timeOps = on;
+};
 
 /** Hosts one PartitionLog on a FileDisk: runs its disk effects in order, routes completions. */
 class LogHost {
@@ -71,6 +85,9 @@ class LogHost {
   private nextToken = 1;
   private onReady: (() => void) | null = null;
   private readonly deliver = (input: DiskInput): void => this.completed(input);
+  /** With --ops: [kind, submitted at] of ops in flight, in order. */
+  private readonly opsInFlight: [string, number][] = [];
+  private lastDoneAt = 0;
 
   constructor(
     readonly disk: FileDisk,
@@ -109,6 +126,7 @@ class LogHost {
     for (const e of effects) {
       if (e.tag !== 'Disk') throw new Error(`log emitted ${e.tag}`);
       this.count(e.op);
+      if (timeOps) this.opsInFlight.push([e.op.kind === 'write' && e.op.file.endsWith('.log') ? 'write.log' : e.op.kind, performance.now()]);
       this.disk.submit(e.id, e.op, this.deliver);
     }
   }
@@ -123,6 +141,15 @@ class LogHost {
   }
 
   private completed(input: DiskInput): void {
+    if (timeOps) {
+      const [kind, submittedAt] = this.opsInFlight.shift()!;
+      const now = performance.now();
+      const o = this.counters.ops.get(kind) ?? { n: 0, ms: 0 };
+      o.n++;
+      o.ms += now - Math.max(submittedAt, this.lastDoneAt);
+      this.counters.ops.set(kind, o);
+      this.lastDoneAt = now;
+    }
     if (input.tag === 'DiskDone' && input.op === 'read') {
       this.counters.reads++;
       this.counters.readBytes += input.result.data?.length ?? 0;
@@ -255,6 +282,7 @@ interface AppendResult {
   p99Ms: number;
   avgWriteBytes: number;
   syncsPerSec: number;
+  ops: Counters['ops'];
 }
 
 const percentile = (xs: Float64Array, n: number, p: number): number => {
@@ -267,12 +295,12 @@ const percentile = (xs: Float64Array, n: number, p: number): number => {
  * 2*G closed-loop producers, started so that G are in flight and G wait (one primer batch goes
  * first alone): each commit then carries G batches. Returns once all producers stopped.
  */
-export const measureAppend = async (dir: string, group: number, o: Options, recordsPerBatch = 1): Promise<AppendResult> => {
+export const measureAppend = async (dir: string, group: number, o: Options, recordsPerBatch = 1, config: Partial<LogConfig> = {}): Promise<AppendResult> => {
   if (group % recordsPerBatch !== 0) throw new Error('group must be a multiple of recordsPerBatch');
   const producers = group / recordsPerBatch; // per half: G records in flight, G waiting
   const data = join(dir, `append-${group}`);
   const disk = new FileDisk(data, diskOptions);
-  const host = new LogHost(disk, benchConfig());
+  const host = new LogHost(disk, benchConfig(config));
   await host.start();
   await disk.sparesSettled(); // steady state: the next segment's spare is ready (FDISK-7)
   const template = makeBatch(RECORD_BYTES, recordsPerBatch);
@@ -317,6 +345,7 @@ export const measureAppend = async (dir: string, group: number, o: Options, reco
     p99Ms: percentile(latencies, measured, 99),
     avgWriteBytes: c.dataWrites === 0 ? 0 : c.dataWriteBytes / c.dataWrites,
     syncsPerSec: c.syncs / seconds,
+    ops: c.ops,
   };
 };
 
@@ -452,11 +481,12 @@ const pad = (s: string, n: number): string => s.padStart(n);
 
 export const run = async (args: string[]): Promise<void> => {
   const o = args.includes('--quick') ? quickOptions : fullOptions;
-  diskOptions = { spares: !args.includes('--no-spares') };
+  diskOptions = { spares: !args.includes('--no-spares'), fuseSync: !args.includes('--no-fuse') };
+  timeOps = args.includes('--ops');
   const dir = await mkdtemp(join(tmpdir(), 'cairn-bench-'));
   const started = performance.now();
   try {
-    console.log(`cairn log bench: 1 KiB records, dir ${dir}, node ${process.version}, spares ${diskOptions.spares ? 'on' : 'off'}`);
+    console.log(`cairn log bench: 1 KiB records, dir ${dir}, node ${process.version}, spares ${diskOptions.spares ? 'on' : 'off'}, write+sync fusion ${diskOptions.fuseSync ? 'on' : 'off'}`);
     console.log('a = fdatasync limit (preallocated file, raw FileHandle); b = PartitionLog + FileDisk, group commit');
     console.log('group = 1 KiB records per write (2*group/r_bat closed-loop producers, each appending r_bat-record batches)');
     console.log(`best of ${o.rounds} alternating rounds each (a ${o.limitMs} ms, b ${o.appendMs} ms after ${o.warmupMs} ms warm-up)\n`);
@@ -493,6 +523,10 @@ export const run = async (args: string[]): Promise<void> => {
           pad(`${(ratio * 100).toFixed(0)}%`, 6),
         ].join(' '),
       );
+      if (timeOps) {
+        const parts = [...b.ops].map(([k, o]) => `${k} ${o.n}x${(o.ms / o.n).toFixed(3)}ms`);
+        console.log(`      b ops (best round, ${o.appendMs} ms): ${parts.join(', ')}`);
+      }
     }
     const appends = o.groups.length > 2 ? 200_000 : 40_000;
     const cpu1 = measureCpuCeiling(256, appends);
