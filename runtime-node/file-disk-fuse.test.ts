@@ -86,3 +86,17 @@ test('fusion off (fuseSync: false) keeps write and fdatasync separate', async ()
   await disk.close();
   await rm(root, { recursive: true, force: true });
 });
+
+test('FDISK-4: after large writes an allocate extends sparsely (reads as zeroes) and prepares no spare', async () => {
+  await withDisk(async (disk, root) => {
+    const big = new Uint8Array(1 << 20).fill(5);
+    for (let i = 0; i < 4; i++) await disk.execute({ kind: 'write', file: 'seg0', offset: i << 20, data: big });
+    assert.deepEqual(await disk.execute({ kind: 'allocate', file: 'seg1', size: 4 << 20 }), { ok: true, result: {} });
+    assert.equal(disk.sparseAllocations, 1);
+    assert.deepEqual(disk.allocations, { fromSpare: 0, inline: 0 });
+    await disk.sparesSettled();
+    const read = await disk.execute({ kind: 'read', file: 'seg1', offset: (4 << 20) - 3, length: 8 });
+    assert.deepEqual(read, { ok: true, result: { data: new Uint8Array(3) } });
+    assert.equal((await readFile(join(root, 'seg1'))).length, 4 << 20);
+  });
+});
