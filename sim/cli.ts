@@ -108,6 +108,7 @@ const printRun = (r: RunResult): void => {
   out.write(`seed ${r.seed}  faults ${r.faults.join(',') || 'none'}${r.scenario ? `  scenario ${r.scenario}` : ''}\n`);
   out.write(`  operations ${r.operations} (ok ${r.opCounts.ok}, fail ${r.opCounts.fail}, info ${r.opCounts.info})` +
     `  faults injected ${r.faultsInjected}  leaders elected ${r.leadersElected}\n`);
+  out.write(`  quorum tuning: fetch ${r.tuning.maxFetchEntries} entries, snapshot every ${r.tuning.snapshotEveryEntries}, segments ${r.tuning.segmentMaxBytes / 1024} KiB\n`);
   out.write(`  linearizability ${r.linearizability}  liveness ${r.liveness}\n`);
   for (const v of r.violations.slice(0, 10)) out.write(`  VIOLATION ${v.invariant} at ${v.timeMs}ms node ${v.node}: ${v.message}\n`);
   if (r.violations.length > 10) out.write(`  ... ${r.violations.length - 10} more violations\n`);

@@ -14,7 +14,7 @@ import { checkOperations } from './checkers/linearizability.ts';
 import { topicMetadataModel, type TopicInput } from './checkers/models/topic-metadata.ts';
 import { QuorumChecker, type QuorumView, type Violation, digestBytes } from './checkers/quorum.ts';
 import { scenarios, type ScenarioAction } from '../scenarios/index.ts';
-import type { SimRng } from './rng.ts';
+import { makeSimRng, type SimRng } from './rng.ts';
 
 export { FAULT_FLAGS, type FaultFlag };
 
@@ -40,6 +40,7 @@ export interface RunResult {
   readonly wallMs: number;
   readonly faultsInjected: number;
   readonly leadersElected: number;
+  readonly tuning: QuorumTuning;
   /** The recorded client history (for debugging and tests). */
   readonly history: History;
 }
@@ -60,7 +61,21 @@ const LIVENESS_LIMIT_MS = 20_000;
 const MAX_LIN_STEPS = 2_000_000;
 const SUPERVISOR_RESTART_MS = 1_000;
 
-const makeController = (id: NodeId): ControllerNode =>
+/** Quorum tuning, derived from the seed like everything else (swarm testing over configs). */
+export interface QuorumTuning {
+  readonly maxFetchEntries: number;
+  readonly snapshotEveryEntries: number;
+  readonly segmentMaxBytes: number;
+}
+
+export const tuningFor = (rng: SimRng): QuorumTuning => ({
+  // Small fetches make followers catch up in steps, which is where HW bugs (Raft's Figure 8) show.
+  maxFetchEntries: rng.pick([1, 2, 4, 8, 32]),
+  snapshotEveryEntries: rng.pick([10, 40, 200]),
+  segmentMaxBytes: rng.pick([2 * 1024, 8 * 1024, 64 * 1024]),
+});
+
+const makeController = (id: NodeId, t: QuorumTuning): ControllerNode =>
   new ControllerNode({
     raft: {
       nodeId: id,
@@ -69,10 +84,10 @@ const makeController = (id: NodeId): ControllerNode =>
       electionTimeoutMs: 500,
       fetchTimeoutMs: 1_000,
       fetchMaxWaitMs: 200,
-      snapshotEveryEntries: 40,
-      maxFetchEntries: 32,
+      snapshotEveryEntries: t.snapshotEveryEntries,
+      maxFetchEntries: t.maxFetchEntries,
       snapshotChunkBytes: 512,
-      segmentMaxBytes: 8 * 1024,
+      segmentMaxBytes: t.segmentMaxBytes,
     },
   });
 
@@ -305,11 +320,12 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
   const seed = options.seed;
   const scenario = options.scenario !== undefined ? scenarios[options.scenario] : undefined;
   if (options.scenario !== undefined && scenario === undefined) throw new Error(`unknown scenario ${options.scenario}`);
+  const tuning = tuningFor(makeSimRng(`${seed}/tuning`));
   const world: SimWorld = new World({
     seed,
     nodeIds: NODE_IDS,
     makeNode: (id) => {
-      const n = makeController(id);
+      const n = makeController(id, tuning);
       hooks.tweakNode?.(n);
       return n;
     },
@@ -483,6 +499,7 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
     wallMs: Math.round(performance.now() - started),
     faultsInjected,
     leadersElected: epochs.size,
+    tuning,
     history,
   };
 };
