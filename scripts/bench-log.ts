@@ -79,8 +79,15 @@ class LogHost {
   readonly log: PartitionLog;
   counters = zeroCounters();
   private nextOpId = 1;
-  private readonly durableWaiters: { lastOffset: number; done: () => void }[] = [];
+  /** Appends awaiting durability, in offset order: last offsets and callbacks (parallel arrays). */
+  private readonly waiterOffsets: number[] = [];
+  private readonly waiterDones: (() => void)[] = [];
   private waiterHead = 0;
+  /**
+   * The clock as read once per event-loop turn (a broker reads it once per network read, not per
+   * batch): refreshed on every disk completion and by `tick()`.
+   */
+  private stamp = realStamp();
   private readonly readWaiters = new Map<number, (r: ReadResult) => void>();
   private nextToken = 1;
   private onReady: (() => void) | null = null;
@@ -104,11 +111,17 @@ class LogHost {
     });
   }
 
+  /** Reads the clock again (before appends that do not follow a disk completion). */
+  tick(): void {
+    this.stamp = realStamp();
+  }
+
   /** Appends `batch` (ownership passes to the log); `done` runs once it is durable. */
   append(batch: Uint8Array, done: () => void): void {
-    const r = this.log.append(batch, 0, realStamp());
+    const r = this.log.append(batch, 0, this.stamp);
     if (r.error !== 'NONE') throw new Error(`append failed: ${r.error}`);
-    this.durableWaiters.push({ lastOffset: r.lastOffset, done });
+    this.waiterOffsets.push(r.lastOffset);
+    this.waiterDones.push(done);
     if (r.effects.length > 0) this.run(r.effects);
     if (this.log.events.length > 0) this.events();
   }
@@ -141,6 +154,7 @@ class LogHost {
   }
 
   private completed(input: DiskInput): void {
+    this.stamp = input;
     if (timeOps) {
       const [kind, submittedAt] = this.opsInFlight.shift()!;
       const now = performance.now();
@@ -176,14 +190,18 @@ class LogHost {
   }
 
   private releaseDurable(offset: number): void {
-    const q = this.durableWaiters;
-    const release: (() => void)[] = [];
-    while (this.waiterHead < q.length && q[this.waiterHead]!.lastOffset < offset) release.push(q[this.waiterHead++]!.done);
-    if (this.waiterHead > 4096 && this.waiterHead * 2 > q.length) {
-      q.splice(0, this.waiterHead);
+    const offsets = this.waiterOffsets;
+    // A callback may append (pushing waiters) or release further ones: re-read the head each time.
+    while (this.waiterHead < offsets.length && offsets[this.waiterHead]! < offset) {
+      const done = this.waiterDones[this.waiterHead]!;
+      this.waiterHead++;
+      done();
+    }
+    if (this.waiterHead > 4096 && this.waiterHead * 2 > offsets.length) {
+      offsets.splice(0, this.waiterHead);
+      this.waiterDones.splice(0, this.waiterHead);
       this.waiterHead = 0;
     }
-    for (const done of release) done();
   }
 }
 
@@ -312,20 +330,28 @@ export const measureAppend = async (dir: string, group: number, o: Options, reco
   let active = 0;
   let allStopped: () => void = () => {};
   const stopped = new Promise<void>((r) => (allStopped = r));
-  const produce = (): void => {
-    active++;
-    const t0 = performance.now();
-    host.append(slabs.copy(template), () => {
+  /** A closed-loop producer: one callback for its whole life (no closure per append). */
+  const producer = (): (() => void) => {
+    let t0 = 0;
+    const go = (): void => {
+      active++;
+      t0 = performance.now();
+      host.append(slabs.copy(template), durable);
+    };
+    const durable = (): void => {
       active--;
       if (measuring && measured < latencies.length) latencies[measured++] = performance.now() - t0;
-      if (running) produce();
+      if (running) go();
       else if (active === 0) allStopped();
-    });
+    };
+    return go;
   };
+  const second = Array.from({ length: producers }, producer);
   host.append(slabs.copy(template), () => {
-    for (let i = 0; i < producers; i++) produce();
+    host.tick();
+    for (const go of second) go();
   });
-  for (let i = 0; i < producers; i++) produce();
+  for (let i = 0; i < producers; i++) producer()();
   await sleep(o.warmupMs);
   host.counters = zeroCounters();
   measuring = true;
