@@ -206,3 +206,31 @@ test('disk write failure is fail-stop', () => {
   assert.ok(r.events.some((e) => e.kind === 'failed'), 'r.events.some((e) => e.kind === \'failed\')');
   assert.deepEqual(r.store.append([rec(1, 1)]), []);
 });
+
+test('rot in the middle of the last segment is found by resync, not truncated as a torn tail (RAFT-8/9)', () => {
+  const r = new Rig(21);
+  r.init();
+  r.run(r.store.append(Array.from({ length: 6 }, (_, o) => rec(o, 1))));
+  const [file] = [...r.disk.durableFiles().keys()].filter((f) => f.startsWith('meta/log/'));
+  // Frames are 26 bytes (24 header + 'eN'); flip bytes inside frame 2's header and payload.
+  r.disk.corrupt(file, 2 * 26 + 5, 20);
+  r.disk.crash();
+  r.recover();
+  assert.equal(r.store.recovery!.tornTailTruncated, false, 'valid frames 3..5 follow the damage: not a tear');
+  assert.ok(r.store.recovery!.rotDetected, 'rot detected');
+  assert.equal(r.store.repairTargetOffset, 6, 'one past the highest valid offset seen');
+  assert.equal(r.store.logEndOffset, 2, 'the valid prefix is kept');
+});
+
+test('rot in the very last frame is indistinguishable from a torn write (documented residual risk)', () => {
+  const r = new Rig(22);
+  r.init();
+  r.run(r.store.append(Array.from({ length: 6 }, (_, o) => rec(o, 1))));
+  const [file] = [...r.disk.durableFiles().keys()].filter((f) => f.startsWith('meta/log/'));
+  r.disk.corrupt(file, 5 * 26 + 10, 3);
+  r.disk.crash();
+  r.recover();
+  assert.equal(r.store.recovery!.tornTailTruncated, true);
+  assert.equal(r.store.repairTargetOffset, 0);
+  assert.equal(r.store.logEndOffset, 5);
+});

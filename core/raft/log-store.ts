@@ -10,15 +10,21 @@
 //  RAFT-7  quorum state and snapshots are replaced atomically: write temp, sync temp, rename,
 //          syncDir; the caller is told `quorumDurable` / `snapshotDurable` only after the syncDir.
 //  RAFT-8  recovery accepts a prefix of valid frames: contiguous offsets, non-decreasing epochs,
-//          each frame's CRC-32C correct; the first bad frame of the LAST segment is a torn tail
-//          and is truncated; a bad frame with valid data after it (a later segment) is rot.
+//          each frame's CRC-32C correct. A bad frame is a torn tail only if nothing valid follows
+//          it: recovery resyncs past it (tries every later byte position for a frame with a
+//          plausible header - offset at or above the expected one and reachable in the bytes
+//          skipped, epoch not below the last good one - and a correct CRC; bounded CRC work). A
+//          crash tears only the last write (io.ts, DISK-1), and one write holds one frame, so a
+//          valid frame after the bad one - in the same segment or a later one - proves rot.
 //  RAFT-9  rot below acknowledged data (or an unreadable/missing quorum state while a log exists)
 //          marks the store damaged: `repairTargetOffset` = one past the highest valid offset seen
-//          on disk, persisted in the quorum state; the replica must not vote or campaign until it
-//          has refetched from a leader up to that offset (replica.ts enforces it).
-// Residual risk: rot inside the LAST frames of the last segment looks exactly like a torn tail
-// and is truncated without marking damage; if those entries were acknowledged, a minority of
-// such replicas is tolerated by the quorum, but more is not detected here.
+//          on disk (resynced frames included), persisted in the quorum state; the replica must not
+//          vote or campaign until it has refetched from a leader up to that offset (replica.ts).
+// Residual risk: rot that damages only the LAST frame of the last segment (or the last frames,
+// if every frame after the first damaged one is damaged too) leaves nothing valid behind it and
+// looks exactly like a torn write: it is truncated as a tail without marking damage. If those
+// entries were acknowledged, the quorum tolerates a minority of such replicas; more (rot on the
+// same tail entries of a majority before they are re-replicated) is not detected here.
 // Faults survived: crash with unsynced writes lost or torn, resurrected files after an unsynced
 // remove/rename (recovery drops segments that do not continue the log), bit-rot (checksums),
 // EIO on read during recovery (treated as rot). EIO/ENOSPC on a write, sync or rename is
@@ -28,6 +34,7 @@ import { disk } from '../io.ts';
 import type { RaftRecord, SnapshotId } from './messages.ts';
 import type { QuorumStateRecord } from './codec.ts';
 import {
+  FRAME_HEADER_BYTES,
   decodeFrame,
   decodeQuorumState,
   decodeSnapshot,
@@ -498,7 +505,7 @@ export class LogStore {
         continue;
       }
       let keptBytes = 0;
-      let cut = scan.bad;
+      const cut = scan.bad;
       let stale = false;
       for (const f of scan.frames) {
         if (f.offset < this.logEndOffset && this.entries.length === 0) {
@@ -521,6 +528,8 @@ export class LogStore {
         this.recEffects.push(this.issue({ kind: 'truncate', file, size: keptBytes }, { what: 'plain' }));
       } else if (cut || bytes === undefined) {
         cutAt = this.logEndOffset;
+        // RAFT-8: valid frames after the bad one in this same segment prove rot, not a tear.
+        if (scan.rotAfterBad) seenPastCut = Math.max(seenPastCut, scan.maxSeenEnd);
         this.recEffects.push(this.issue({ kind: 'truncate', file, size: keptBytes }, { what: 'plain' }));
       } else if (keptBytes < bytes.length) {
         this.recEffects.push(this.issue({ kind: 'truncate', file, size: keptBytes }, { what: 'plain' }));
@@ -542,10 +551,18 @@ interface ScannedFrame {
   end: number;
 }
 
-/** Reads consecutive valid frames from the start; `bad` if a frame failed before the end. */
-const scanFrames = (bytes: Uint8Array | undefined, base: number): { frames: ScannedFrame[]; bad: boolean; maxSeenEnd: number } => {
+/** Upper bound on bytes checksummed by one resync scan, per byte of file (bounded work). */
+const RESYNC_CRC_BUDGET_PER_BYTE = 4;
+
+/**
+ * Reads consecutive valid frames from the start; `bad` if a frame failed before the end. After a
+ * bad frame it resyncs (RAFT-8): every later byte position is tried for a frame whose header is
+ * plausible and whose CRC holds; `rotAfterBad` is set if one is found (a torn write damages only
+ * the last write, so a valid frame after the damage proves rot), and `maxSeenEnd` covers it.
+ */
+const scanFrames = (bytes: Uint8Array | undefined, base: number): { frames: ScannedFrame[]; bad: boolean; rotAfterBad: boolean; maxSeenEnd: number } => {
   const frames: ScannedFrame[] = [];
-  if (bytes === undefined) return { frames, bad: true, maxSeenEnd: base };
+  if (bytes === undefined) return { frames, bad: true, rotAfterBad: false, maxSeenEnd: base };
   let at = 0;
   let maxSeenEnd = 0;
   // Bounded by the file size: every iteration consumes at least a frame header.
@@ -554,11 +571,50 @@ const scanFrames = (bytes: Uint8Array | undefined, base: number): { frames: Scan
     if (!f) {
       // Trailing zeroes (preallocation) are not corruption.
       const rest = bytes.subarray(at);
-      return { frames, bad: rest.some((b) => b !== 0), maxSeenEnd };
+      if (!rest.some((b) => b !== 0)) return { frames, bad: false, rotAfterBad: false, maxSeenEnd };
+      const last = frames[frames.length - 1];
+      const after = resyncScan(bytes, at, last ? last.offset + 1 : base, last ? last.epoch : 0);
+      return { frames, bad: true, rotAfterBad: after > 0, maxSeenEnd: Math.max(maxSeenEnd, after) };
     }
     frames.push({ offset: f.offset, epoch: f.epoch, control: f.control, payload: f.payload, end: at + f.sizeBytes });
     maxSeenEnd = Math.max(maxSeenEnd, f.offset + 1);
     at += f.sizeBytes;
   }
-  return { frames, bad: false, maxSeenEnd };
+  return { frames, bad: false, rotAfterBad: false, maxSeenEnd };
+};
+
+/**
+ * Searches past the bad frame at `badAt` (which should have held `expectedOffset`) for valid
+ * frames: offset >= expectedOffset and no more frames than the bytes skipped could hold, epoch >=
+ * `minEpoch`, CRC correct. Returns one past the highest such offset, or 0 if none. The header
+ * filter makes CRC work rare on garbage; the total CRC work is capped, and an exhausted budget
+ * counts as rot (the cautious answer: it only costs availability, RAFT-9).
+ */
+const resyncScan = (bytes: Uint8Array, badAt: number, expectedOffset: number, minEpoch: number): number => {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let budget = RESYNC_CRC_BUDGET_PER_BYTE * bytes.length;
+  let maxEnd = 0;
+  let nextExpected = expectedOffset;
+  let floorEpoch = minEpoch;
+  let anchor = badAt;
+  // Bounded: p strictly increases up to the file size.
+  for (let p = badAt + 1; p + FRAME_HEADER_BYTES <= bytes.length; p++) {
+    const len = v.getUint32(p + 4);
+    if (len > bytes.length - p - FRAME_HEADER_BYTES) continue;
+    const offset = v.getUint32(p + 8) * 0x1_0000_0000 + v.getUint32(p + 12);
+    const epoch = v.getUint32(p + 16);
+    const maxFramesSkipped = Math.floor((p - anchor) / FRAME_HEADER_BYTES) + 1;
+    if (offset < nextExpected || offset > nextExpected + maxFramesSkipped || epoch < floorEpoch) continue;
+    if (bytes[p + 20] > 1 || bytes[p + 21] !== 0 || bytes[p + 22] !== 0 || bytes[p + 23] !== 0) continue;
+    budget -= FRAME_HEADER_BYTES + len;
+    if (budget < 0) return Math.max(maxEnd, expectedOffset + 1);
+    const f = decodeFrame(bytes, p);
+    if (!f) continue;
+    maxEnd = f.offset + 1;
+    nextExpected = f.offset + 1;
+    floorEpoch = f.epoch;
+    p += f.sizeBytes - 1;
+    anchor = p + 1;
+  }
+  return maxEnd;
 };
