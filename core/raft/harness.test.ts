@@ -102,6 +102,11 @@ export class Cluster {
   readonly committed = new Map<number, string>();
   eventsRun = 0;
   readonly cfgBase: RaftConfig;
+  /** Paused nodes (a stop-the-world pause): their events wait in `held` until resume. */
+  readonly paused = new Set<NodeId>();
+  held: { at: number; ev: Ev }[] = [];
+  /** Called after each message is handed to its receiver. */
+  onMessage?: (from: NodeId, to: NodeId, msg: RaftMessage) => void;
 
   constructor(readonly opts: ClusterOptions = {}) {
     const n = opts.n ?? 3;
@@ -179,6 +184,16 @@ export class Cluster {
   heal(): void {
     this.blocked.clear();
   }
+  pause(id: NodeId): void {
+    this.paused.add(id);
+  }
+  /** Ends a pause: everything that arrived meanwhile is delivered now, in arrival order. */
+  resume(id: NodeId): void {
+    this.paused.delete(id);
+    const mine = this.held.filter((h) => (h.ev.kind === 'msg' ? h.ev.to : h.ev.node) === id);
+    this.held = this.held.filter((h) => (h.ev.kind === 'msg' ? h.ev.to : h.ev.node) !== id);
+    for (const h of mine) this.push(this.now, h.ev);
+  }
 
   private push(at: number, ev: Ev): void {
     this.queue.push({ at, seq: this.seq++, ev });
@@ -250,6 +265,10 @@ export class Cluster {
     }
     const { at, ev } = this.queue.splice(best, 1)[0];
     this.now = Math.max(this.now, at);
+    if (this.paused.has(ev.kind === 'msg' ? ev.to : ev.node)) {
+      this.held.push({ at, ev });
+      return true;
+    }
     this.eventsRun++;
     const stamp = { now: this.now, wall: this.now };
     switch (ev.kind) {
@@ -257,6 +276,7 @@ export class Cluster {
         const to = this.node(ev.to);
         if (!to.alive || to.inc !== ev.inc || this.blocked.has(`${ev.from}>${ev.to}`)) break;
         this.deliver(ev.to, { tag: 'Message', from: ev.from, message: ev.msg, ...stamp });
+        this.onMessage?.(ev.from, ev.to, ev.msg);
         break;
       }
       case 'timer': {

@@ -101,6 +101,12 @@ export interface FetchRequest {
   /** The follower's durable log end: everything below it is fsynced (RAFT-6). */
   readonly fetchOffset: number;
   readonly lastFetchedEpoch: number;
+  /**
+   * Kafka's SessionEpoch field (FetchRequest v7+, there for incremental fetch sessions), reused
+   * for RAFT-11: the highest `sessionId` of a FetchResponse the follower received from this
+   * leader in this epoch (0: none). It proves this Fetch was sent after that response arrived.
+   */
+  readonly sessionEpoch: number;
 }
 
 export interface FetchResponse {
@@ -112,6 +118,12 @@ export interface FetchResponse {
   readonly snapshotId?: SnapshotId;
   readonly currentLeader: LeaderIdAndEpoch;
   readonly records: readonly RaftRecord[];
+  /**
+   * Kafka's SessionId field (FetchResponse v7+), reused for RAFT-11: the leader numbers its
+   * responses to each follower 1, 2, ... within its epoch (0 on errors and to non-voters); the
+   * follower echoes the highest number it received in its next Fetch's `sessionEpoch`.
+   */
+  readonly sessionId: number;
 }
 
 export interface FetchSnapshotRequest {
@@ -202,9 +214,9 @@ export const invalidRaftMessage = (m: unknown): string | undefined => {
     case 'EndQuorumEpochResponse':
       return nums('errorCode', 'leaderEpoch');
     case 'FetchRequest':
-      return nums('replicaId', 'maxWaitMs', 'currentLeaderEpoch', 'fetchOffset', 'lastFetchedEpoch');
+      return nums('replicaId', 'maxWaitMs', 'currentLeaderEpoch', 'fetchOffset', 'lastFetchedEpoch', 'sessionEpoch');
     case 'FetchResponse':
-      return nums('errorCode', 'highWatermark', 'logStartOffset') ?? (Array.isArray((m as FetchResponse).records) ? undefined : 'bad records');
+      return nums('errorCode', 'highWatermark', 'logStartOffset', 'sessionId') ?? (Array.isArray((m as FetchResponse).records) ? undefined : 'bad records');
     case 'FetchSnapshotRequest':
       return nums('replicaId', 'maxBytes', 'currentLeaderEpoch', 'position');
     case 'FetchSnapshotResponse':

@@ -380,7 +380,7 @@ test('RAFT-6: a follower fetches past new entries only after their sync complete
   const [f0] = h.take('FetchRequest');
   assert.ok(f0 && f0.type === 'FetchRequest' && f0.fetchOffset === 0, 'f0 && f0.type === \'FetchRequest\' && f0.fetchOffset === 0');
   const records = [0, 1, 2].map((o) => ({ offset: o, epoch: 1, control: false, payload: bytes(`r${o}`) }));
-  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 0, logStartOffset: 0, currentLeader: { leaderId: 1, leaderEpoch: 1 }, records });
+  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 0, logStartOffset: 0, currentLeader: { leaderId: 1, leaderEpoch: 1 }, records, sessionId: 1 });
   assert.equal(h.r.logEndOffset, 3);
   assert.equal(h.r.durableEndOffset, 0);
   while (h.queue.length > 1) {
@@ -391,7 +391,7 @@ test('RAFT-6: a follower fetches past new entries only after their sync complete
   const [f1] = h.take('FetchRequest');
   assert.ok(f1 && f1.type === 'FetchRequest' && f1.fetchOffset === 3 && f1.lastFetchedEpoch === 1, 'f1 && f1.type === \'FetchRequest\' && f1.fetchOffset === 3 && f1.last...');
   // Divergence: the leader says epoch 1 ends at 1; the follower truncates, then refetches from 1.
-  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 1, logStartOffset: 0, currentLeader: { leaderId: 1, leaderEpoch: 1 }, records: [], divergingEpoch: { epoch: 1, endOffset: 1 } });
+  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 1, logStartOffset: 0, currentLeader: { leaderId: 1, leaderEpoch: 1 }, records: [], divergingEpoch: { epoch: 1, endOffset: 1 }, sessionId: 2 });
   assert.equal(h.r.logEndOffset, 1);
   h.drain();
   const [f2] = h.take('FetchRequest');
@@ -401,9 +401,9 @@ test('RAFT-6: a follower fetches past new entries only after their sync complete
 test('hostile messages are dropped or answered with error codes, never thrown', () => {
   const h = new Hand();
   h.msg(3, { type: 'VoteRequest', candidateEpoch: 1, candidateId: 9, voterId: 2, lastOffsetEpoch: 0, lastOffset: 0, preVote: false });
-  h.msg(3, { type: 'FetchRequest', replicaId: 3, maxWaitMs: -1, currentLeaderEpoch: 0, fetchOffset: -5, lastFetchedEpoch: 0 });
+  h.msg(3, { type: 'FetchRequest', replicaId: 3, maxWaitMs: -1, currentLeaderEpoch: 0, fetchOffset: -5, lastFetchedEpoch: 0, sessionEpoch: 0 });
   h.msg(3, { type: 'Nonsense' } as unknown as RaftMessage);
-  h.msg(3, { type: 'FetchResponse', errorCode: 0, highWatermark: 1e9, logStartOffset: 0, currentLeader: { leaderId: 3, leaderEpoch: 0 }, records: [{ offset: 5, epoch: 7, control: false, payload: bytes('x') }] });
+  h.msg(3, { type: 'FetchResponse', errorCode: 0, highWatermark: 1e9, logStartOffset: 0, currentLeader: { leaderId: 3, leaderEpoch: 0 }, records: [{ offset: 5, epoch: 7, control: false, payload: bytes('x') }], sessionId: 1 });
   h.drain();
   const votes = h.take('VoteResponse');
   assert.ok(votes.every((v) => v.type === 'VoteResponse' && !v.voteGranted && v.errorCode !== 0), 'votes.every((v) => v.type === \'VoteResponse\' && !v.voteGranted && v...');
@@ -411,4 +411,34 @@ test('hostile messages are dropped or answered with error codes, never thrown', 
   assert.ok(fetches.every((f) => f.type === 'FetchResponse' && f.errorCode !== 0), 'fetches.every((f) => f.type === \'FetchResponse\' && f.errorCode !== 0)');
   assert.equal(h.r.logEndOffset, 0);
   assert.equal(h.r.highWatermark, 0);
+});
+
+test('RAFT-11: a retried Fetch sent before the read began does not confirm it', () => {
+  const c = new Cluster({ seed: 11, n: 3 });
+  assert.ok(c.runUntil(() => c.leader() !== undefined));
+  const l = c.leader()!;
+  c.propose(l.id, 'x');
+  c.runFor(300);
+  assert.equal(c.leader(), l);
+  const [a, b] = [...c.nodes.keys()].filter((id) => id !== l.id);
+  c.partition(b, l.id); // only `a` can confirm reads
+  // Pause the leader right after it parked a long-poll Fetch from `a` (the original).
+  let parked = false;
+  c.onMessage = (from, to, m) => {
+    if (from === a && to === l.id && m.type === 'FetchRequest' && m.fetchOffset >= l.replica.logEndOffset) parked = true;
+  };
+  assert.ok(c.runUntil(() => parked, 1000), 'a Fetch from a was parked');
+  c.onMessage = undefined;
+  c.pause(l.id);
+  // While the leader is paused, `a` retries (T_FETCH_RETRY): the retry waits at the leader.
+  const retried = (): boolean => c.held.some((h) => h.ev.kind === 'msg' && h.ev.from === a && h.ev.msg.type === 'FetchRequest');
+  assert.ok(c.runUntil(retried, 190), 'a retried its Fetch during the pause');
+  c.resume(l.id);
+  // The read begins; the parked original is answered at once, then the retry arrives.
+  c.readIndex(l.id, 77);
+  c.runFor(0.5); // only the held events run: nothing `a` sent after the read began has arrived
+  assert.equal(l.replica.role, 'leader');
+  assert.ok(!l.sm.ready.includes(77), 'the retried Fetch was sent before the read began: no confirmation');
+  c.runFor(100);
+  assert.ok(l.sm.ready.includes(77), 'confirmed by the next round trip');
 });

@@ -27,15 +27,17 @@
 //         won a pre-vote majority bumps epochs.
 //  RAFT-11 linearizable reads: readReady(token) only after a majority fetched in this epoch on a
 //         round trip that began after the call, and applied >= max(HW at call, epoch start + 1).
+//         Round trips are matched exactly, even with retried or duplicated Fetches: the leader
+//         numbers its responses per follower (FetchResponse.sessionId) and the follower echoes
+//         the highest number it received (FetchRequest.sessionEpoch); a Fetch confirms read k
+//         only if it echoes a response sent after read k began (`confirmReads`).
 //  RAFT-12 applied entries are exactly the committed prefix, applied in order, once per
 //         incarnation (after a restore, from the snapshot's end).
 // Faults survived: message loss/reorder across connections, duplicates, partitions, crashes
 // with torn/lost unsynced writes, bit-rot (log-store.ts), hostile messages (typed errors).
 // A DiskFailed on a write/sync/rename is fail-stop: role 'failed', no further effects; the
 // driver restarts the process, and recovery decides what is durable.
-// Known limits: RAFT-11 assumes a follower has one Fetch outstanding; a retried Fetch sent
-// before the leader's response arrived could confirm a read early (needs a delayed original
-// plus a retry). Divergence handling assumes per-link FIFO delivery (io.ts network model): a
+// Known limits: Divergence handling assumes per-link FIFO delivery (io.ts network model): a
 // reordered stale divergence reply could ask for truncation below the HW, which is asserted.
 // Voter-set changes (KIP-853) are not implemented: `voters` is static.
 import type { Effect, Input, NodeId, Stamp } from '../io.ts';
@@ -101,8 +103,12 @@ interface FollowerProgress {
   ackOffset: number;
   lastFetchMs: number;
   fetchedThisEpoch: boolean;
-  /** readSeq when we last sent it a fetch response; a later Fetch proves a round trip since. */
-  respondedSeq: number;
+  /** Fetch responses sent to it in this epoch; the last one's number is its `sessionId`. */
+  responsesSent: number;
+  /** RAFT-11: response number n was sent when readSeq was already `seq` (only the first
+   *  response after each readSeq change is recorded; ascending in both n and seq). */
+  marks: { n: number; seq: number }[];
+  /** Every read with seq <= this had a round trip to this follower that began after it. */
   confirmedSeq: number;
 }
 
@@ -153,6 +159,8 @@ export class RaftReplica {
   // follower
   private lastLeaderContactMs = -Infinity;
   private fetchInFlight = false;
+  /** RAFT-11: highest FetchResponse.sessionId received from the current leader in this epoch. */
+  private lastResponseNo = 0;
   private download: SnapshotDownload | undefined = undefined;
   private discoverIndex = 0;
   // leader
@@ -462,6 +470,7 @@ export class RaftReplica {
     this.leaveRole();
     const changed = this.setEpoch(epoch, leaderId);
     this.sRole = 'follower';
+    this.lastResponseNo = 0; // numbering is per (leader, epoch); restarting at 0 is conservative
     if (changed) this.persistQuorum();
     this.lastLeaderContactMs = heardFromLeader ? this.now : -Infinity;
     this.out.push(cancelTimer(T_ELECTION), setTimer(T_FETCH_TIMEOUT, this.cfg.fetchTimeoutMs));
@@ -506,7 +515,7 @@ export class RaftReplica {
     this.persistQuorum();
     this.progress.clear();
     for (const v of this.cfg.voters) {
-      if (v !== this.cfg.nodeId) this.progress.set(v, { ackOffset: 0, lastFetchMs: this.now, fetchedThisEpoch: false, respondedSeq: 0, confirmedSeq: 0 });
+      if (v !== this.cfg.nodeId) this.progress.set(v, { ackOffset: 0, lastFetchMs: this.now, fetchedThisEpoch: false, responsesSent: 0, marks: [], confirmedSeq: 0 });
     }
     this.epochStartOffset = this.store.logEndOffset;
     // The LeaderChange entry gives this epoch an entry of its own to commit (RAFT-4).
@@ -576,7 +585,7 @@ export class RaftReplica {
     const others = this.cfg.voters.filter((v) => v !== this.cfg.nodeId);
     if (others.length > 0) {
       const to = others[this.discoverIndex++ % others.length];
-      this.sendMsg(to, this.fetchRequest(this.store.durableEndOffset));
+      this.sendMsg(to, this.fetchRequest(this.store.durableEndOffset, 0));
     }
     this.out.push(setTimer(T_ELECTION, this.electionBackoffMs()));
   }
@@ -724,7 +733,7 @@ export class RaftReplica {
   // ---- fetch: leader side
 
   private fetchError(from: NodeId, errorCode: ErrorCode): void {
-    this.sendMsg(from, { type: 'FetchResponse', errorCode, highWatermark: this.sHighWatermark, logStartOffset: this.store.logStartOffset, currentLeader: this.currentLeader(), records: [] });
+    this.sendMsg(from, { type: 'FetchResponse', errorCode, highWatermark: this.sHighWatermark, logStartOffset: this.store.logStartOffset, currentLeader: this.currentLeader(), records: [], sessionId: 0 });
   }
 
   private epochError(currentLeaderEpoch: number): ErrorCode | undefined {
@@ -735,7 +744,7 @@ export class RaftReplica {
   }
 
   private onFetchRequest(from: NodeId, req: FetchRequest): void {
-    if (req.replicaId !== from || req.fetchOffset < 0 || req.lastFetchedEpoch < 0 || req.maxWaitMs < 0) return this.fetchError(from, ErrorCode.INVALID_REQUEST);
+    if (req.replicaId !== from || req.fetchOffset < 0 || req.lastFetchedEpoch < 0 || req.maxWaitMs < 0 || req.sessionEpoch < 0) return this.fetchError(from, ErrorCode.INVALID_REQUEST);
     const err = this.epochError(req.currentLeaderEpoch);
     if (err !== undefined) return this.fetchError(from, err);
     if (req.lastFetchedEpoch > this.sEpoch) return this.fetchError(from, ErrorCode.INVALID_REQUEST);
@@ -743,7 +752,7 @@ export class RaftReplica {
     if (p) {
       p.lastFetchMs = this.now;
       p.fetchedThisEpoch = true;
-      p.confirmedSeq = Math.max(p.confirmedSeq, p.respondedSeq); // RAFT-11
+      this.confirmReads(p, req.sessionEpoch);
     }
     const verdict = this.validateFetch(req);
     if (verdict !== undefined) return this.sendFetchResponse(from, verdict);
@@ -775,10 +784,34 @@ export class RaftReplica {
     return undefined;
   }
 
+  /**
+   * RAFT-11. A Fetch echoing response number `echoed` was sent after the follower received that
+   * response, which we sent after every read with seq <= its mark began: a full round trip that
+   * began after those reads. A Fetch sent earlier (e.g. a retry racing the original) echoes a
+   * smaller number, so it confirms nothing new. Numbers above what we sent are ignored.
+   */
+  private confirmReads(p: FollowerProgress, echoed: number): void {
+    if (echoed > p.responsesSent) return;
+    while (p.marks.length > 0 && p.marks[0].n <= echoed) {
+      p.confirmedSeq = Math.max(p.confirmedSeq, p.marks[0].seq);
+      p.marks.shift();
+    }
+  }
+
   private sendFetchResponse(to: NodeId, extra: Partial<FetchResponse>): void {
     const p = this.progress.get(to);
-    if (p) p.respondedSeq = this.readSeq;
+    let sessionId = 0;
+    if (p) {
+      sessionId = ++p.responsesSent;
+      const lastSeq = p.marks.length > 0 ? p.marks[p.marks.length - 1].seq : p.confirmedSeq;
+      if (this.readSeq > lastSeq) {
+        // Bounded: dropping the oldest mark only delays confirmation (a later mark covers more).
+        if (p.marks.length >= MAX_PENDING_READS) p.marks.shift();
+        p.marks.push({ n: sessionId, seq: this.readSeq });
+      }
+    }
     this.sendMsg(to, {
+      sessionId,
       type: 'FetchResponse',
       errorCode: ErrorCode.NONE,
       highWatermark: this.sHighWatermark,
@@ -848,8 +881,9 @@ export class RaftReplica {
 
   // ---- fetch: follower side
 
-  private fetchRequest(fetchOffset: number): FetchRequest {
+  private fetchRequest(fetchOffset: number, sessionEpoch: number): FetchRequest {
     return {
+      sessionEpoch,
       type: 'FetchRequest',
       replicaId: this.cfg.nodeId,
       maxWaitMs: this.cfg.fetchMaxWaitMs,
@@ -873,7 +907,7 @@ export class RaftReplica {
     const ack = this.followerAckOffset();
     if (ack === undefined) return;
     this.fetchInFlight = true;
-    this.sendMsg(this.sLeaderId, this.fetchRequest(ack));
+    this.sendMsg(this.sLeaderId, this.fetchRequest(ack, this.lastResponseNo));
     this.out.push(setTimer(T_FETCH_RETRY, this.cfg.fetchMaxWaitMs + Math.ceil(this.cfg.fetchTimeoutMs / 2)));
   }
 
@@ -882,6 +916,7 @@ export class RaftReplica {
     if (this.sRole !== 'follower' || from !== this.sLeaderId || res.currentLeader.leaderEpoch !== this.sEpoch) return;
     this.fetchInFlight = false;
     this.out.push(cancelTimer(T_FETCH_RETRY));
+    this.lastResponseNo = Math.max(this.lastResponseNo, res.sessionId); // RAFT-11 echo
     if (res.errorCode !== ErrorCode.NONE) {
       // NOT_LEADER_OR_FOLLOWER in our epoch: the leader resigned; the fetch timeout will elect.
       this.out.push(setTimer(T_FETCH_RETRY, Math.ceil(this.cfg.fetchTimeoutMs / 4)));
