@@ -59,6 +59,13 @@ export const decodeFrame = (buf: Uint8Array, at: number): DecodedFrame | undefin
   };
 };
 
+/** `votedFor` sentinel: a vote in the recorded epoch may have been cast and forgotten (after a
+ *  lost quorum state); no vote may be granted in that epoch. */
+export const VOTE_UNKNOWN = -2;
+/** `votedFor` sentinel: the quorum state was lost; no vote may be granted in any epoch until
+ *  the replica learned every other voter's epoch (replica.ts, RAFT-13). */
+export const VOTE_FLOOR_PENDING = -3;
+
 export interface QuorumStateRecord {
   readonly epoch: number;
   readonly votedFor: number | undefined;
@@ -91,7 +98,7 @@ export const decodeQuorumState = (b: Uint8Array): QuorumStateRecord | undefined 
   const leader = v.getInt32(12);
   return {
     epoch: v.getUint32(4),
-    votedFor: voted < 0 ? undefined : voted,
+    votedFor: voted < 0 && voted !== VOTE_UNKNOWN && voted !== VOTE_FLOOR_PENDING ? undefined : voted,
     leaderId: leader < 0 ? undefined : leader,
     repairTargetOffset: getU64(v, 16),
   };

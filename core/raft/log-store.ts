@@ -20,6 +20,7 @@
 //          marks the store damaged: `repairTargetOffset` = one past the highest valid offset seen
 //          on disk (resynced frames included), persisted in the quorum state; the replica must not
 //          vote or campaign until it has refetched from a leader up to that offset (replica.ts).
+//          A lost or corrupt quorum state is recorded as votedFor = VOTE_FLOOR_PENDING (RAFT-13).
 // Residual risk: rot that damages only the LAST frame of the last segment (or the last frames,
 // if every frame after the first damaged one is damaged too) leaves nothing valid behind it and
 // looks exactly like a torn write: it is truncated as a tail without marking damage. If those
@@ -42,6 +43,7 @@ import {
   encodeQuorumState,
   encodeSnapshot,
   pad20,
+  VOTE_FLOOR_PENDING,
 } from './codec.ts';
 
 export interface StoredEntry extends RaftRecord {
@@ -438,7 +440,10 @@ export class LogStore {
     let target = report.rotTarget;
     if ((quorumBroken || (quorum === undefined && anyData)) && target === 0) target = Math.max(1, report.maxSeenEnd);
     this.repairTargetOffset = Math.max(quorum?.repairTargetOffset ?? 0, target);
-    if (quorum === undefined && anyData) quorum = { epoch: this.lastEpoch(), votedFor: undefined, leaderId: undefined, repairTargetOffset: this.repairTargetOffset };
+    // RAFT-13: a lost quorum state may have held a vote; the replica must learn a floor first.
+    if (quorum === undefined && (anyData || quorumBroken)) {
+      quorum = { epoch: this.lastEpoch(), votedFor: VOTE_FLOOR_PENDING, leaderId: undefined, repairTargetOffset: this.repairTargetOffset };
+    }
     this.recovered = { quorum: quorum && { ...quorum, repairTargetOffset: this.repairTargetOffset } };
     this.recovery = { tornTailTruncated: report.torn, rotDetected: report.rotTarget > 0 || quorumBroken, droppedSegments: report.dropped };
     // Make what we read durable before anyone relies on it: a process crash leaves unsynced data

@@ -348,6 +348,16 @@ class Hand {
       this.feed(this.r.step(res.ok ? { tag: 'DiskDone', id: e.id, op: e.op.kind, result: res.result, ...stamp } : { tag: 'DiskFailed', id: e.id, op: e.op.kind, error: res.error, ...stamp }));
     }
   }
+  /** Power loss and a fresh process over the same disk. */
+  restart(): void {
+    this.disk.crash();
+    this.queue = [];
+    this.sent = [];
+    this.sm = new ListSM();
+    this.r = new RaftReplica(this.r.cfg, this.sm, { next: () => this.ids++ });
+    this.feed(this.r.step({ tag: 'Start', seed: 2, now: ++this.now, wall: this.now }));
+    this.drain();
+  }
   take(type: RaftMessage['type']): RaftMessage[] {
     const got = this.sent.filter((m) => m.type === type);
     this.sent = this.sent.filter((m) => m.type !== type);
@@ -441,4 +451,43 @@ test('RAFT-11: a retried Fetch sent before the read began does not confirm it', 
   assert.ok(!l.sm.ready.includes(77), 'the retried Fetch was sent before the read began: no confirmation');
   c.runFor(100);
   assert.ok(l.sm.ready.includes(77), 'confirmed by the next round trip');
+});
+
+test('RAFT-13: after losing its quorum state a voter grants no vote until every other voter reported its epoch', () => {
+  const h = new Hand();
+  const fetchRes = (from: number, epoch: number, records: { offset: number; epoch: number; control: boolean; payload: Uint8Array }[], sessionId: number, errorCode: 0 | 6 = 0): void =>
+    h.msg(from, { type: 'FetchResponse', errorCode, highWatermark: 0, logStartOffset: 0, currentLeader: { leaderId: errorCode === 0 ? 1 : -1, leaderEpoch: epoch }, records, sessionId });
+  const vote = (from: number, epoch: number, lastOffset: number): boolean => {
+    h.msg(from, { type: 'VoteRequest', candidateEpoch: epoch, candidateId: from, voterId: 2, lastOffsetEpoch: 1, lastOffset, preVote: false });
+    h.drain();
+    const got = h.take('VoteResponse');
+    return got.some((v) => v.type === 'VoteResponse' && v.voteGranted);
+  };
+  // Follow leader 1 in epoch 1 and hold 3 durable entries.
+  h.msg(1, { type: 'BeginQuorumEpochRequest', voterId: 2, leaderId: 1, leaderEpoch: 1 });
+  h.drain();
+  fetchRes(1, 1, [0, 1, 2].map((o) => ({ offset: o, epoch: 1, control: false, payload: bytes(`r${o}`) })), 1);
+  h.drain();
+  assert.equal(h.r.durableEndOffset, 3);
+  // Candidate 3 bumped to epoch 5 and got our vote; then the quorum state rots away.
+  assert.ok(vote(3, 5, 3), 'voted for 3 in epoch 5');
+  h.disk.corrupt('meta/quorum-state', 4, 1);
+  h.restart();
+  assert.equal(h.r.epoch, 1, 'the epoch falls back to the log');
+  assert.ok(h.r.repairTargetOffset > 0);
+  // Leader 1 of epoch 1 is still alive (3's VoteRequests to the others were lost): we refetch
+  // from it and finish the RAFT-9 repair.
+  h.msg(1, { type: 'BeginQuorumEpochRequest', voterId: 2, leaderId: 1, leaderEpoch: 1 });
+  h.drain();
+  fetchRes(1, 1, [{ offset: 3, epoch: 1, control: false, payload: bytes('r3') }], 1);
+  h.drain();
+  assert.equal(h.r.repairTargetOffset, 0, 'repaired');
+  // Learning epoch 1 from a leader is not enough: a vote in epoch 5 for 1 would be a second one.
+  assert.ok(!vote(1, 5, 4), 'no vote in epoch 5: 3 has not reported its epoch');
+  // Voter 3 answers the probe with its epoch 5: the floor is 5.
+  fetchRes(3, 5, [], 0, 6);
+  h.drain();
+  assert.equal(h.r.epoch, 5);
+  assert.ok(!vote(1, 5, 4), 'still no vote in epoch 5, the epoch whose vote may be spent');
+  assert.ok(vote(1, 6, 4), 'votes again above the floor');
 });

@@ -31,6 +31,9 @@
 //         numbers its responses per follower (FetchResponse.sessionId) and the follower echoes
 //         the highest number it received (FetchRequest.sessionEpoch); a Fetch confirms read k
 //         only if it echoes a response sent after read k began (`confirmReads`).
+//  RAFT-13 a voter that lost its quorum state (and so any vote it cast) grants no (pre-)vote
+//         and does not campaign until every other voter reported its epoch to this incarnation;
+//         then it votes only in epochs above the highest reported (see the section below).
 //  RAFT-12 applied entries are exactly the committed prefix, applied in order, once per
 //         incarnation (after a restore, from the snapshot's end).
 // Faults survived: message loss/reorder across connections, duplicates, partitions, crashes
@@ -59,6 +62,7 @@ import type {
   VoteResponse,
 } from './messages.ts';
 import { ErrorCode, invalidRaftMessage } from './messages.ts';
+import { VOTE_FLOOR_PENDING, VOTE_UNKNOWN } from './codec.ts';
 
 export interface RaftConfig {
   nodeId: NodeId;
@@ -93,6 +97,7 @@ const T_FETCH_TIMEOUT = 'raft.fetchTimeout';
 const T_FETCH_RETRY = 'raft.fetchRetry';
 const T_CHECK_QUORUM = 'raft.checkQuorum';
 const T_LONG_POLL = 'raft.longPoll';
+const T_VOTE_PROBE = 'raft.voteProbe';
 
 const MAX_PENDING_READS = 10_000;
 const MAX_HELD_SENDS = 10_000;
@@ -126,6 +131,21 @@ interface SnapshotDownload {
   chunks: Uint8Array[];
 }
 
+/** The sender's epoch, from a response (an answer to a request this incarnation sent). */
+const reportedEpoch = (m: RaftMessage): number | undefined => {
+  switch (m.type) {
+    case 'FetchResponse':
+    case 'FetchSnapshotResponse':
+      return m.currentLeader.leaderEpoch;
+    case 'VoteResponse':
+    case 'BeginQuorumEpochResponse':
+    case 'EndQuorumEpochResponse':
+      return m.leaderEpoch;
+    default:
+      return undefined;
+  }
+};
+
 const controlPayload = (leaderId: NodeId, epoch: number): Uint8Array => {
   const b = new Uint8Array(8);
   const v = new DataView(b.buffer);
@@ -153,6 +173,9 @@ export class RaftReplica {
   private quorumSeqIssued = 0;
   private quorumSeqDurable = 0;
   private held: { seq: number; effect: Out }[] = [];
+  // RAFT-13: after a lost quorum state, no vote until every other voter reported its epoch
+  private voteFloorPending = false;
+  private floorReports = new Map<NodeId, number>();
 
   // elections
   private grants = new Set<NodeId>();
@@ -335,7 +358,7 @@ export class RaftReplica {
   private persistQuorum(): void {
     const w = this.store.writeQuorumState({
       epoch: this.sEpoch,
-      votedFor: this.sVotedFor,
+      votedFor: this.voteFloorPending ? VOTE_FLOOR_PENDING : this.sVotedFor,
       leaderId: this.sLeaderId,
       repairTargetOffset: this.store.repairTargetOffset,
     });
@@ -381,7 +404,8 @@ export class RaftReplica {
   private onRecovered(ev: Extract<StoreEvent, { kind: 'recovered' }>): void {
     const q = ev.quorum;
     this.sEpoch = q?.epoch ?? 0;
-    this.sVotedFor = q?.votedFor;
+    this.voteFloorPending = q?.votedFor === VOTE_FLOOR_PENDING;
+    this.sVotedFor = this.voteFloorPending ? undefined : q?.votedFor;
     if (ev.snapshot) {
       this.sm.restore(ev.snapshot.data, ev.snapshot.id.endOffset, ev.snapshot.id.epoch);
       this.sAppliedOffset = ev.snapshot.id.endOffset;
@@ -395,6 +419,65 @@ export class RaftReplica {
       // A restarted leader lost its in-memory state: it does not resume leading.
       this.becomeUnattached(this.sEpoch, this.electionBackoffMs());
     }
+    if (this.voteFloorPending) {
+      this.probeVoteFloor();
+      this.maybeLearnVoteFloor(); // at once when there is no other voter
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // RAFT-13: votes forgotten with a lost quorum state
+  //
+  // A replica whose quorum state was lost (or corrupt) may have granted a vote in some epoch E'
+  // and no longer knows E'. Learning the epoch of a leader it fetched from after recovery is NOT
+  // enough: a candidate C can bump to E' (after a pre-vote majority), get our vote, and then fail
+  // to reach the others (lost VoteRequests), who return to the old leader of epoch E < E'; we
+  // would learn E from that leader, grant a vote in E' to D, and C (whose VoteRequest to a third
+  // voter may still be in flight) and D could both win E'. What does hold: C persisted E' before
+  // sending us its VoteRequest (RAFT-5), and epochs never decrease, so C's epoch is >= E' from
+  // then on. If we (the candidate) were C and won E', every other member of that majority holds
+  // an epoch >= E'; if we did not win, our self-vote can no longer elect anyone. Hence the max of
+  // EVERY other voter's epoch, each reported in a message received by this incarnation (the
+  // transport, like the simulator's, drops messages addressed to an earlier incarnation, so
+  // each was sent after our restart), is >= E'. We grant no (pre-)vote and do not campaign until
+  // all reported, then mark the vote of epoch F = that max as spent (VOTE_UNKNOWN) and vote
+  // only in epochs > F. Cost: while some voter is unreachable we stay a non-voter (safe; like
+  // RAFT-9 repair). A disk wiped entirely (no log, no quorum state) looks like a new replica and
+  // is not covered (that needs KIP-853 directory ids).
+
+  /** Records a peer voter's epoch from a message it sent this incarnation. */
+  private noteVoterEpoch(from: NodeId, epoch: number): void {
+    if (!this.voteFloorPending || from === this.cfg.nodeId || !this.cfg.voters.includes(from)) return;
+    this.floorReports.set(from, Math.max(this.floorReports.get(from) ?? 0, epoch));
+  }
+
+  private maybeLearnVoteFloor(): void {
+    if (!this.voteFloorPending || this.sRole === 'failed' || this.sRole === 'recovering') return;
+    let floor = this.sEpoch;
+    for (const v of this.cfg.voters) {
+      if (v === this.cfg.nodeId) continue;
+      const e = this.floorReports.get(v);
+      if (e === undefined) return;
+      floor = Math.max(floor, e);
+    }
+    if (floor > this.sEpoch) this.becomeUnattached(floor, this.electionBackoffMs());
+    this.voteFloorPending = false;
+    this.floorReports.clear();
+    this.out.push(cancelTimer(T_VOTE_PROBE));
+    // No vote of this incarnation exists yet (we were not a voter), so this marks only the floor.
+    if (this.sEpoch === floor && this.sVotedFor === undefined) this.sVotedFor = VOTE_UNKNOWN;
+    this.persistQuorum();
+  }
+
+  /** Asks every voter that has not reported its epoch yet (a Fetch; any answer carries it). */
+  private probeVoteFloor(): void {
+    if (!this.voteFloorPending) return;
+    for (const v of this.cfg.voters) {
+      if (v === this.cfg.nodeId || this.floorReports.has(v)) continue;
+      if (this.sRole === 'follower' && v === this.sLeaderId) continue; // its fetch responses report
+      this.sendMsg(v, this.fetchRequest(this.store.durableEndOffset, 0));
+    }
+    this.out.push(setTimer(T_VOTE_PROBE, this.cfg.electionTimeoutMs));
   }
 
   private onLogDurable(): void {
@@ -409,7 +492,7 @@ export class RaftReplica {
   private becomeFailed(): void {
     if (this.sRole === 'leader') this.failReads();
     this.sRole = 'failed';
-    for (const t of [T_ELECTION, T_FETCH_TIMEOUT, T_FETCH_RETRY, T_CHECK_QUORUM, T_LONG_POLL]) this.out.push(cancelTimer(t));
+    for (const t of [T_ELECTION, T_FETCH_TIMEOUT, T_FETCH_RETRY, T_CHECK_QUORUM, T_LONG_POLL, T_VOTE_PROBE]) this.out.push(cancelTimer(t));
     this.held = [];
     this.sm.leadershipChanged?.(undefined, this.sEpoch, false);
   }
@@ -418,7 +501,7 @@ export class RaftReplica {
   // Role transitions (only these change `role`)
 
   private isVoter(): boolean {
-    return this.cfg.voters.includes(this.cfg.nodeId) && this.store.repairTargetOffset === 0 && this.store.failed === undefined;
+    return this.cfg.voters.includes(this.cfg.nodeId) && this.store.repairTargetOffset === 0 && this.store.failed === undefined && !this.voteFloorPending;
   }
 
   private electionBackoffMs(): number {
@@ -575,6 +658,9 @@ export class RaftReplica {
       case T_LONG_POLL:
         if (this.sRole === 'leader') this.answerParkedFetches((p) => p.deadlineMs <= this.now + 1);
         return;
+      case T_VOTE_PROBE:
+        this.probeVoteFloor();
+        return;
       default:
         return;
     }
@@ -603,6 +689,16 @@ export class RaftReplica {
 
   private onMessage(from: NodeId, m: RaftMessage): void {
     if (invalidRaftMessage(m) !== undefined) return; // hostile or corrupt: drop
+    if (this.voteFloorPending) {
+      this.dispatch(from, m);
+      const epoch = reportedEpoch(m);
+      if (epoch !== undefined) this.noteVoterEpoch(from, epoch);
+      return this.maybeLearnVoteFloor();
+    }
+    this.dispatch(from, m);
+  }
+
+  private dispatch(from: NodeId, m: RaftMessage): void {
     switch (m.type) {
       case 'VoteRequest':
         return this.onVoteRequest(from, m);
