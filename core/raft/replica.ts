@@ -30,7 +30,7 @@
 //         Round trips are matched exactly, even with retried or duplicated Fetches: the leader
 //         numbers its responses per follower (FetchResponse.sessionId) and the follower echoes
 //         the highest number it received (FetchRequest.sessionEpoch); a Fetch confirms read k
-//         only if it echoes a response sent after read k began (`confirmReads`).
+//         only if it echoes a response sent after read k began (read-index.ts).
 //  RAFT-13 a voter that lost its quorum state (and so any vote it cast) grants no (pre-)vote
 //         and does not campaign until every other voter reported its epoch to this incarnation;
 //         then it votes only in epochs above the highest reported (see the section below).
@@ -63,6 +63,7 @@ import type {
 } from './messages.ts';
 import { ErrorCode, invalidRaftMessage } from './messages.ts';
 import { VOTE_FLOOR_PENDING, VOTE_UNKNOWN } from './codec.ts';
+import { ReadIndex } from './read-index.ts';
 
 export interface RaftConfig {
   nodeId: NodeId;
@@ -99,7 +100,6 @@ const T_CHECK_QUORUM = 'raft.checkQuorum';
 const T_LONG_POLL = 'raft.longPoll';
 const T_VOTE_PROBE = 'raft.voteProbe';
 
-const MAX_PENDING_READS = 10_000;
 const MAX_HELD_SENDS = 10_000;
 const MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024;
 
@@ -108,19 +108,6 @@ interface FollowerProgress {
   ackOffset: number;
   lastFetchMs: number;
   fetchedThisEpoch: boolean;
-  /** Fetch responses sent to it in this epoch; the last one's number is its `sessionId`. */
-  responsesSent: number;
-  /** RAFT-11: response number n was sent when readSeq was already `seq` (only the first
-   *  response after each readSeq change is recorded; ascending in both n and seq). */
-  marks: { n: number; seq: number }[];
-  /** Every read with seq <= this had a round trip to this follower that began after it. */
-  confirmedSeq: number;
-}
-
-interface PendingRead {
-  readonly token: number;
-  readonly commitAt: number;
-  readonly seq: number;
 }
 
 interface SnapshotDownload {
@@ -190,8 +177,7 @@ export class RaftReplica {
   private progress = new Map<NodeId, FollowerProgress>();
   private parked = new Map<NodeId, { req: FetchRequest; deadlineMs: number }>();
   private epochStartOffset = 0;
-  private reads: PendingRead[] = [];
-  private readSeq = 0;
+  private readonly reads: ReadIndex;
   // snapshots
   private entriesSinceSnapshot = 0;
   private snapshotWrite: { id: SnapshotId; data: Uint8Array; install: boolean } | undefined = undefined;
@@ -207,6 +193,7 @@ export class RaftReplica {
       throw new Error('RaftConfig: timeouts and sizes must be positive');
     }
     this.majority = Math.floor(cfg.voters.length / 2) + 1;
+    this.reads = new ReadIndex(this.majority);
     this.store = new LogStore(cfg.dir, diskIds, cfg.segmentMaxBytes ?? 1024 * 1024);
   }
 
@@ -312,12 +299,10 @@ export class RaftReplica {
 
   readIndex(token: number, stamp: Stamp): Out[] {
     this.begin(stamp);
-    if (this.sRole !== 'leader' || this.reads.length >= MAX_PENDING_READS) {
+    if (this.sRole !== 'leader' || !this.reads.begin(token, Math.max(this.sHighWatermark, this.epochStartOffset + 1))) {
       this.sm.readFailed?.(token);
       return this.finish();
     }
-    this.readSeq++;
-    this.reads.push({ token, commitAt: Math.max(this.sHighWatermark, this.epochStartOffset + 1), seq: this.readSeq });
     // Answer parked fetches now so followers come straight back: their next Fetch confirms us.
     this.answerParkedFetches(() => true);
     return this.finish();
@@ -598,8 +583,9 @@ export class RaftReplica {
     this.persistQuorum();
     this.progress.clear();
     for (const v of this.cfg.voters) {
-      if (v !== this.cfg.nodeId) this.progress.set(v, { ackOffset: 0, lastFetchMs: this.now, fetchedThisEpoch: false, responsesSent: 0, marks: [], confirmedSeq: 0 });
+      if (v !== this.cfg.nodeId) this.progress.set(v, { ackOffset: 0, lastFetchMs: this.now, fetchedThisEpoch: false });
     }
+    this.reads.reset(this.cfg.voters.filter((v) => v !== this.cfg.nodeId));
     this.epochStartOffset = this.store.logEndOffset;
     // The LeaderChange entry gives this epoch an entry of its own to commit (RAFT-4).
     const control: RaftRecord = { offset: this.epochStartOffset, epoch: this.sEpoch, control: true, payload: controlPayload(this.cfg.nodeId, this.sEpoch) };
@@ -848,7 +834,7 @@ export class RaftReplica {
     if (p) {
       p.lastFetchMs = this.now;
       p.fetchedThisEpoch = true;
-      this.confirmReads(p, req.sessionEpoch);
+      this.reads.onFetch(from, req.sessionEpoch); // RAFT-11
     }
     const verdict = this.validateFetch(req);
     if (verdict !== undefined) return this.sendFetchResponse(from, verdict);
@@ -880,32 +866,8 @@ export class RaftReplica {
     return undefined;
   }
 
-  /**
-   * RAFT-11. A Fetch echoing response number `echoed` was sent after the follower received that
-   * response, which we sent after every read with seq <= its mark began: a full round trip that
-   * began after those reads. A Fetch sent earlier (e.g. a retry racing the original) echoes a
-   * smaller number, so it confirms nothing new. Numbers above what we sent are ignored.
-   */
-  private confirmReads(p: FollowerProgress, echoed: number): void {
-    if (echoed > p.responsesSent) return;
-    while (p.marks.length > 0 && p.marks[0].n <= echoed) {
-      p.confirmedSeq = Math.max(p.confirmedSeq, p.marks[0].seq);
-      p.marks.shift();
-    }
-  }
-
   private sendFetchResponse(to: NodeId, extra: Partial<FetchResponse>): void {
-    const p = this.progress.get(to);
-    let sessionId = 0;
-    if (p) {
-      sessionId = ++p.responsesSent;
-      const lastSeq = p.marks.length > 0 ? p.marks[p.marks.length - 1].seq : p.confirmedSeq;
-      if (this.readSeq > lastSeq) {
-        // Bounded: dropping the oldest mark only delays confirmation (a later mark covers more).
-        if (p.marks.length >= MAX_PENDING_READS) p.marks.shift();
-        p.marks.push({ n: sessionId, seq: this.readSeq });
-      }
-    }
+    const sessionId = this.reads.numberResponse(to); // RAFT-11
     this.sendMsg(to, {
       sessionId,
       type: 'FetchResponse',
@@ -1147,24 +1109,12 @@ export class RaftReplica {
   }
 
   private checkReads(): void {
-    if (this.reads.length === 0 || this.sRole !== 'leader') return;
-    const confirmed = (seq: number): boolean => {
-      let n = 1;
-      for (const p of this.progress.values()) if (p.confirmedSeq >= seq) n++;
-      return n >= this.majority;
-    };
-    while (this.reads.length > 0) {
-      const r = this.reads[0];
-      if (!confirmed(r.seq) || this.sAppliedOffset < r.commitAt) return;
-      this.reads.shift();
-      this.sm.readReady?.(r.token);
-    }
+    if (this.sRole !== 'leader') return;
+    for (const token of this.reads.takeReady(this.sAppliedOffset)) this.sm.readReady?.(token);
   }
 
   private failReads(): void {
-    const reads = this.reads;
-    this.reads = [];
-    for (const r of reads) this.sm.readFailed?.(r.token);
+    for (const token of this.reads.takeAll()) this.sm.readFailed?.(token);
   }
 
   /** RAFT-9: a damaged replica becomes a voter again once it refetched what it may have acked. */
