@@ -64,6 +64,7 @@ import type {
 import { ErrorCode, invalidRaftMessage } from './messages.ts';
 import { VOTE_FLOOR_PENDING, VOTE_UNKNOWN } from './codec.ts';
 import { ReadIndex } from './read-index.ts';
+import { VoteFloor } from './vote-floor.ts';
 
 export interface RaftConfig {
   nodeId: NodeId;
@@ -161,8 +162,7 @@ export class RaftReplica {
   private quorumSeqDurable = 0;
   private held: { seq: number; effect: Out }[] = [];
   // RAFT-13: after a lost quorum state, no vote until every other voter reported its epoch
-  private voteFloorPending = false;
-  private floorReports = new Map<NodeId, number>();
+  private readonly voteFloor: VoteFloor;
 
   // elections
   private grants = new Set<NodeId>();
@@ -194,6 +194,7 @@ export class RaftReplica {
     }
     this.majority = Math.floor(cfg.voters.length / 2) + 1;
     this.reads = new ReadIndex(this.majority);
+    this.voteFloor = new VoteFloor(cfg.nodeId, cfg.voters);
     this.store = new LogStore(cfg.dir, diskIds, cfg.segmentMaxBytes ?? 1024 * 1024);
   }
 
@@ -343,7 +344,7 @@ export class RaftReplica {
   private persistQuorum(): void {
     const w = this.store.writeQuorumState({
       epoch: this.sEpoch,
-      votedFor: this.voteFloorPending ? VOTE_FLOOR_PENDING : this.sVotedFor,
+      votedFor: this.voteFloor.pending ? VOTE_FLOOR_PENDING : this.sVotedFor,
       leaderId: this.sLeaderId,
       repairTargetOffset: this.store.repairTargetOffset,
     });
@@ -389,8 +390,8 @@ export class RaftReplica {
   private onRecovered(ev: Extract<StoreEvent, { kind: 'recovered' }>): void {
     const q = ev.quorum;
     this.sEpoch = q?.epoch ?? 0;
-    this.voteFloorPending = q?.votedFor === VOTE_FLOOR_PENDING;
-    this.sVotedFor = this.voteFloorPending ? undefined : q?.votedFor;
+    if (q?.votedFor === VOTE_FLOOR_PENDING) this.voteFloor.start();
+    this.sVotedFor = this.voteFloor.pending ? undefined : q?.votedFor;
     if (ev.snapshot) {
       this.sm.restore(ev.snapshot.data, ev.snapshot.id.endOffset, ev.snapshot.id.epoch);
       this.sAppliedOffset = ev.snapshot.id.endOffset;
@@ -404,50 +405,21 @@ export class RaftReplica {
       // A restarted leader lost its in-memory state: it does not resume leading.
       this.becomeUnattached(this.sEpoch, this.electionBackoffMs());
     }
-    if (this.voteFloorPending) {
+    if (this.voteFloor.pending) {
       this.probeVoteFloor();
       this.maybeLearnVoteFloor(); // at once when there is no other voter
     }
   }
 
   // -------------------------------------------------------------------------------------------
-  // RAFT-13: votes forgotten with a lost quorum state
-  //
-  // A replica whose quorum state was lost (or corrupt) may have granted a vote in some epoch E'
-  // and no longer knows E'. Learning the epoch of a leader it fetched from after recovery is NOT
-  // enough: a candidate C can bump to E' (after a pre-vote majority), get our vote, and then fail
-  // to reach the others (lost VoteRequests), who return to the old leader of epoch E < E'; we
-  // would learn E from that leader, grant a vote in E' to D, and C (whose VoteRequest to a third
-  // voter may still be in flight) and D could both win E'. What does hold: C persisted E' before
-  // sending us its VoteRequest (RAFT-5), and epochs never decrease, so C's epoch is >= E' from
-  // then on. If we (the candidate) were C and won E', every other member of that majority holds
-  // an epoch >= E'; if we did not win, our self-vote can no longer elect anyone. Hence the max of
-  // EVERY other voter's epoch, each reported in a message received by this incarnation (the
-  // transport, like the simulator's, drops messages addressed to an earlier incarnation, so
-  // each was sent after our restart), is >= E'. We grant no (pre-)vote and do not campaign until
-  // all reported, then mark the vote of epoch F = that max as spent (VOTE_UNKNOWN) and vote
-  // only in epochs > F. Cost: while some voter is unreachable we stay a non-voter (safe; like
-  // RAFT-9 repair). A disk wiped entirely (no log, no quorum state) looks like a new replica and
-  // is not covered (that needs KIP-853 directory ids).
-
-  /** Records a peer voter's epoch from a message it sent this incarnation. */
-  private noteVoterEpoch(from: NodeId, epoch: number): void {
-    if (!this.voteFloorPending || from === this.cfg.nodeId || !this.cfg.voters.includes(from)) return;
-    this.floorReports.set(from, Math.max(this.floorReports.get(from) ?? 0, epoch));
-  }
+  // RAFT-13: votes forgotten with a lost quorum state (the argument is in vote-floor.ts).
 
   private maybeLearnVoteFloor(): void {
-    if (!this.voteFloorPending || this.sRole === 'failed' || this.sRole === 'recovering') return;
-    let floor = this.sEpoch;
-    for (const v of this.cfg.voters) {
-      if (v === this.cfg.nodeId) continue;
-      const e = this.floorReports.get(v);
-      if (e === undefined) return;
-      floor = Math.max(floor, e);
-    }
+    if (!this.voteFloor.pending || this.sRole === 'failed' || this.sRole === 'recovering') return;
+    const floor = this.voteFloor.floor(this.sEpoch);
+    if (floor === undefined) return;
     if (floor > this.sEpoch) this.becomeUnattached(floor, this.electionBackoffMs());
-    this.voteFloorPending = false;
-    this.floorReports.clear();
+    this.voteFloor.finish();
     this.out.push(cancelTimer(T_VOTE_PROBE));
     // No vote of this incarnation exists yet (we were not a voter), so this marks only the floor.
     if (this.sEpoch === floor && this.sVotedFor === undefined) this.sVotedFor = VOTE_UNKNOWN;
@@ -456,9 +428,8 @@ export class RaftReplica {
 
   /** Asks every voter that has not reported its epoch yet (a Fetch; any answer carries it). */
   private probeVoteFloor(): void {
-    if (!this.voteFloorPending) return;
-    for (const v of this.cfg.voters) {
-      if (v === this.cfg.nodeId || this.floorReports.has(v)) continue;
+    if (!this.voteFloor.pending) return;
+    for (const v of this.voteFloor.unreported()) {
       if (this.sRole === 'follower' && v === this.sLeaderId) continue; // its fetch responses report
       this.sendMsg(v, this.fetchRequest(this.store.durableEndOffset, 0));
     }
@@ -486,7 +457,7 @@ export class RaftReplica {
   // Role transitions (only these change `role`)
 
   private isVoter(): boolean {
-    return this.cfg.voters.includes(this.cfg.nodeId) && this.store.repairTargetOffset === 0 && this.store.failed === undefined && !this.voteFloorPending;
+    return this.cfg.voters.includes(this.cfg.nodeId) && this.store.repairTargetOffset === 0 && this.store.failed === undefined && !this.voteFloor.pending;
   }
 
   private electionBackoffMs(): number {
@@ -675,10 +646,10 @@ export class RaftReplica {
 
   private onMessage(from: NodeId, m: RaftMessage): void {
     if (invalidRaftMessage(m) !== undefined) return; // hostile or corrupt: drop
-    if (this.voteFloorPending) {
+    if (this.voteFloor.pending) {
       this.dispatch(from, m);
       const epoch = reportedEpoch(m);
-      if (epoch !== undefined) this.noteVoterEpoch(from, epoch);
+      if (epoch !== undefined) this.voteFloor.note(from, epoch);
       return this.maybeLearnVoteFloor();
     }
     this.dispatch(from, m);
