@@ -65,6 +65,9 @@ import { ErrorCode, invalidRaftMessage } from './messages.ts';
 import { VOTE_FLOOR_PENDING, VOTE_UNKNOWN } from './codec.ts';
 import { ReadIndex } from './read-index.ts';
 import { VoteFloor } from './vote-floor.ts';
+import { majorityDurableEnd, validateFetch } from './leader.ts';
+import { freshRecords } from './follower.ts';
+import { candidateLogIsUpToDate } from './election.ts';
 
 export interface RaftConfig {
   nodeId: NodeId;
@@ -727,13 +730,6 @@ export class RaftReplica {
     };
   }
 
-  /** RAFT-3: the candidate's log is at least as up-to-date as ours (last epoch, then end). */
-  private candidateLogIsUpToDate(lastOffsetEpoch: number, lastOffset: number): boolean {
-    const ourEpoch = this.store.lastEpoch();
-    if (lastOffsetEpoch !== ourEpoch) return lastOffsetEpoch > ourEpoch;
-    return lastOffset >= this.store.logEndOffset;
-  }
-
   /** RAFT-10: we heard from a live leader recently (or are it), so elections are disruptive. */
   private hasLiveLeader(): boolean {
     if (this.sRole === 'leader') return true;
@@ -751,7 +747,7 @@ export class RaftReplica {
       // RAFT-10. A pre-vote is for the epoch the prospective would campaign in; one at or below
       // ours comes from a node that must first learn our epoch (our answer tells it).
       if (this.hasLiveLeader()) return answer(false);
-      return answer(req.candidateEpoch > this.sEpoch && this.candidateLogIsUpToDate(req.lastOffsetEpoch, req.lastOffset));
+      return answer(req.candidateEpoch > this.sEpoch && candidateLogIsUpToDate(this.store, req.lastOffsetEpoch, req.lastOffset));
     }
     // A standard vote in a higher epoch always moves us to that epoch, even with a live leader
     // (as Kafka does): its candidate passed a pre-vote, so a majority had lost the leader, and a
@@ -759,7 +755,7 @@ export class RaftReplica {
 
     if (req.candidateEpoch > this.sEpoch) this.becomeUnattached(req.candidateEpoch, this.electionBackoffMs());
     const free = this.sVotedFor === undefined || this.sVotedFor === from;
-    const grant = free && this.sLeaderId === undefined && this.sRole !== 'leader' && this.candidateLogIsUpToDate(req.lastOffsetEpoch, req.lastOffset);
+    const grant = free && this.sLeaderId === undefined && this.sRole !== 'leader' && candidateLogIsUpToDate(this.store, req.lastOffsetEpoch, req.lastOffset);
     if (grant && this.sVotedFor === undefined) {
       this.sVotedFor = from;
       this.persistQuorum(); // RAFT-5: the grant below is held until this is durable
@@ -807,7 +803,7 @@ export class RaftReplica {
       p.fetchedThisEpoch = true;
       this.reads.onFetch(from, req.sessionEpoch); // RAFT-11
     }
-    const verdict = this.validateFetch(req);
+    const verdict = validateFetch(this.store, req);
     if (verdict !== undefined) return this.sendFetchResponse(from, verdict);
     if (p) {
       // RAFT-6: fetchOffset is the follower's durable end, validated against our log (RAFT-2).
@@ -820,21 +816,6 @@ export class RaftReplica {
       return;
     }
     this.respondWithRecords(from, req);
-  }
-
-  /** Kafka's validateOffsetAndEpoch: undefined when (fetchOffset, lastFetchedEpoch) matches us. */
-  private validateFetch(req: FetchRequest): Partial<FetchResponse> | undefined {
-    const snap = this.store.snapshot;
-    const start = this.store.logStartOffset;
-    if (req.fetchOffset < start || (req.fetchOffset === start && start > 0 && snap && req.lastFetchedEpoch !== snap.id.epoch)) {
-      return snap ? { snapshotId: snap.id } : { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
-    }
-    const eo = this.store.endOffsetForEpoch(req.lastFetchedEpoch);
-    if (eo === undefined) return snap ? { snapshotId: snap.id } : { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
-    if (eo.epoch !== req.lastFetchedEpoch || req.fetchOffset > eo.endOffset) {
-      return { divergingEpoch: { epoch: eo.epoch, endOffset: eo.endOffset } };
-    }
-    return undefined;
   }
 
   private sendFetchResponse(to: NodeId, extra: Partial<FetchResponse>): void {
@@ -853,7 +834,7 @@ export class RaftReplica {
 
   private respondWithRecords(to: NodeId, req: FetchRequest): void {
     this.parked.delete(to);
-    const verdict = this.validateFetch(req); // the log may have moved since it was parked
+    const verdict = validateFetch(this.store, req); // the log may have moved since it was parked
     if (verdict !== undefined) return this.sendFetchResponse(to, verdict);
     const end = Math.min(this.store.logEndOffset, req.fetchOffset + this.cfg.maxFetchEntries);
     const records: RaftRecord[] = [];
@@ -884,8 +865,7 @@ export class RaftReplica {
   private maybeAdvanceHighWatermark(): void {
     if (this.sRole !== 'leader') return;
     const acks: number[] = this.cfg.voters.map((v) => (v === this.cfg.nodeId ? this.store.durableEndOffset : (this.progress.get(v)?.ackOffset ?? 0)));
-    acks.sort((a, b) => b - a);
-    const majorityDurable = acks[this.majority - 1];
+    const majorityDurable = majorityDurableEnd(acks, this.majority);
     if (majorityDurable <= this.sHighWatermark) return;
     const entry = this.store.entryAt(majorityDurable - 1);
     if (entry === undefined || !this.isCommittableEntryEpoch(entry.epoch)) return;
@@ -955,7 +935,9 @@ export class RaftReplica {
     this.lastLeaderContactMs = this.now;
     if (res.divergingEpoch) return this.truncateToDivergence(res.divergingEpoch);
     if (res.snapshotId) return this.startSnapshotDownload(from, res.snapshotId);
-    if (!this.appendFromLeader(res.records)) return this.maybeSendFetch();
+    const fresh = freshRecords(this.store, res.records, this.sEpoch);
+    if (fresh === undefined) return this.maybeSendFetch();
+    if (fresh.length > 0) this.out.push(...this.store.append(fresh));
     this.sHighWatermark = Math.max(this.sHighWatermark, Math.min(res.highWatermark, this.store.logEndOffset));
     this.maybeSendFetch(); // at once if nothing was appended; else after the sync (RAFT-6)
   }
@@ -967,27 +949,6 @@ export class RaftReplica {
     if (to < this.store.logStartOffset) throw new Error(`RAFT-3: divergence ${to} below our snapshot ${this.store.logStartOffset}`);
     this.out.push(...this.store.truncateTo(to));
     this.maybeSendFetch();
-  }
-
-  /** Appends a leader's records after validating them; false if they were malformed. */
-  private appendFromLeader(records: readonly RaftRecord[]): boolean {
-    let prevEpoch = this.store.lastEpoch();
-    let next = this.store.logEndOffset;
-    const fresh: RaftRecord[] = [];
-    for (const r of records) {
-      if (!(r.payload instanceof Uint8Array) || !Number.isSafeInteger(r.offset) || !Number.isSafeInteger(r.epoch) || r.epoch > this.sEpoch) return false;
-      const have = this.store.entryAt(r.offset);
-      if (r.offset < next && fresh.length === 0) {
-        if (have !== undefined && have.epoch !== r.epoch) return false; // a stale reply; refetch
-        continue;
-      }
-      if (r.offset !== next || r.epoch < prevEpoch) return false;
-      fresh.push(r);
-      prevEpoch = r.epoch;
-      next++;
-    }
-    if (fresh.length > 0) this.out.push(...this.store.append(fresh));
-    return true;
   }
 
   private startSnapshotDownload(leaderId: NodeId, id: SnapshotId): void {
