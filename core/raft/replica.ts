@@ -1,7 +1,9 @@
 // One member of the controller quorum: a KIP-595 (KRaft) Raft replica as a pure state machine,
 // with KIP-996 pre-vote and KIP-630 snapshots. Pull-based: followers Fetch from the leader, and
 // their fetchOffset is their acknowledgement. Shape follows etcd raft: `step` handles what every
-// role shares, then the role's handler; only `becomeX` changes role.
+// role shares, then the role's handler; only `becomeX` changes role. Pure pieces live beside it:
+// leader.ts (fetch validation, majority durable end), follower.ts (which records extend the log),
+// election.ts (log up-to-date check), read-index.ts (RAFT-11), vote-floor.ts (RAFT-13).
 //
 // Invariants (cited by proofs-notes and the checkers; see also log-store.ts RAFT-6a..RAFT-9):
 //  RAFT-1 election safety: at most one leader per epoch. A vote is granted at most once per
