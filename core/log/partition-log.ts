@@ -151,12 +151,12 @@ export class PartitionLog {
    * The buffer is kept (tail cache, pending write): the caller must not reuse it.
    */
   append(batches: Uint8Array, leaderEpoch: number, stamp: Stamp): AppendResult & { effects: Effect[] } {
-    const err = (error: LogError): AppendResult & { effects: Effect[] } => ({ error, baseOffset: -1, lastOffset: -1, effects: [] });
-    if (this.state === 'failed') return err('KAFKA_STORAGE_ERROR');
-    if (this.state !== 'ready' || this.pendingTruncate >= 0) return err('NOT_READY');
-    if (this.pendingBytes + batches.length > this.config.maxPendingBytes) return err('BUFFER_FULL');
+    // No closure here: under tsx every closure creation also pays esbuild's __name helper.
+    if (this.state === 'failed') return appendError('KAFKA_STORAGE_ERROR');
+    if (this.state !== 'ready' || this.pendingTruncate >= 0) return appendError('NOT_READY');
+    if (this.pendingBytes + batches.length > this.config.maxPendingBytes) return appendError('BUFFER_FULL');
     const check = this.checkBatches(batches);
-    if (check !== 'NONE') return err(check);
+    if (check !== 'NONE') return appendError(check);
     const baseOffset = this.logEndOffset;
     this.nowMs = stamp.now;
     for (let off = 0; off < batches.length; ) {
@@ -190,7 +190,7 @@ export class PartitionLog {
     const position = seg.sizeBytes;
     if (seg.createdWallMs < 0) seg.createdWallMs = stamp.wall;
     seg.onBatch(buf, off, size, base, last, this.config.indexIntervalBytes);
-    const view = buf.subarray(off, off + size);
+    const view = off === 0 && size === buf.length ? buf : buf.subarray(off, off + size);
     this.tail.add({ baseOffset: base, lastOffset: last, bytes: view });
     this.queueData(seg, position, view, last + 1);
     this.logEndOffset = last + 1;
@@ -824,6 +824,8 @@ export class PartitionLog {
     done();
   }
 }
+
+const appendError = (error: LogError): AppendResult & { effects: Effect[] } => ({ error, baseOffset: -1, lastOffset: -1, effects: [] });
 
 /** Offset of the batch's first record with timestamp >= `timestamp` (the base if undecodable). */
 const firstOffsetAtOrAfter = (buf: Uint8Array, off: number, timestamp: number, base: number): number => {
