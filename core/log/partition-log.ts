@@ -85,6 +85,8 @@ export class PartitionLog {
   private ckptInFlight = false;
   private ckptAgain = false;
   private ckptWaiters: (() => void)[] = [];
+  /** Content of each checkpoint file as last emitted: an unchanged one is not rewritten. */
+  private readonly ckptEmitted = new Map<string, Uint8Array>();
   /** Segment with writes not yet covered by a sync (only with flushMessages > 1). */
   private dirty: Segment | null = null;
   private flushRequested = false;
@@ -385,8 +387,12 @@ export class PartitionLog {
       [CKPT_LOG_START, one(this.logStartOffset)],
       [CKPT_LEADER_EPOCH, this.epochs.cache.encode()],
     ];
-    let left = files.length;
-    for (const [name, data] of files) {
+    // Only changed files are rewritten (a roll otherwise paid 4 x write, truncate, sync, rename,
+    // syncDir); the recovery point always is, so every call emits ops and completes via them.
+    const changed = files.filter(([name, data], i) => i === 0 || !isSame(this.ckptEmitted.get(name), data));
+    let left = changed.length;
+    for (const [name, data] of changed) {
+      this.ckptEmitted.set(name, data);
       this.emitAtomicWrite(name, data, () => {
         if (--left > 0) return;
         this.ckptInFlight = false;
@@ -824,6 +830,8 @@ export class PartitionLog {
     done();
   }
 }
+
+const isSame = (a: Uint8Array | undefined, b: Uint8Array): boolean => a !== undefined && sameBytes(a, b);
 
 const appendError = (error: LogError): AppendResult & { effects: Effect[] } => ({ error, baseOffset: -1, lastOffset: -1, effects: [] });
 
