@@ -858,7 +858,22 @@ const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
   return true;
 };
 
+/**
+ * The bytes of `views` as one array: a view spanning them when they lie back to back in one
+ * buffer (batches carved from one network read: no copy), else a copy.
+ */
 const concat = (views: readonly Uint8Array[], total: number): Uint8Array => {
+  const first = views[0];
+  if (first !== undefined) {
+    let end = first.byteOffset + first.length;
+    let adjacent = true;
+    for (let i = 1; i < views.length && adjacent; i++) {
+      const v = views[i]!;
+      adjacent = v.buffer === first.buffer && v.byteOffset === end;
+      end += v.length;
+    }
+    if (adjacent && end - first.byteOffset === total) return new Uint8Array(first.buffer, first.byteOffset, total);
+  }
   const out = new Uint8Array(total);
   let at = 0;
   for (const v of views) {
