@@ -11,7 +11,9 @@
 //
 // Flags: --quick (a short smoke run), --no-spares (FileDisk zeroes new segments inline),
 // --no-fuse (FileDisk runs every write and fdatasync separately, FDISK-8 off), --ops
-// (per-op-kind counts and mean times of the b rows).
+// (per-op-kind counts and mean times of the b rows), --segment-mib=N (segment.bytes of the b rows;
+// e.g. 1024: the window then writes into space zero-filled before it and never rolls, which
+// isolates the cost of obtaining new space from the rest of the pipeline).
 // Everything happens under one mkdtemp directory in os.tmpdir(), deleted at the end.
 
 import { open, mkdtemp, rm } from 'node:fs/promises';
@@ -24,6 +26,9 @@ import { PartitionLog } from '../core/log/partition-log.ts';
 import type { ReadResult } from '../core/log/log-types.ts';
 import { baseOffsetAt, lastOffsetDeltaAt } from '../core/records/batch-header.ts';
 import { FileDisk, realStamp, type DiskInput } from '../runtime-node/file-disk.ts';
+
+/** `--segment-mib=N`: segment.bytes of the b rows (default: the log's default, 64 MiB). */
+let segmentOverride: Partial<LogConfig> = {};
 
 /** FileDisk options for every log in the bench (`--no-spares` turns FDISK-7 off to compare). */
 let diskOptions: { spares: boolean; fuseSync: boolean } = { spares: true, fuseSync: true };
@@ -514,10 +519,12 @@ export const run = async (args: string[]): Promise<void> => {
   const o = args.includes('--quick') ? quickOptions : fullOptions;
   diskOptions = { spares: !args.includes('--no-spares'), fuseSync: !args.includes('--no-fuse') };
   timeOps = args.includes('--ops');
+  const segArg = args.find((a) => a.startsWith('--segment-mib='));
+  segmentOverride = segArg === undefined ? {} : { segmentBytes: Number(segArg.slice(14)) * MiB };
   const dir = await mkdtemp(join(tmpdir(), 'cairn-bench-'));
   const started = performance.now();
   try {
-    console.log(`cairn log bench: 1 KiB records, dir ${dir}, node ${process.version}, spares ${diskOptions.spares ? 'on' : 'off'}, write+sync fusion ${diskOptions.fuseSync ? 'on' : 'off'}`);
+    console.log(`cairn log bench: 1 KiB records, dir ${dir}, node ${process.version}, spares ${diskOptions.spares ? 'on' : 'off'}, write+sync fusion ${diskOptions.fuseSync ? 'on' : 'off'}${segmentOverride.segmentBytes !== undefined ? `, b segments ${segmentOverride.segmentBytes / MiB} MiB` : ''}`);
     console.log('a = fdatasync limit (preallocated file, raw FileHandle); b = PartitionLog + FileDisk, group commit');
     console.log('b/a = best b over best a; pair = median over rounds of b/a within one round (a and b adjacent in time)');
     console.log('group = 1 KiB records per write (2*group/r_bat closed-loop producers, each appending r_bat-record batches)');
@@ -533,7 +540,7 @@ export const run = async (args: string[]): Promise<void> => {
       const paired: number[] = [];
       for (let round = 0; round < o.rounds; round++) {
         const ar = await measureLimit(dir, g * RECORD_BYTES, o.limitMs);
-        const br = await measureAppend(dir, g, o, perBatch);
+        const br = await measureAppend(dir, g, o, perBatch, segmentOverride);
         paired.push(br.mbps / ar.mbps);
         if (ar.mbps > a.mbps) a = ar;
         if (b === null || br.mbps > b.mbps) b = br;
