@@ -116,6 +116,18 @@ class LogHost {
     });
   }
 
+  private idleWaiters: (() => void)[] = [];
+
+  /**
+   * Resolves once the log has no disk op outstanding. The disk may only be closed then: the log
+   * emits some ops from completions (a checkpoint's rename after its sync), and FileDisk fails
+   * ops submitted after close() with EIO (FDISK-6), which takes the log offline.
+   */
+  idle(): Promise<void> {
+    if (this.log.q.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   /** Reads the clock again (before appends that do not follow a disk completion). */
   tick(): void {
     this.stamp = realStamp();
@@ -176,6 +188,7 @@ class LogHost {
     // Effects first, in emission order; callbacks (which may append) only after.
     this.run(this.log.onDisk(input));
     this.events();
+    if (this.log.q.size === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
   private events(): void {
@@ -367,6 +380,7 @@ export const measureAppend = async (dir: string, group: number, o: Options, reco
   const c = host.counters;
   running = false;
   await stopped;
+  await host.idle();
   await disk.close();
   await rm(data, { recursive: true, force: true });
   return {
@@ -451,6 +465,7 @@ const measureRecovery = async (dir: string, o: Options): Promise<RecoveryResult>
   const segments = host1.log.segments.length;
   const { fromSpare: allocFromSpare, inline: allocInline } = disk1.allocations;
   const endBefore = host1.log.logEndOffset;
+  await host1.idle();
   await disk1.close(); // no checkpoint beyond what the log wrote itself; nothing unsynced is pending
   const disk2 = new FileDisk(data, diskOptions);
   const host2 = new LogHost(disk2, benchConfig());
@@ -458,6 +473,7 @@ const measureRecovery = async (dir: string, o: Options): Promise<RecoveryResult>
   await host2.start();
   const recoveryMs = performance.now() - t0;
   if (host2.log.logEndOffset !== endBefore) throw new Error(`recovery lost data: ${host2.log.logEndOffset} != ${endBefore}`);
+  await host2.idle();
   await disk2.close();
   return {
     fillMbps,
