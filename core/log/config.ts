@@ -35,6 +35,13 @@ export interface LogConfig {
   readonly flushMessages: number;
   /** flush.ms: -1 (default) disables time-based flushing. */
   readonly flushMs: number;
+  /**
+   * Segment recycling (off by default): a segment deleted whole by retention is renamed into a
+   * recycle slot (at most `RECYCLE_SLOTS`) and a later roll renames it back as the new segment,
+   * so appends rewrite allocated blocks instead of fresh (zero-filled / sparse) space. See
+   * partition-log.ts (SEG-4, REC-LOG) for what this changes on disk.
+   */
+  readonly segmentRecycling: boolean;
 }
 
 export const defaultLogConfig = (dir: string, topic: string, partition: number): LogConfig => ({
@@ -52,6 +59,7 @@ export const defaultLogConfig = (dir: string, topic: string, partition: number):
   maxPendingBytes: 64 * 1024 * 1024,
   flushMessages: 1,
   flushMs: -1,
+  segmentRecycling: false,
 });
 
 /** Fills defaults and checks CFG-1; throws on a bad config (a programming error of the caller). */

@@ -13,6 +13,7 @@ import { makeSimRng } from '../../sim/rng.ts';
 import { BATCH_LOG_OVERHEAD, baseOffsetAt, batchSizeAt } from '../records/batch-header.ts';
 import { LogDriver, makeBatch, smallConfig } from './log-harness.test.ts';
 import { decodeBatch } from '../records/batch.ts';
+import { RECYCLE_SLOTS } from './segment.ts';
 
 interface MRecord {
   readonly offset: number;
@@ -356,6 +357,7 @@ export class RetentionCmd implements Cmd {
     const start = r.d.log.logStartOffset;
     assert.ok(start === m.leo || m.batches.some((b) => b.base === start), 'logStart on a batch boundary');
     assert.ok(r.d.log.segments.length >= 1, 'RET-1 the active segment stays');
+    assert.ok(r.d.log.recycled.length <= RECYCLE_SLOTS, 'REC-LOG slots are bounded');
     if (start > 0) assert.equal(r.d.read(start - 1, 100).error, 'OFFSET_OUT_OF_RANGE');
     checkInvariants(m, r);
   }
@@ -443,6 +445,8 @@ export interface PropertyOptions {
   readonly flushMessages?: number;
   /** cleanup.policy=compact, with compaction commands and record-level checks. */
   readonly compact?: boolean;
+  /** segmentRecycling on (retention is on in every run): deleted segments are reused by rolls. */
+  readonly recycle?: boolean;
 }
 
 export const FAULTS: DiskFaultConfig = { bitRotRate: 0.002, readErrorRate: 0.002, syncFailRate: 0.002 };
@@ -458,6 +462,7 @@ export const runLogProperty = (opts: PropertyOptions): fc.RunDetails<[number, It
         segmentMs: 3000,
         flushMessages: opts.flushMessages ?? 1,
         cleanupPolicy: opts.compact ? 'compact' : 'delete',
+        segmentRecycling: opts.recycle ?? false,
       });
       const d = new LogDriver(new SimDisk(makeSimRng(diskSeed).fork('disk'), faults ? FAULTS : {}), cfg);
       d.boot();

@@ -22,3 +22,13 @@ test('flush.messages=4: durability still only counts synced data', () => {
   const details = runLogProperty({ numRuns: 60, faults: true, flushMessages: 4 });
   if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? 'failed');
 });
+
+test('segment recycling: retention recycles segment files, rolls reuse them; crashes and faults', () => {
+  const details = runLogProperty({ numRuns: 60, faults: true, recycle: true });
+  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? 'failed');
+});
+
+test('segment recycling with cleanup.policy=compact', () => {
+  const details = runLogProperty({ numRuns: 30, faults: true, compact: true, recycle: true });
+  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? 'failed');
+});

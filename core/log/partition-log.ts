@@ -16,6 +16,28 @@
 //  LOG-6 a segment is trusted without a scan at recovery only if it lies wholly below the
 //        checkpointed recovery point and its index files pass a sanity check.
 //  LOG-7 queues are bounded: accepted-but-unwritten bytes <= maxPendingBytes.
+//  REC-LOG segment recycling (config.segmentRecycling): a segment retention deletes whole is
+//        renamed to `<dir>/<20-digit bound>.log.recycle` (bound = its nextOffset, an exclusive
+//        upper bound of every offset the file has ever held; at most RECYCLE_SLOTS slots, the
+//        rest are removed), and a roll reuses a slot for a new segment only if the new base
+//        offset >= the slot's bound. So every stale batch in a reused file has offsets below the
+//        segment's base offset, hence below the next offset any scan of the segment expects —
+//        strict (delete policy: base == next) and loose (compact: base >= next) checks both stop
+//        at it, and no read/walk goes past the logical end anyway (limit = writtenBytes, ends
+//        bounded by nextOffset). Why the bound holds: a file's offsets are < its segment's
+//        nextOffset (SEG-2); on reuse the new base is >= the bound, and truncation inside a
+//        segment re-zeroes everything past the cut (truncate + allocate), so no offset above
+//        the new nextOffset survives in the file; truncateFully may lower the log end below a
+//        slot's bound, which is why the bound is checked at reuse, not assumed.
+//  SEG-4 a segment whose file may hold stale bytes past its logical end (`dirtyTail`: made from a
+//        slot, or recovered without re-zeroing) gets a 12-byte zero terminator written right
+//        after every commit's data, covered by the same sync; a slot's first 12 bytes are zeroed
+//        and synced before it is renamed. So, on disk, the synced logical end is always followed
+//        by 12 zero bytes and recovery's scan ends there ('end') exactly as in a zero-filled file;
+//        the file is never truncated to the logical end (that would free the allocation). If a
+//        crash tears the terminator, the stale batch behind it fails the offset check (REC-LOG)
+//        and recovery truncates there as for any torn tail (above the durable offset: the tear
+//        hit an unsynced write).
 // Faults survived: crash with unsynced or torn writes, bit-rot (CRC on every disk read and scan),
 // failed reads (typed error), failed writes/syncs (the log goes offline: KAFKA_STORAGE_ERROR).
 import type { DiskError, DiskOp, DiskOpId, DiskOpKind, DiskResult, Effect, Stamp } from '../io.ts';
@@ -26,7 +48,7 @@ import type { LogConfig } from './config.ts';
 import { DiskQueue, counterIds, type NextDiskOpId } from './disk-queue.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
 import type { AppendResult, Corruption, LogError, LogEvent, ReadResult } from './log-types.ts';
-import { Segment } from './segment.ts';
+import { RECYCLE_SLOTS, Segment, segmentName, type RecycleSlot } from './segment.ts';
 import { TailCache } from './tail-cache.ts';
 import { walkBatches, type WalkSpec } from './batch-walker.ts';
 import { startRecovery } from './recovery.ts';
@@ -71,6 +93,8 @@ export class PartitionLog {
   writtenOffset = 0;
   readonly epochs: { cache: LeaderEpochCache } = { cache: new LeaderEpochCache() };
   readonly corruption: Corruption[] = [];
+  /** REC-LOG: recycled segment files available to the next rolls (oldest first). */
+  recycled: RecycleSlot[] = [];
   readonly q: DiskQueue;
   tail: TailCache;
   events: LogEvent[] = [];
@@ -247,6 +271,7 @@ export class PartitionLog {
       if (a.kind === 'data') {
         const data = a.views.length === 1 ? a.views[0] : concat(a.views, a.bytes);
         lastOp = this.q.emit({ kind: 'write', file: a.seg.logFile, offset: a.position, data });
+        if (a.seg.dirtyTail) lastOp = this.emitTerminator(a.seg, a.position + a.bytes, lastOp);
         a.seg.writtenBytes = Math.max(a.seg.writtenBytes, a.position + a.bytes);
         commit.endOffset = a.endOffset;
         this.writtenOffset = a.endOffset;
@@ -272,6 +297,13 @@ export class PartitionLog {
     this.inflight = commit;
     this.q.attach(lastOp, () => this.onCommitSynced(commit));
     this.tail.evict(this.writtenOffset);
+  }
+
+  /** SEG-4: 12 zero bytes right after the data (clamped to segment.bytes); the next commit overwrites them. */
+  private emitTerminator(seg: Segment, endPosition: number, writeId: DiskOpId): DiskOpId {
+    const len = Math.min(TERMINATOR.length, this.config.segmentBytes - endPosition);
+    if (len <= 0) return writeId; // the segment is full: nothing past it is ever scanned as this segment's
+    return this.q.emit({ kind: 'write', file: seg.logFile, offset: endPosition, data: TERMINATOR.subarray(0, len) });
   }
 
   /** flush.messages / flush.ms policy; the default (1) syncs every commit. */
@@ -331,12 +363,47 @@ export class PartitionLog {
 
   /** Creates a segment file (zero prefix = empty), preallocates it and makes its name durable. */
   emitCreateSegment(seg: Segment): void {
+    if (this.config.segmentRecycling && this.reuseSlot(seg)) return;
     this.q.emit({ kind: 'write', file: seg.logFile, offset: 0, data: new Uint8Array(12) });
     this.q.emit({ kind: 'truncate', file: seg.logFile, size: 0 });
     this.q.emit({ kind: 'allocate', file: seg.logFile, size: this.config.segmentBytes });
     seg.preallocated = true;
     this.q.emit({ kind: 'sync', file: seg.logFile });
     this.q.emit({ kind: 'syncDir', dir: this.config.dir });
+  }
+
+  /**
+   * REC-LOG / SEG-4: makes `seg` from a recycled file whose bound is <= its base offset: zero and
+   * sync the slot's first 12 bytes, then rename, preallocate (extends only), sync, syncDir.
+   */
+  private reuseSlot(seg: Segment): boolean {
+    const i = this.recycled.findIndex((r) => r.bound <= seg.baseOffset);
+    if (i < 0) return false;
+    const [slot] = this.recycled.splice(i, 1);
+    if (slot.bound > seg.baseOffset) throw new Error('REC-LOG: slot bound above the new base offset');
+    const failed = (e: DiskError): void => this.fail(`recycle ${slot.file} failed: ${e}`);
+    this.q.emit({ kind: 'write', file: slot.file, offset: 0, data: TERMINATOR }, undefined, failed);
+    this.q.emit({ kind: 'sync', file: slot.file }, undefined, failed);
+    this.q.emit({ kind: 'rename', from: slot.file, to: seg.logFile }, undefined, failed);
+    this.q.emit({ kind: 'allocate', file: seg.logFile, size: this.config.segmentBytes });
+    seg.preallocated = true;
+    seg.dirtyTail = true;
+    this.q.emit({ kind: 'sync', file: seg.logFile });
+    this.q.emit({ kind: 'syncDir', dir: this.config.dir });
+    return true;
+  }
+
+  /** Retention's removal of a whole segment: recycled into a free slot when enabled (REC-LOG). */
+  private emitDropSegment(seg: Segment): void {
+    if (!this.config.segmentRecycling || this.recycled.length >= RECYCLE_SLOTS || seg.nextOffset <= seg.baseOffset) {
+      return this.emitRemoveSegment(seg);
+    }
+    const file = `${this.config.dir}/${segmentName(seg.nextOffset)}.log.recycle`;
+    if (this.recycled.some((r) => r.file === file)) return this.emitRemoveSegment(seg);
+    this.emitRemove(seg.indexFile);
+    this.emitRemove(seg.timeIndexFile);
+    this.q.emit({ kind: 'rename', from: seg.logFile, to: file }, undefined, (e) => this.fail(`recycle ${seg.logFile} failed: ${e}`));
+    this.recycled.push({ file, bound: seg.nextOffset });
   }
 
   /** Writes a non-active segment's index files (full rewrite) and syncs them. */
@@ -633,6 +700,7 @@ export class PartitionLog {
     this.q.emit({ kind: 'truncate', file: seg.logFile, size: position });
     this.q.emit({ kind: 'allocate', file: seg.logFile, size: this.config.segmentBytes });
     seg.preallocated = true;
+    seg.dirtyTail = false; // everything past the cut is zero again
     if (!wasActive) {
       this.emitRemove(seg.indexFile);
       this.emitRemove(seg.timeIndexFile);
@@ -692,7 +760,7 @@ export class PartitionLog {
     this.logStartOffset = Math.max(this.logStartOffset, this.segments[0].baseOffset);
     this.epochs.cache.truncateFromStart(this.logStartOffset);
     this.writeCheckpoints();
-    for (const s of removed) this.emitRemoveSegment(s);
+    for (const s of removed) this.emitDropSegment(s);
     this.q.emit({ kind: 'syncDir', dir: this.config.dir });
     this.events.push({ kind: 'retention', deletedSegments: removed.length, logStartOffset: this.logStartOffset });
     return this.q.take();
@@ -830,6 +898,9 @@ export class PartitionLog {
     done();
   }
 }
+
+/** SEG-4's terminator: a zero batchLength prefix ends every scan. */
+const TERMINATOR = new Uint8Array(12);
 
 const isSame = (a: Uint8Array | undefined, b: Uint8Array): boolean => a !== undefined && sameBytes(a, b);
 

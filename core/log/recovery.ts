@@ -6,6 +6,9 @@
 // LOG-2 follows because every batch below the pre-crash durable offset was synced, so it scans
 // valid, and the scan stops only at the first invalid batch, which lies above all of them —
 // unless bit-rot hit synced data, which is reported as corruption.
+// With segment recycling (REC-LOG, SEG-4 in partition-log.ts) leftover `.log.recycle` slots are
+// kept (bound in the name) or removed, and a cleanly ended active segment is not truncated (its
+// allocation is kept; the synced logical end is followed by a zero terminator).
 import type { DiskError, DiskOp, DiskResult, DirEntry, Stamp } from '../io.ts';
 import { leaderEpochAt } from '../records/batch-header.ts';
 import { scanBatches } from './batch-scan.ts';
@@ -13,7 +16,7 @@ import { CKPT_HIGH_WATERMARK, CKPT_LEADER_EPOCH, CKPT_LOG_START, CKPT_RECOVERY_P
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
 import { parseOffsetIndex } from './offset-index.ts';
 import type { PartitionLog } from './partition-log.ts';
-import { SEGMENT_NAME_RE, Segment, segmentName } from './segment.ts';
+import { RECYCLE_NAME_RE, RECYCLE_SLOTS, SEGMENT_NAME_RE, Segment, segmentName, type RecycleSlot } from './segment.ts';
 import { parseTimeIndex } from './time-index.ts';
 
 const SCAN_CHUNK_BYTES = 1024 * 1024;
@@ -65,9 +68,19 @@ const onList = (log: PartitionLog, entries: readonly DirEntry[]): void => {
   const byName = new Map(entries.filter((e) => !e.dir).map((e) => [e.name, e.size]));
   const found: Found[] = [];
   const leftovers: Step[] = [];
+  const slots: RecycleSlot[] = [];
   for (const [name, size] of byName) {
     const m = SEGMENT_NAME_RE.exec(name);
-    if (m !== null) {
+    const slot = RECYCLE_NAME_RE.exec(name);
+    if (slot !== null) {
+      // REC-LOG: a slot's name is its bound, whatever step a crash interrupted (a rename is never
+      // split: the file is either still the segment or already the slot, or already the new
+      // segment, whose first 12 bytes were zeroed and synced before the rename). Kept only while
+      // recycling is on and within RECYCLE_SLOTS; the rest are removed.
+      const file = `${dir}/${name}`;
+      if (log.config.segmentRecycling && slots.length < RECYCLE_SLOTS) slots.push({ file, bound: Number(slot[1]) });
+      else leftovers.push({ op: { kind: 'remove', file }, fail: () => {} });
+    } else if (m !== null) {
       const base = Number(m[1]);
       const stem = segmentName(base);
       found.push({ base, fileBytes: size, indexBytes: byName.get(`${stem}.index`) ?? -1, timeIndexBytes: byName.get(`${stem}.timeindex`) ?? -1 });
@@ -76,6 +89,7 @@ const onList = (log: PartitionLog, entries: readonly DirEntry[]): void => {
     }
   }
   found.sort((a, b) => a.base - b.base);
+  log.recycled = slots;
   // Checkpoint files carry no checksum (Kafka's format), so each is read three times and the
   // majority wins: a bit flipped in flight cannot move an offset (CKPT-2). No majority = absent.
   const copies = new Map<string, Uint8Array[]>();
@@ -205,7 +219,10 @@ const scanSegment = (log: PartitionLog, seg: Segment, fileBytes: number, done: (
   let retriedAt = -1;
   let retries = 0;
   const readChunk = (want: number): void => {
-    if (position >= fileBytes) return done(true);
+    if (position >= fileBytes) {
+      seg.dirtyTail = log.config.segmentRecycling;
+      return done(true);
+    }
     if (++guard > 16 + 3 * Math.ceil(fileBytes / SCAN_CHUNK_BYTES)) throw new Error('RECOVERY: scan budget exceeded');
     const length = Math.min(fileBytes - position, Math.max(SCAN_CHUNK_BYTES, want));
     log.q.emit(
@@ -234,8 +251,11 @@ const scanSegment = (log: PartitionLog, seg: Segment, fileBytes: number, done: (
     }
     if (r.stop === 'corrupt' || r.stop === 'stopped') {
       log.reportCorruption({ file: seg.logFile, position, detail: 'torn or corrupt batch truncated at recovery' });
+      seg.dirtyTail = false; // settle re-zeroes the tail of this (then active) segment
       return done(false);
     }
+    // Ended at 12 zero bytes or at the file end: with recycling, stale bytes may follow (SEG-4).
+    seg.dirtyTail = log.config.segmentRecycling;
     done(true);
   };
   readChunk(0);
@@ -260,7 +280,13 @@ const settle = (log: PartitionLog, found: Found[], segs: Segment[], trusted: Set
     }
     log.emitIndexFiles(s);
   }
-  log.q.emit({ kind: 'truncate', file: active.logFile, size: active.sizeBytes });
+  if (log.config.segmentRecycling && active.dirtyTail) {
+    // SEG-4: the scan ended at 12 zero bytes (a terminator or a zeroed head); keep the file's
+    // allocation (and whatever stale bytes lie past the terminator) and keep terminating commits.
+    active.dirtyTail = true;
+  } else {
+    log.q.emit({ kind: 'truncate', file: active.logFile, size: active.sizeBytes });
+  }
   log.q.emit({ kind: 'allocate', file: active.logFile, size: log.config.segmentBytes });
   active.preallocated = true;
   log.q.emit({ kind: 'sync', file: active.logFile });

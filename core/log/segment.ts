@@ -2,7 +2,8 @@
 // while active, trimmed to its logical size when rolled; plus its in-memory sparse indexes, which
 // are written to `<base>.index` / `<base>.timeindex` when the segment is rolled.
 // Invariants: SEG-1 `sizeBytes` is the logical end (every byte below it is whole batches in
-// offset order, everything from it to the file end is zero while active); SEG-2 offsets in the
+// offset order, everything from it to the file end is zero while active — with segment recycling,
+// the 12 bytes at it are zero and what follows may be stale batches, see SEG-4); SEG-2 offsets in the
 // segment lie in [baseOffset, nextOffset) and nextOffset - baseOffset fits a u32 (relative offsets);
 // SEG-3 `writtenBytes <= sizeBytes`: bytes in [writtenBytes, sizeBytes) are only in memory.
 import { OffsetIndex } from './offset-index.ts';
@@ -11,6 +12,16 @@ import { maxTimestampAt } from '../records/batch-header.ts';
 
 export const segmentName = (baseOffset: number): string => String(baseOffset).padStart(20, '0');
 export const SEGMENT_NAME_RE = /^(\d{20})\.log$/;
+
+/** REC-LOG (partition-log.ts): at most this many recycled segment files are kept for reuse. */
+export const RECYCLE_SLOTS = 2;
+export const RECYCLE_NAME_RE = /^(\d{20})\.log\.recycle$/;
+
+/** A recycled segment file `<dir>/<20-digit bound>.log.recycle`; every offset it holds is below `bound`. */
+export interface RecycleSlot {
+  readonly file: string;
+  readonly bound: number;
+}
 
 export class Segment {
   sizeBytes = 0;
@@ -23,6 +34,11 @@ export class Segment {
   private bytesSinceIndex = 0;
   /** Whether the file is preallocated past sizeBytes (the active segment). */
   preallocated = false;
+  /**
+   * SEG-4: the file may hold stale bytes (old batches of a recycled file) past the logical end, so
+   * every commit also writes a 12-byte zero terminator right after its data (see partition-log.ts).
+   */
+  dirtyTail = false;
 
   constructor(
     readonly dir: string,

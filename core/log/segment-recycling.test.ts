@@ -1,0 +1,100 @@
+// Directed tests of segment recycling (REC-LOG, SEG-4 in partition-log.ts); the model property
+// runs it with crashes and faults (log-property.test.ts, `sweep-log.ts --recycle`).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { makeBatch, newDriver, smallConfig, type LogDriver } from './log-harness.test.ts';
+
+const DIR_OF = (d: LogDriver): string => d.config.dir;
+
+const files = (d: LogDriver): { name: string; size: number }[] => {
+  const r = d.disk.execute({ kind: 'list', dir: DIR_OF(d) });
+  if (!r.ok) throw new Error('list failed');
+  return (r.result.entries ?? []).map((e) => ({ name: e.name, size: e.size }));
+};
+const slots = (d: LogDriver): string[] => files(d).filter((f) => f.name.endsWith('.log.recycle')).map((f) => f.name);
+const logs = (d: LogDriver): string[] => files(d).filter((f) => f.name.endsWith('.log')).map((f) => f.name);
+
+const appendN = (d: LogDriver, n: number, tag: number): void => {
+  for (let i = 0; i < n; i++) {
+    const r = d.log.append(makeBatch(2, d.wall, tag + i, 100), 1, d.stamp());
+    assert.equal(r.error, 'NONE');
+    d.push(r.effects);
+    d.drain();
+  }
+};
+
+const retain = (d: LogDriver): void => {
+  d.log.setHighWatermark(d.log.logEndOffset);
+  d.push(d.log.applyRetention(d.stamp()));
+  d.drain();
+};
+
+const recyclingConfig = smallConfig({ segmentRecycling: true, retentionBytes: 4096, retentionMs: -1 });
+
+test('retention renames whole segments into at most 2 slots; rolls reuse them', () => {
+  const { d } = newDriver('recycle-1', recyclingConfig);
+  appendN(d, 80, 0); // ~20 KiB: several 4 KiB segments
+  assert.ok(d.log.segments.length >= 4);
+  retain(d);
+  assert.equal(slots(d).length, 2, 'two slots kept, the other deleted segments removed');
+  assert.equal(d.log.recycled.length, 2);
+  const before = new Set(logs(d));
+  appendN(d, 40, 1000); // at least one roll
+  assert.ok(slots(d).length < 2, 'a roll consumed a slot');
+  assert.ok(logs(d).some((n) => !before.has(n)));
+  // Every .log is a live segment; the reused file reads back exactly what was appended.
+  const r = d.read(d.log.logStartOffset, 1 << 20);
+  assert.equal(r.error, 'NONE');
+});
+
+test('a reused file holds stale batches past the logical end: crash + recovery stop at the end, no corruption', () => {
+  const { d } = newDriver('recycle-2', recyclingConfig);
+  for (let round = 0; round < 3; round++) {
+    appendN(d, 60, round * 1000);
+    retain(d);
+  }
+  for (let i = 0; i < 100 && !d.log.activeSegment.dirtyTail; i++) appendN(d, 1, 5000 + i); // roll into a slot
+  appendN(d, 5, 6000); // a few commits into the reused file
+  const end = d.log.logEndOffset;
+  const active = d.log.activeSegment;
+  assert.ok(active.dirtyTail, 'the active segment was made from a recycled file');
+  d.take('corruption');
+  d.crash();
+  d.drain();
+  assert.equal(d.log.state, 'ready');
+  assert.equal(d.log.logEndOffset, end);
+  assert.deepEqual(d.take('corruption'), [], 'SEG-4: the terminator ends the scan, stale data is never read');
+  const size = files(d).find((f) => f.name === active.logFile.slice(DIR_OF(d).length + 1))?.size ?? -1;
+  assert.equal(size, d.config.segmentBytes, 'the file keeps its allocation (not truncated to the logical end)');
+  appendN(d, 30, 9000);
+  const r = d.read(d.log.logStartOffset, 1 << 20);
+  assert.equal(r.error, 'NONE');
+});
+
+test('REC-LOG: a slot is not reused by a segment below its bound (after a full truncation)', () => {
+  const { d } = newDriver('recycle-3', recyclingConfig);
+  appendN(d, 80, 0);
+  retain(d);
+  const bounds = d.log.recycled.map((s) => s.bound);
+  assert.ok(bounds.length > 0);
+  d.push(d.log.truncateTo(0)); // below the first segment: the log restarts at 0
+  d.drain();
+  assert.equal(d.log.logEndOffset, 0);
+  appendN(d, 40, 500);
+  for (const s of d.log.segments) {
+    if (s.dirtyTail) assert.ok(bounds.filter((b) => b <= s.baseOffset).length > 0, 'reused only at or above a bound');
+  }
+  assert.equal(d.read(0, 1 << 20).error, 'NONE');
+});
+
+test('with segmentRecycling off (the default) leftover slots are removed at recovery', () => {
+  const { d } = newDriver('recycle-4', recyclingConfig);
+  appendN(d, 80, 0);
+  retain(d);
+  assert.ok(slots(d).length > 0);
+  (d as { config: unknown }).config = smallConfig({ retentionBytes: 4096, retentionMs: -1 });
+  d.crash();
+  d.drain();
+  assert.equal(d.log.state, 'ready');
+  assert.deepEqual(slots(d), []);
+});
