@@ -13,7 +13,10 @@
 // --no-fuse (FileDisk runs every write and fdatasync separately, FDISK-8 off), --ops
 // (per-op-kind counts and mean times of the b rows), --segment-mib=N (segment.bytes of the b rows;
 // e.g. 1024: the window then writes into space zero-filled before it and never rolls, which
-// isolates the cost of obtaining new space from the rest of the pipeline).
+// isolates the cost of obtaining new space from the rest of the pipeline), --recycle (extra
+// steady-state rows at 64 and 256 KiB writes: retention.bytes keeps 4 segments, retention runs on
+// every durable event, the window opens after >= 3 deletions; 'ret' without and 'ret+rc' with
+// segmentRecycling, each with its b/a).
 // Everything happens under one mkdtemp directory in os.tmpdir(), deleted at the end.
 
 import { open, mkdtemp, rm } from 'node:fs/promises';
@@ -100,6 +103,10 @@ class LogHost {
   /** With --ops: [kind, submitted at] of ops in flight, in order. */
   private readonly opsInFlight: [string, number][] = [];
   private lastDoneAt = 0;
+  /** Steady-state rows: keep at most this many segments (retention on every durable event); 0 = off. */
+  retainSegments = 0;
+  /** Segments deleted (or recycled) by retention so far. */
+  deletedSegments = 0;
 
   constructor(
     readonly disk: FileDisk,
@@ -198,13 +205,23 @@ class LogHost {
         const r = this.onReady;
         this.onReady = null;
         r?.();
-      } else if (ev.kind === 'durable') this.releaseDurable(ev.offset);
+      } else if (ev.kind === 'durable') {
+        this.releaseDurable(ev.offset);
+        if (this.retainSegments > 0 && this.log.segments.length > this.retainSegments) this.retain();
+      } else if (ev.kind === 'retention') this.deletedSegments += ev.deletedSegments;
       else if (ev.kind === 'read') {
         const w = this.readWaiters.get(ev.token);
         this.readWaiters.delete(ev.token);
         w?.(ev.result);
       }
     }
+  }
+
+  /** A broker's retention pass: the high watermark follows durability (one replica). */
+  private retain(): void {
+    this.log.setHighWatermark(this.log.durableOffset);
+    const effects = this.log.applyRetention(this.stamp);
+    if (effects.length > 0) this.run(effects);
   }
 
   private releaseDurable(offset: number): void {
@@ -319,6 +336,8 @@ interface AppendResult {
   avgWriteBytes: number;
   syncsPerSec: number;
   ops: Counters['ops'];
+  /** Steady-state rows: segments retention deleted or recycled during the window. */
+  deletedInWindow: number;
 }
 
 const percentile = (xs: Float64Array, n: number, p: number): number => {
@@ -331,12 +350,20 @@ const percentile = (xs: Float64Array, n: number, p: number): number => {
  * 2*G closed-loop producers, started so that G are in flight and G wait (one primer batch goes
  * first alone): each commit then carries G batches. Returns once all producers stopped.
  */
-export const measureAppend = async (dir: string, group: number, o: Options, recordsPerBatch = 1, config: Partial<LogConfig> = {}): Promise<AppendResult> => {
+export const measureAppend = async (
+  dir: string,
+  group: number,
+  o: Options,
+  recordsPerBatch = 1,
+  config: Partial<LogConfig> = {},
+  steady: Steady | null = null,
+): Promise<AppendResult> => {
   if (group % recordsPerBatch !== 0) throw new Error('group must be a multiple of recordsPerBatch');
   const producers = group / recordsPerBatch; // per half: G records in flight, G waiting
   const data = join(dir, `append-${group}`);
   const disk = new FileDisk(data, diskOptions);
-  const host = new LogHost(disk, benchConfig(config));
+  const host = new LogHost(disk, benchConfig(steady === null ? config : { ...config, ...steadyConfig(config, steady) }));
+  if (steady !== null) host.retainSegments = steady.segments;
   await host.start();
   await disk.sparesSettled(); // steady state: the next segment's spare is ready (FDISK-7)
   const template = makeBatch(RECORD_BYTES, recordsPerBatch);
@@ -371,6 +398,11 @@ export const measureAppend = async (dir: string, group: number, o: Options, reco
   });
   for (let i = 0; i < producers; i++) producer()();
   await sleep(o.warmupMs);
+  // Steady state: fill until retention has deleted (recycled) more segments than there are slots,
+  // so the measured window rolls into recycled files (or, without recycling, into fresh ones).
+  for (let waited = 0; steady !== null && host.deletedSegments < steady.warmDeletes && waited < 60_000; waited += 20) await sleep(20);
+  if (steady !== null && host.deletedSegments < steady.warmDeletes) throw new Error('steady state: retention never caught up');
+  const deletedBefore = host.deletedSegments;
   host.counters = zeroCounters();
   measuring = true;
   const t0 = performance.now();
@@ -378,6 +410,7 @@ export const measureAppend = async (dir: string, group: number, o: Options, reco
   measuring = false;
   const seconds = (performance.now() - t0) / 1000;
   const c = host.counters;
+  const deletedInWindow = host.deletedSegments - deletedBefore;
   running = false;
   await stopped;
   await host.idle();
@@ -391,7 +424,21 @@ export const measureAppend = async (dir: string, group: number, o: Options, reco
     avgWriteBytes: c.dataWrites === 0 ? 0 : c.dataWriteBytes / c.dataWrites,
     syncsPerSec: c.syncs / seconds,
     ops: c.ops,
+    deletedInWindow,
   };
+};
+
+/** `--recycle`: steady-state rows, the log bounded by retention.bytes = `segments` segments. */
+interface Steady {
+  readonly segments: number;
+  readonly recycling: boolean;
+  /** Retention deletions before the window opens (> the 2 recycle slots: they are in use). */
+  readonly warmDeletes: number;
+}
+
+const steadyConfig = (config: Partial<LogConfig>, st: Steady): Partial<LogConfig> => {
+  const segmentBytes = config.segmentBytes ?? 64 * MiB;
+  return { segmentBytes, retentionBytes: st.segments * segmentBytes, retentionMs: -1, segmentRecycling: st.recycling };
 };
 
 const median = (xs: readonly number[]): number => {
@@ -531,6 +578,52 @@ const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '-');
 const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '-');
 const pad = (s: string, n: number): string => s.padStart(n);
 
+/**
+ * `--recycle`: the log bounded by retention.bytes (4 segments), retention run on every durable
+ * event, measured once the log is in steady state; rows without and with segment recycling.
+ */
+const steadyRows = async (dir: string, o: Options, ratios: string[]): Promise<void> => {
+  const segments = 4;
+  const segMiB = (segmentOverride.segmentBytes ?? 64 * MiB) / MiB;
+  console.log(`\nsteady state with retention: retention.bytes = ${segments} x ${segMiB} MiB segments, window starts after >= 3 deletions; rc = segmentRecycling`);
+  console.log([pad('group', 5), pad('write', 8), pad('mode', 6), pad('a MB/s', 8), pad('b MB/s', 8), pad('b syn/s', 8), pad('avg wr', 8), pad('p50 ms', 7), pad('p99 ms', 7), pad('b/a', 6), pad('pair', 6), pad('del/win', 7)].join(' '));
+  for (const g of [64, 256]) {
+    let a: Rate = { mbps: 0, opsPerSec: 0 };
+    const best: (AppendResult | null)[] = [null, null];
+    const paired: number[][] = [[], []];
+    for (let round = 0; round < o.rounds; round++) {
+      const ar = await measureLimit(dir, g * RECORD_BYTES, o.limitMs);
+      if (ar.mbps > a.mbps) a = ar;
+      for (const rc of [0, 1]) {
+        const br = await measureAppend(dir, g, o, 1, segmentOverride, { segments, recycling: rc === 1, warmDeletes: 3 });
+        paired[rc]!.push(br.mbps / ar.mbps);
+        if (best[rc] === null || br.mbps > best[rc]!.mbps) best[rc] = br;
+      }
+    }
+    for (const rc of [0, 1]) {
+      const b = best[rc]!;
+      const ratio = b.mbps / a.mbps;
+      ratios.push(`g${g}${rc === 1 ? '+rc' : '+ret'}=${(ratio * 100).toFixed(0)}%`);
+      console.log(
+        [
+          pad(String(g), 5),
+          pad(`${(g * RECORD_BYTES) / KiB}KiB`, 8),
+          pad(rc === 1 ? 'ret+rc' : 'ret', 6),
+          pad(f1(a.mbps), 8),
+          pad(f1(b.mbps), 8),
+          pad(b.syncsPerSec.toFixed(0), 8),
+          pad(`${(b.avgWriteBytes / KiB).toFixed(1)}K`, 8),
+          pad(f2(b.p50Ms), 7),
+          pad(f2(b.p99Ms), 7),
+          pad(`${(ratio * 100).toFixed(0)}%`, 6),
+          pad(`${(median(paired[rc]!) * 100).toFixed(0)}%`, 6),
+          pad(String(b.deletedInWindow), 7),
+        ].join(' '),
+      );
+    }
+  }
+};
+
 export const run = async (args: string[]): Promise<void> => {
   const o = args.includes('--quick') ? quickOptions : fullOptions;
   diskOptions = { spares: !args.includes('--no-spares'), fuseSync: !args.includes('--no-fuse') };
@@ -586,6 +679,7 @@ export const run = async (args: string[]): Promise<void> => {
         console.log(`      b ops (best round, ${o.appendMs} ms): ${parts.join(', ')}`);
       }
     }
+    if (args.includes('--recycle')) await steadyRows(dir, o, ratios);
     const appends = o.groups.length > 2 ? 200_000 : 40_000;
     const cpu1 = measureCpuCeiling(256, appends);
     const cpu16 = measureCpuCeiling(16, appends / 8, 16);

@@ -30,8 +30,8 @@
 //        the new nextOffset survives in the file; truncateFully may lower the log end below a
 //        slot's bound, which is why the bound is checked at reuse, not assumed.
 //  SEG-4 a segment whose file may hold stale bytes past its logical end (`dirtyTail`: made from a
-//        slot, or recovered without re-zeroing) gets a 12-byte zero terminator written right
-//        after every commit's data, covered by the same sync; a slot's first 12 bytes are zeroed
+//        slot, or recovered without re-zeroing) gets 12 zero bytes (a terminator) appended to
+//        every commit's data write (same op, same sync); a slot's first 12 bytes are zeroed
 //        and synced before it is renamed. So, on disk, the synced logical end is always followed
 //        by 12 zero bytes and recovery's scan ends there ('end') exactly as in a zero-filled file;
 //        the file is never truncated to the logical end (that would free the allocation). If a
@@ -269,9 +269,11 @@ export class PartitionLog {
     let lastOp = -1;
     for (const a of actions) {
       if (a.kind === 'data') {
-        const data = a.views.length === 1 ? a.views[0] : concat(a.views, a.bytes);
+        // SEG-4: on a recycled file the write carries the zero terminator (one copy, but one
+        // write: a separate write op would cost a syscall and FileDisk's write+sync fusion).
+        const tail = a.seg.dirtyTail ? Math.max(0, Math.min(TERMINATOR.length, this.config.segmentBytes - a.position - a.bytes)) : 0;
+        const data = tail > 0 ? concat(a.views, a.bytes, tail) : a.views.length === 1 ? a.views[0] : concat(a.views, a.bytes);
         lastOp = this.q.emit({ kind: 'write', file: a.seg.logFile, offset: a.position, data });
-        if (a.seg.dirtyTail) lastOp = this.emitTerminator(a.seg, a.position + a.bytes, lastOp);
         a.seg.writtenBytes = Math.max(a.seg.writtenBytes, a.position + a.bytes);
         commit.endOffset = a.endOffset;
         this.writtenOffset = a.endOffset;
@@ -297,13 +299,6 @@ export class PartitionLog {
     this.inflight = commit;
     this.q.attach(lastOp, () => this.onCommitSynced(commit));
     this.tail.evict(this.writtenOffset);
-  }
-
-  /** SEG-4: 12 zero bytes right after the data (clamped to segment.bytes); the next commit overwrites them. */
-  private emitTerminator(seg: Segment, endPosition: number, writeId: DiskOpId): DiskOpId {
-    const len = Math.min(TERMINATOR.length, this.config.segmentBytes - endPosition);
-    if (len <= 0) return writeId; // the segment is full: nothing past it is ever scanned as this segment's
-    return this.q.emit({ kind: 'write', file: seg.logFile, offset: endPosition, data: TERMINATOR.subarray(0, len) });
   }
 
   /** flush.messages / flush.ms policy; the default (1) syncs every commit. */
@@ -931,11 +926,12 @@ const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
 
 /**
  * The bytes of `views` as one array: a view spanning them when they lie back to back in one
- * buffer (batches carved from one network read: no copy), else a copy.
+ * buffer (batches carved from one network read: no copy), else a copy — always a copy when
+ * `zeroTail` > 0 zero bytes must follow them (SEG-4's terminator).
  */
-const concat = (views: readonly Uint8Array[], total: number): Uint8Array => {
+const concat = (views: readonly Uint8Array[], total: number, zeroTail = 0): Uint8Array => {
   const first = views[0];
-  if (first !== undefined) {
+  if (first !== undefined && zeroTail === 0) {
     let end = first.byteOffset + first.length;
     let adjacent = true;
     for (let i = 1; i < views.length && adjacent; i++) {
@@ -945,7 +941,7 @@ const concat = (views: readonly Uint8Array[], total: number): Uint8Array => {
     }
     if (adjacent && end - first.byteOffset === total) return new Uint8Array(first.buffer, first.byteOffset, total);
   }
-  const out = new Uint8Array(total);
+  const out = new Uint8Array(total + zeroTail);
   let at = 0;
   for (const v of views) {
     out.set(v, at);
