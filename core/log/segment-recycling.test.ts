@@ -98,3 +98,49 @@ test('with segmentRecycling off (the default) leftover slots are removed at reco
   assert.equal(d.log.state, 'ready');
   assert.deepEqual(slots(d), []);
 });
+
+test('a crash at every step of a retention pass and of a roll into a slot recovers a consistent log', () => {
+  for (let k = 0; k < 60; k++) {
+    const { d } = newDriver('recycle-5', recyclingConfig);
+    appendN(d, 70, 0);
+    // Retention (segments -> slots) and then appends that roll into a slot, all left pending.
+    d.log.setHighWatermark(d.log.logEndOffset);
+    d.push(d.log.applyRetention(d.stamp()));
+    let rolled = false;
+    for (let i = 0; i < 40 && !rolled; i++) {
+      const segs = d.log.segments.length;
+      const r = d.log.append(makeBatch(2, d.wall, 7000 + i, 100), 1, d.stamp());
+      assert.equal(r.error, 'NONE');
+      d.push(r.effects);
+      d.stepOne();
+      rolled = d.log.segments.length > segs;
+    }
+    const durable = d.log.durableOffset;
+    for (let i = 0; i < k && d.stepOne(); i++);
+    const durableAtCrash = Math.max(durable, d.log.durableOffset);
+    d.crash();
+    d.drain();
+    for (let i = 0; i < 5 && d.log.state !== 'ready'; i++) {
+      d.boot();
+      d.drain();
+    }
+    assert.equal(d.log.state, 'ready', `k=${k}`);
+    assert.ok(d.log.logEndOffset >= durableAtCrash, `LOG-2 at k=${k}`);
+    assert.ok(slots(d).length <= 2, `k=${k}`);
+    appendN(d, 40, 8000); // rolls again (possibly into a slot)
+    let at = d.log.logStartOffset;
+    for (let guard = 0; guard < 1000 && at < d.log.logEndOffset; guard++) {
+      const r = d.read(at, 1 << 20);
+      assert.equal(r.error, 'NONE', `k=${k} read at ${at}`);
+      assert.ok(r.chunks.length > 0, `k=${k} read at ${at}`);
+      for (const c of r.chunks) for (let off = 0; off < c.length; ) {
+        const size = 12 + new DataView(c.buffer, c.byteOffset + off + 8, 4).getInt32(0);
+        const base = Number(new DataView(c.buffer, c.byteOffset + off, 8).getBigInt64(0));
+        assert.equal(base, at, `k=${k} dense offsets`);
+        at = base + 2;
+        off += size;
+      }
+    }
+    assert.equal(at, d.log.logEndOffset, `k=${k}`);
+  }
+});
