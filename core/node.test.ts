@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { World } from '../sim/world.ts';
-import { ControllerNode, ErrorCodes, type ControllerRequest, type ControllerResponse } from './node.ts';
+import { ControllerNode, type ControllerRequest, type ControllerResponse } from './node.ts';
+import { ErrorCode } from './metadata/errors.ts';
 import type { RaftMessage } from './raft/messages.ts';
 
 const IDS = [1, 2, 3];
@@ -66,12 +67,12 @@ test('followers answer NOT_CONTROLLER with the leader id; malformed requests get
   const follower = IDS.find((id) => id !== l.nodeId)!;
   const r = call(follower, { kind: 'write', command: { kind: 'createTopic', name: 'x', numPartitions: 1, replicationFactor: 1 } });
   assert.equal(r?.ok, false);
-  assert.equal(!r.ok && r.errorCode, ErrorCodes.NOT_CONTROLLER);
+  assert.equal(!r.ok && r.errorCode, ErrorCode.NOT_CONTROLLER);
   assert.equal(!r.ok && r.leaderId, l.nodeId);
   const bad = call(l.nodeId, { kind: 'bogus' } as unknown as ControllerRequest);
-  assert.equal(!bad?.ok && bad?.errorCode, ErrorCodes.INVALID_REQUEST);
+  assert.equal(!bad?.ok && bad?.errorCode, ErrorCode.INVALID_REQUEST);
   const nul = call(l.nodeId, null as unknown as ControllerRequest);
-  assert.equal(!nul?.ok && nul?.errorCode, ErrorCodes.INVALID_REQUEST);
+  assert.equal(!nul?.ok && nul?.errorCode, ErrorCode.INVALID_REQUEST);
 });
 
 test('validation errors are answered, linearizably, after a read index (NODE-5)', () => {

@@ -29,15 +29,8 @@ import type { RaftMessage } from './raft/messages.ts';
 import { ControllerState } from './metadata/controller-state.ts';
 import { type ControllerCommand, type ControllerQuery, handleRead } from './metadata/controller.ts';
 import { encodeRecords } from './metadata/records.ts';
+import { ErrorCode } from './metadata/errors.ts';
 import { MetadataStateMachine } from './metadata/state-machine.ts';
-
-export const ErrorCodes = {
-  NONE: 0,
-  REQUEST_TIMED_OUT: 7,
-  NOT_CONTROLLER: 41,
-  INVALID_REQUEST: 42,
-  THROTTLING_QUOTA_EXCEEDED: 89,
-} as const;
 
 export type ControllerRequest =
   | { readonly kind: 'write'; readonly command: ControllerCommand }
@@ -162,7 +155,7 @@ export class ControllerNode implements Machine<RaftMessage, ControllerRequest, C
     const leaderId = this.raft.leaderId;
     this.answer(w, {
       ok: false,
-      errorCode: ErrorCodes.NOT_CONTROLLER,
+      errorCode: ErrorCode.NOT_CONTROLLER,
       message: leaderId === undefined ? 'no known controller leader' : `controller leader is ${leaderId}`,
       ...(leaderId !== undefined && leaderId !== this.nodeId ? { leaderId } : {}),
     });
@@ -178,11 +171,11 @@ export class ControllerNode implements Machine<RaftMessage, ControllerRequest, C
   private onClientRequest(conn: ConnId, corr: number, request: ControllerRequest): void {
     const w = { conn, corr };
     if (typeof request !== 'object' || request === null || (request.kind !== 'write' && request.kind !== 'read')) {
-      return this.answer(w, { ok: false, errorCode: ErrorCodes.INVALID_REQUEST, message: 'malformed controller request' });
+      return this.answer(w, { ok: false, errorCode: ErrorCode.INVALID_REQUEST, message: 'malformed controller request' });
     }
     if (this.raft.role !== 'leader') return this.notController(w);
     if (this.pendingCount() >= MAX_PENDING) {
-      return this.answer(w, { ok: false, errorCode: ErrorCodes.THROTTLING_QUOTA_EXCEEDED, message: 'controller busy' });
+      return this.answer(w, { ok: false, errorCode: ErrorCode.THROTTLING_QUOTA_EXCEEDED, message: 'controller busy' });
     }
     if (request.kind === 'read') return this.startRead(w, request.query);
     if (!this.writable) {
@@ -203,7 +196,7 @@ export class ControllerNode implements Machine<RaftMessage, ControllerRequest, C
     if (!handled.ok) return this.deferAnswer(w, { ok: false, errorCode: handled.errorCode, message: handled.message });
     if (handled.records.length === 0) return this.deferAnswer(w, { ok: true, result: handled.result });
     if (!this.controller.canPropose) {
-      return this.answer(w, { ok: false, errorCode: ErrorCodes.THROTTLING_QUOTA_EXCEEDED, message: 'too many pending proposals' });
+      return this.answer(w, { ok: false, errorCode: ErrorCode.THROTTLING_QUOTA_EXCEEDED, message: 'too many pending proposals' });
     }
     const proposed = this.raft.propose([encodeRecords(handled.records)], this.stamp);
     if (!proposed.ok) return this.notController(w);
@@ -260,7 +253,7 @@ export class ControllerNode implements Machine<RaftMessage, ControllerRequest, C
     if (w === undefined) return;
     this.writes.delete(entry.offset);
     if (w.epoch === entry.epoch) this.answer(w, { ok: true, result: w.result });
-    else this.answer(w, { ok: false, errorCode: ErrorCodes.NOT_CONTROLLER, message: `proposal at ${entry.offset} was superseded in epoch ${entry.epoch}` });
+    else this.answer(w, { ok: false, errorCode: ErrorCode.NOT_CONTROLLER, message: `proposal at ${entry.offset} was superseded in epoch ${entry.epoch}` });
   }
 
   private onRestore(bytes: Uint8Array, endOffset: number, epoch: number): void {
@@ -271,7 +264,7 @@ export class ControllerNode implements Machine<RaftMessage, ControllerRequest, C
     for (const [offset, w] of this.writes) {
       if (offset >= endOffset) continue;
       this.writes.delete(offset);
-      this.answer(w, { ok: false, errorCode: ErrorCodes.REQUEST_TIMED_OUT, message: 'outcome unknown: replaced by a snapshot' });
+      this.answer(w, { ok: false, errorCode: ErrorCode.REQUEST_TIMED_OUT, message: 'outcome unknown: replaced by a snapshot' });
     }
   }
 

@@ -3,7 +3,8 @@
 // nemesis's faults (or a scenario's script), then a liveness phase. A run is a pure function of
 // its options: the same options give the same trace hash (WORLD-6).
 import type { NodeId } from '../core/io.ts';
-import { ControllerNode, type ControllerRequest, type ControllerResponse, ErrorCodes } from '../core/node.ts';
+import { ControllerNode, type ControllerRequest, type ControllerResponse } from '../core/node.ts';
+import { ErrorCode } from '../core/metadata/errors.ts';
 import type { RaftMessage } from '../core/raft/messages.ts';
 import { raftMessageSize } from '../core/raft/messages.ts';
 import { encodeSnapshot } from '../core/metadata/snapshot.ts';
@@ -91,16 +92,9 @@ const makeController = (id: NodeId, t: QuorumTuning): ControllerNode =>
     },
   });
 
-const sizeOf = (p: unknown): number => {
-  if (p !== null && typeof p === 'object' && 'type' in p && typeof (p as { type: unknown }).type === 'string') {
-    try {
-      return raftMessageSize(p as RaftMessage);
-    } catch {
-      return 64;
-    }
-  }
-  return 128;
-};
+/** Wire size for bandwidth: raft messages by their encoding estimate, client traffic as 128 bytes. */
+const sizeOf = (p: unknown): number =>
+  p !== null && typeof p === 'object' && 'type' in p ? raftMessageSize(p as RaftMessage) : 128;
 
 /** How a checker sees one node: the raft replica plus a digest of its applied image. */
 const viewOf = (node: ControllerNode, incarnation: number, digests: Map<string, string>): QuorumView => {
@@ -150,7 +144,7 @@ class Client {
     readonly index: number,
     private readonly world: SimWorld,
     private readonly history: History,
-    private readonly rng: SimRng,
+    readonly rng: SimRng,
     private readonly counts: { ok: number; fail: number; info: number },
   ) {
     this.process = index;
@@ -205,7 +199,7 @@ class Client {
   }
 
   private onReply(node: NodeId, corr: number, res: ControllerResponse): void {
-    if (!res.ok && res.errorCode === ErrorCodes.NOT_CONTROLLER) this.leaderGuess = res.leaderId;
+    if (!res.ok && res.errorCode === ErrorCode.NOT_CONTROLLER) this.leaderGuess = res.leaderId;
     else this.leaderGuess = node;
     this.finish(corr, res);
   }
@@ -249,17 +243,14 @@ class Client {
   }
 }
 
-const ERR_UNKNOWN_TOPIC = 3;
-const ERR_TOPIC_EXISTS = 36;
-
 /** Maps a controller response onto the topic model's outputs (TOPIC-1..4). */
 const classify = (f: TopicInput['f'], res: ControllerResponse | undefined): { type: 'ok'; value: unknown } | { type: 'fail' } | { type: 'info' } => {
   if (res === undefined) return { type: 'info' };
   if (!res.ok) {
-    if (res.errorCode === ErrorCodes.REQUEST_TIMED_OUT) return { type: 'info' };
-    if (f === 'create' && res.errorCode === ERR_TOPIC_EXISTS) return { type: 'ok', value: { ok: false, error: 'TOPIC_ALREADY_EXISTS' } };
-    if (f === 'delete' && res.errorCode === ERR_UNKNOWN_TOPIC) return { type: 'ok', value: { ok: false, error: 'UNKNOWN_TOPIC_OR_PARTITION' } };
-    if (f === 'describe' && res.errorCode === ERR_UNKNOWN_TOPIC) return { type: 'ok', value: { exists: false } };
+    if (res.errorCode === ErrorCode.REQUEST_TIMED_OUT) return { type: 'info' };
+    if (f === 'create' && res.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS) return { type: 'ok', value: { ok: false, error: 'TOPIC_ALREADY_EXISTS' } };
+    if (f === 'delete' && res.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) return { type: 'ok', value: { ok: false, error: 'UNKNOWN_TOPIC_OR_PARTITION' } };
+    if (f === 'describe' && res.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) return { type: 'ok', value: { exists: false } };
     return { type: 'fail' }; // NOT_CONTROLLER, INVALID_*, busy: definitely no effect (NODE-2)
   }
   const result = res.result as { topicId?: string };
@@ -421,12 +412,12 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
   const tick = (c: Client): void => {
     if (stopped || world.now() >= workloadEnd) return;
     if (!c.busy) {
-      const r = c['rng' as keyof Client] as unknown as SimRng;
+      const r = c.rng;
       const x = r.float();
       const f: TopicInput['f'] = x < 0.35 ? 'create' : x < 0.6 ? 'delete' : 'describe';
       c.op({ f, name: r.pick(TOPICS) });
     }
-    world.after(5 + (c['rng' as keyof Client] as unknown as SimRng).int(0, 60), () => tick(c));
+    world.after(5 + c.rng.int(0, 60), () => tick(c));
   };
   if (!fatal) {
     for (const c of clients) world.after(1 + c.index, () => tick(c));
@@ -449,7 +440,7 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
         return;
       }
       probe.send({ kind: 'write', command: { kind: 'createTopic', name, numPartitions: 1, replicationFactor: 1 } }, 'liveness', (res) => {
-        if (res?.ok || (res && !res.ok && res.errorCode === ERR_TOPIC_EXISTS)) committed = true;
+        if (res?.ok || (res && !res.ok && res.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS)) committed = true;
         else world.after(100, tryWrite);
       });
     };
@@ -504,5 +495,3 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
   };
 };
 
-export { FAULT_FLAGS as ALL_FAULT_FLAGS };
-export const knownFaultFlag = (f: string): f is FaultFlag => (FAULT_FLAGS as readonly string[]).includes(f);

@@ -10,6 +10,7 @@
 //  CODEC-3  Reader methods signal malformed input by throwing `DecodeError` only; the public
 //           decoders catch it at their boundary and return `{ error }`. Nothing else escapes.
 // Faults survived: truncated, garbled or adversarial bytes (bit-rot, torn writes, fuzzing).
+import { writeUnsignedVarint } from '../records/varint.ts';
 import { type Uuid, UUID_BYTES, uuidFromBytes, uuidToBytes } from './uuid.ts';
 
 /** Malformed input. Thrown inside a Reader, caught by the decoder that owns it. */
@@ -57,14 +58,8 @@ export class Writer {
   }
 
   uvarint(value: number): void {
-    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new Error(`uvarint out of range: ${value}`);
     this.ensure(5);
-    let v = value;
-    while (v >= 0x80) {
-      this.buf[this.len++] = (v & 0x7f) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    this.buf[this.len++] = v;
+    this.len = writeUnsignedVarint(this.buf, this.len, value);
   }
 
   int8(value: number): void {

@@ -13,6 +13,8 @@
 //
 // The checker only reads replica state through `QuorumView`; it never changes the run.
 
+import { TraceHasher } from '../trace.ts';
+
 export interface QuorumView {
   readonly nodeId: number;
   readonly incarnation: number;
@@ -35,15 +37,11 @@ export interface Violation {
   readonly message: string;
 }
 
+/** A digest of `bytes`, with the simulator's own hasher (sim/trace.ts). */
 const digestBytes = (bytes: Uint8Array): string => {
-  // FNV-1a 32-bit twice with different bases: cheap and adequate to tell payloads apart.
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ bytes.length;
-  for (let i = 0; i < bytes.length; i++) {
-    a = Math.imul(a ^ bytes[i], 0x01000193) >>> 0;
-    b = Math.imul(b ^ bytes[i], 0x5bd1e995) >>> 0;
-  }
-  return `${bytes.length}:${a.toString(16)}:${b.toString(16)}`;
+  const h = new TraceHasher();
+  h.bytes(bytes);
+  return `${bytes.length}:${h.digest()}`;
 };
 
 export class QuorumChecker {
