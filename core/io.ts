@@ -21,6 +21,10 @@
 //    a prefix plus garbage, reaches the platter).
 //  - A new file's name, a `rename` and a `remove` are durable only after a later `syncDir` of the
 //    parent directory completed; a crash before that may undo them.
+//  - A `write`'s data is one array or a list of chunks written back to back (a gathered write,
+//    writev): either way it is one op with one completion and the same crash semantics. The
+//    driver owns the bytes until the op completes (FileDisk hands them to the kernel, SimDisk
+//    copies them); the machine must not change them before.
 //  - `read` returns at most `length` bytes; fewer means end of file. A read may fail (EIO) or,
 //    under bit-rot, return wrong bytes: on-disk formats carry checksums for that reason.
 //  - `allocate` extends a file to at least `size` bytes with zeroes (preallocation); data past
@@ -45,7 +49,7 @@ export interface Stamp {
 // Disk operations
 
 export type DiskOp =
-  | { readonly kind: 'write'; readonly file: string; readonly offset: number; readonly data: Uint8Array }
+  | { readonly kind: 'write'; readonly file: string; readonly offset: number; readonly data: WriteData }
   | { readonly kind: 'sync'; readonly file: string }
   | { readonly kind: 'syncDir'; readonly dir: string }
   | { readonly kind: 'read'; readonly file: string; readonly offset: number; readonly length: number }
@@ -57,6 +61,34 @@ export type DiskOp =
   | { readonly kind: 'stat'; readonly file: string };
 
 export type DiskOpKind = DiskOp['kind'];
+
+/** A write's bytes: one array, or chunks written back to back (a gathered write). */
+export type WriteData = Uint8Array | readonly Uint8Array[];
+
+/** True if `data` is a well-formed WriteData (drivers answer EINVAL otherwise). */
+export const isWriteData = (data: unknown): data is WriteData =>
+  data instanceof Uint8Array || (Array.isArray(data) && data.every((c) => c instanceof Uint8Array));
+
+/** The number of bytes a write carries. */
+export const writeLength = (data: WriteData): number => {
+  if (data instanceof Uint8Array) return data.length;
+  let n = 0;
+  for (const c of data) n += c.length;
+  return n;
+};
+
+/** A write's bytes as one array (a copy only for a gathered write of two or more chunks). */
+export const gather = (data: WriteData): Uint8Array => {
+  if (data instanceof Uint8Array) return data;
+  if (data.length === 1) return data[0]!;
+  const out = new Uint8Array(writeLength(data));
+  let at = 0;
+  for (const c of data) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+};
 
 export interface DirEntry {
   readonly name: string;

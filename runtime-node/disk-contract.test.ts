@@ -52,6 +52,28 @@ const cases: readonly Case[] = [
     ],
   },
   {
+    name: 'a gathered write lands its chunks back to back (views, an empty chunk, a gap before it)',
+    steps: [
+      [{ kind: 'write', file: 'g', offset: 2, data: [bytes(1, 2), bytes(9, 3, 4, 9).subarray(1, 3), bytes(), bytes(5)] }, ok()],
+      [{ kind: 'read', file: 'g', offset: 0, length: 10 }, ok({ data: bytes(0, 0, 1, 2, 3, 4, 5) })],
+      [{ kind: 'write', file: 'g', offset: 1, data: [bytes(7)] }, ok()],
+      [{ kind: 'sync', file: 'g' }, ok()],
+      [{ kind: 'read', file: 'g', offset: 0, length: 3 }, ok({ data: bytes(0, 7, 1) })],
+    ],
+  },
+  {
+    name: 'a gathered write of more chunks than one pwritev takes (IOV_MAX)',
+    steps: [
+      [{ kind: 'write', file: 'iov', offset: 0, data: Array.from({ length: 2500 }, (_, i) => bytes(i & 0xff)) }, ok()],
+      [{ kind: 'read', file: 'iov', offset: 1020, length: 8 }, ok({ data: bytes(252, 253, 254, 255, 0, 1, 2, 3) })],
+      [{ kind: 'stat', file: 'iov' }, ok({ size: 2500 })],
+    ],
+  },
+  {
+    name: 'a gathered write with a non-array chunk is EINVAL',
+    steps: [[{ kind: 'write', file: 'bad', offset: 0, data: [bytes(1), 'x' as unknown as Uint8Array] }, fail('EINVAL')]],
+  },
+  {
     name: 'allocate extends with zeroes and never shrinks',
     steps: [
       [{ kind: 'write', file: 'p', offset: 0, data: bytes(5, 6) }, ok()],

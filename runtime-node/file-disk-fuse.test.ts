@@ -45,6 +45,16 @@ test('write + sync of one file fuse; completions keep their order', async () => 
   });
 });
 
+test('a gathered write + sync fuse into one O_DSYNC pwritev (FDISK-8, FDISK-9)', async () => {
+  await withDisk(async (disk, root) => {
+    const chunks = [Uint8Array.from([1, 2]), Uint8Array.from([0, 3, 0]).subarray(1, 2), new Uint8Array(12)];
+    const done = await runAll(disk, [{ kind: 'write', file: 's.log', offset: 0, data: chunks }, sync('s.log')]);
+    assert.ok(done.every((d) => d.outcome.ok));
+    assert.equal(disk.fusedSyncs, 1);
+    assert.deepEqual([...(await readFile(join(root, 's.log')))], [1, 2, 3, ...new Array(12).fill(0)]);
+  });
+});
+
 test('no fusion when the file has an earlier unsynced change, or the sync names another file', async () => {
   await withDisk(async (disk) => {
     await runAll(disk, [w('a', 0, 1), w('a', 1, 2), sync('a')]);

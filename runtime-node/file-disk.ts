@@ -43,6 +43,11 @@
 //    completion and the sync's start (with group commit the main thread is busy appending then).
 //    To let the caller queue the sync, a write that arrives at an idle queue starts on the next
 //    enqueue or at the end of the current microtask, whichever comes first.
+//  - FDISK-9 (gathered writes): a write whose data is a list of chunks is one pwritev (up to
+//    IOV_MAX chunks per call, looping on short writes), on the O_DSYNC handle when fused: the
+//    kernel copies straight from the caller's buffers. A copy into one array in JS allocates and
+//    touches every byte on the main thread while the other core runs the write; measured here,
+//    that concurrent memory traffic slows the write itself (see proofs-notes/log.md).
 //  - FDISK-5 (bounded): at most `maxOpenFiles` handles stay open (least recently used closed
 //    first); the queue holds at most `maxQueued` operations (beyond it: our caller's bug).
 //  - FDISK-6 (shutdown): `close()` waits for queued operations, then closes every handle;
@@ -56,7 +61,7 @@
 import { constants, type Dirent } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { DirEntry, DiskError, DiskOp, DiskOpId, DiskResult, Input, Stamp } from '../core/io.ts';
+import { isWriteData, writeLength, type DirEntry, type DiskError, type DiskOp, type DiskOpId, type DiskResult, type Input, type Stamp, type WriteData } from '../core/io.ts';
 
 export type DiskOutcome = { readonly ok: true; readonly result: DiskResult } | { readonly ok: false; readonly error: DiskError };
 
@@ -436,10 +441,10 @@ export class FileDisk {
   }
 
   // write and sync: no await before the fs call when the handle is cached (see startHead).
-  private async write(rel: string, offset: number, data: Uint8Array): Promise<DiskResult> {
-    if (!isCount(offset) || !(data instanceof Uint8Array)) throw new DiskFault('EINVAL');
+  private async write(rel: string, offset: number, data: WriteData): Promise<DiskResult> {
+    if (!isCount(offset) || !isWriteData(data)) throw new DiskFault('EINVAL');
     this.unsynced.add(rel);
-    this.noteWrite(data.length);
+    this.noteWrite(writeLength(data));
     const fh = this.cached(rel) ?? (await this.handle(rel, true));
     await writeFully(fh, data, offset);
     return noResult;
@@ -460,10 +465,10 @@ export class FileDisk {
   }
 
   /** FDISK-8: a write through the file's O_DSYNC handle (durable when it returns). */
-  private async fusedWrite(rel: string, offset: number, data: Uint8Array): Promise<void> {
-    if (!isCount(offset) || !(data instanceof Uint8Array)) throw new DiskFault('EINVAL');
+  private async fusedWrite(rel: string, offset: number, data: WriteData): Promise<void> {
+    if (!isCount(offset) || !isWriteData(data)) throw new DiskFault('EINVAL');
     this.unsynced.add(rel); // until the write returned: a failure leaves it unsynced
-    this.noteWrite(data.length);
+    this.noteWrite(writeLength(data));
     const fh = this.cached(dsyncKey(rel)) ?? (await this.handle(rel, true, true));
     await writeFully(fh, data, offset);
     this.unsynced.delete(rel);
@@ -658,7 +663,15 @@ export class FileDisk {
   }
 }
 
-const writeFully = async (fh: FileHandle, data: Uint8Array, offset: number): Promise<void> => {
+/** Linux's IOV_MAX: the most chunks one pwritev takes. */
+const maxIovecs = 1024;
+
+/**
+ * Writes all of `data` at `offset`: one pwrite, or one pwritev for a gathered write (FDISK-9: the
+ * kernel copies the chunks, no concatenation in JS); loops on short writes.
+ */
+const writeFully = async (fh: FileHandle, data: WriteData, offset: number): Promise<void> => {
+  if (!(data instanceof Uint8Array)) return data.length === 1 ? writeFully(fh, data[0]!, offset) : writevFully(fh, data, offset);
   let done = 0;
   for (let rounds = 0; done < data.length; rounds++) {
     if (rounds > data.length) throw new Error('FileDisk.write: no progress');
@@ -666,6 +679,22 @@ const writeFully = async (fh: FileHandle, data: Uint8Array, offset: number): Pro
     const { bytesWritten } = await fh.write(data, done, chunk, offset + done);
     if (bytesWritten <= 0) throw new DiskFault('EIO');
     done += bytesWritten;
+  }
+};
+
+const writevFully = async (fh: FileHandle, chunks: readonly Uint8Array[], offset: number): Promise<void> => {
+  let rest = chunks.filter((c) => c.length > 0);
+  let at = offset;
+  for (let rounds = 0; rest.length > 0; rounds++) {
+    if (rounds > writeLength(chunks)) throw new Error('FileDisk.writev: no progress');
+    const call = rest.length > maxIovecs ? rest.slice(0, maxIovecs) : rest;
+    const { bytesWritten } = await fh.writev(call as Uint8Array[], at);
+    if (bytesWritten <= 0) throw new DiskFault('EIO');
+    at += bytesWritten;
+    let left = bytesWritten;
+    let i = 0;
+    while (i < rest.length && left >= rest[i]!.length) left -= rest[i++]!.length;
+    rest = i < rest.length && left > 0 ? [rest[i]!.subarray(left), ...rest.slice(i + 1)] : rest.slice(i);
   }
 };
 

@@ -27,7 +27,7 @@
 // lost writes, misdirected writes, fsync EIO, ENOSPC, slow I/O; at rest: corrupt(); on crash:
 // lost/torn writes and undone namespace changes.
 
-import type { DirEntry, DiskError, DiskOp, DiskResult } from '../core/io.ts';
+import { gather, isWriteData, type DirEntry, type DiskError, type DiskOp, type DiskResult, type WriteData } from '../core/io.ts';
 import type { SimRng } from './rng.ts';
 
 export interface DiskFaultConfig {
@@ -231,10 +231,11 @@ export class SimDisk {
     return inode;
   }
 
-  private opWrite(file: string, offset: number, data: Uint8Array): DiskExecResult {
+  private opWrite(file: string, offset: number, chunks: WriteData): DiskExecResult {
     const bad = this.creatable(file);
     if (bad) return { ok: false, error: bad };
-    if (!validRange(offset) || !(data instanceof Uint8Array)) return { ok: false, error: 'EINVAL' };
+    if (!validRange(offset) || !isWriteData(chunks)) return { ok: false, error: 'EINVAL' };
+    const data = gather(chunks); // a gathered write lands as one write (same tearing as writev)
     if (offset + data.length > MAX_FILE_BYTES) return { ok: false, error: 'EINVAL' };
     if (this.faults.enospcRate && this.rng.chance(this.faults.enospcRate)) return { ok: false, error: 'ENOSPC' };
     const inode = this.getOrCreate(file);

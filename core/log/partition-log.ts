@@ -16,6 +16,10 @@
 //  LOG-6 a segment is trusted without a scan at recovery only if it lies wholly below the
 //        checkpointed recovery point and its index files pass a sanity check.
 //  LOG-7 queues are bounded: accepted-but-unwritten bytes <= maxPendingBytes.
+//  LOG-9 a commit's data write is the appended batches' own bytes (a gathered write of runs of
+//        adjacent views, up to 1024 chunks): the log never copies a batch on its way to the disk.
+//        The caller gave up the buffers at append, so nothing changes them while the write is in
+//        flight (the io contract's ownership rule).
 //  REC-LOG segment recycling (config.segmentRecycling): a segment retention deletes whole is
 //        renamed to `<dir>/<20-digit bound>.log.recycle` (bound = its nextOffset, an exclusive
 //        upper bound of every offset the file has ever held; at most RECYCLE_SLOTS slots, the
@@ -40,7 +44,7 @@
 //        hit an unsynced write).
 // Faults survived: crash with unsynced or torn writes, bit-rot (CRC on every disk read and scan),
 // failed reads (typed error), failed writes/syncs (the log goes offline: KAFKA_STORAGE_ERROR).
-import type { DiskError, DiskOp, DiskOpId, DiskOpKind, DiskResult, Effect, Stamp } from '../io.ts';
+import { gather, type DiskError, type DiskOp, type DiskOpId, type DiskOpKind, type DiskResult, type Effect, type Stamp, type WriteData } from '../io.ts';
 import { BATCH_HEADER_SIZE, baseOffsetAt, batchSizeAt, lastOffsetDeltaAt, maxTimestampAt, readBatchHeader, stampBatch } from '../records/batch-header.ts';
 import { forEachRecord, recordTimestamp } from '../records/batch.ts';
 import { CKPT_HIGH_WATERMARK, CKPT_LEADER_EPOCH, CKPT_LOG_START, CKPT_RECOVERY_POINT, atomicWriteOps, encodeCheckpoint } from './checkpoint-file.ts';
@@ -269,10 +273,10 @@ export class PartitionLog {
     let lastOp = -1;
     for (const a of actions) {
       if (a.kind === 'data') {
-        // SEG-4: on a recycled file the write carries the zero terminator (one copy, but one
+        // SEG-4: on a recycled file the write carries the zero terminator as its last chunk (one
         // write: a separate write op would cost a syscall and FileDisk's write+sync fusion).
         const tail = a.seg.dirtyTail ? Math.max(0, Math.min(TERMINATOR.length, this.config.segmentBytes - a.position - a.bytes)) : 0;
-        const data = tail > 0 ? concat(a.views, a.bytes, tail) : a.views.length === 1 ? a.views[0] : concat(a.views, a.bytes);
+        const data = writeData(a.views, a.bytes, tail);
         lastOp = this.q.emit({ kind: 'write', file: a.seg.logFile, offset: a.position, data });
         a.seg.writtenBytes = Math.max(a.seg.writtenBytes, a.position + a.bytes);
         commit.endOffset = a.endOffset;
@@ -924,31 +928,33 @@ const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
   return true;
 };
 
+/** Most chunks in one gathered write (Linux's IOV_MAX); more are copied into one array. */
+const MAX_CHUNKS = 1024;
+
 /**
- * The bytes of `views` as one array: a view spanning them when they lie back to back in one
- * buffer (batches carved from one network read: no copy), else a copy — always a copy when
- * `zeroTail` > 0 zero bytes must follow them (SEG-4's terminator).
+ * A commit's data write (LOG-9): the batches' own bytes, no copy. Views lying back to back in one
+ * buffer (batches carved from one network read) merge into one chunk; `zeroTail` zero bytes
+ * (SEG-4's terminator) follow as a last chunk. One chunk is written as it is, up to MAX_CHUNKS
+ * as a gathered write (writev), more are copied into one array.
  */
-const concat = (views: readonly Uint8Array[], total: number, zeroTail = 0): Uint8Array => {
-  const first = views[0];
-  if (first !== undefined && zeroTail === 0) {
-    let end = first.byteOffset + first.length;
-    let adjacent = true;
-    for (let i = 1; i < views.length && adjacent; i++) {
-      const v = views[i]!;
-      adjacent = v.buffer === first.buffer && v.byteOffset === end;
-      end += v.length;
-    }
-    if (adjacent && end - first.byteOffset === total) return new Uint8Array(first.buffer, first.byteOffset, total);
-  }
-  const out = new Uint8Array(total + zeroTail);
-  let at = 0;
+const writeData = (views: readonly Uint8Array[], total: number, zeroTail: number): WriteData => {
+  const chunks: Uint8Array[] = [];
+  let run: Uint8Array | undefined;
+  let bytes = 0;
   for (const v of views) {
-    out.set(v, at);
-    at += v.length;
+    bytes += v.length;
+    if (run !== undefined && v.buffer === run.buffer && v.byteOffset === run.byteOffset + run.length) {
+      run = new Uint8Array(run.buffer, run.byteOffset, run.length + v.length);
+      chunks[chunks.length - 1] = run;
+    } else {
+      run = v;
+      chunks.push(v);
+    }
   }
-  if (at !== total) throw new Error('LOG: concat size mismatch');
-  return out;
+  if (bytes !== total) throw new Error('LOG-9: commit size mismatch');
+  if (zeroTail > 0) chunks.push(TERMINATOR.subarray(0, zeroTail));
+  if (chunks.length === 1) return chunks[0]!;
+  return chunks.length <= MAX_CHUNKS ? chunks : gather(chunks);
 };
 
 export type { DiskOp };
