@@ -1,10 +1,13 @@
 // `npm run bench -- log [--quick]`: the partition log on real files against the machine's limit.
 //
-//  a. limit: sequential writes of W bytes to a preallocated (zero-filled) file, each followed by
-//     fdatasync, straight on a FileHandle (no Cairn code): MB/s and writes/s.
+//  a. limit: sequential writes of W bytes rewriting a preallocated (zero-filled) file, each
+//     followed by fdatasync, straight on a FileHandle (no Cairn code): MB/s. a' is the same loop
+//     into new sparse files (the limit of a log that cannot reuse space; printed for fresh logs).
 //  b. Cairn: core/log's PartitionLog driven by FileDisk, 1 KiB batches appended by 2*G closed-loop
 //     producers, so group commit puts G batches (W = G KiB) into each write + sync. MB/s,
-//     records/s, append-to-durable latency p50/p99, average write size, and b/a.
+//     records/s, append-to-durable latency p50/p99, average write size, main-thread busy share,
+//     and b/a. Two tables: a fresh log (default config, every segment new space) and the steady
+//     state of a log bounded by retention, with segment recycling on (rc) and off (ret).
 //  c. reads: sequential log.read of a warm (page-cached) segment through FileDisk, MB/s.
 //  d. recovery: 1 GiB written through the log, no extra checkpoint, FileDisk closed as by a crash
 //     after the last sync; a fresh PartitionLog on the same directory is timed to 'ready'.
@@ -13,10 +16,7 @@
 // --no-fuse (FileDisk runs every write and fdatasync separately, FDISK-8 off), --ops
 // (per-op-kind counts and mean times of the b rows), --segment-mib=N (segment.bytes of the b rows;
 // e.g. 1024: the window then writes into space zero-filled before it and never rolls, which
-// isolates the cost of obtaining new space from the rest of the pipeline), --recycle (extra
-// steady-state rows at 64 and 256 KiB writes: retention.bytes keeps 4 segments, retention runs on
-// every durable event, the window opens after >= 3 deletions; 'ret' without and 'ret+rc' with
-// segmentRecycling, each with its b/a).
+// isolates the cost of obtaining new space from the rest of the pipeline).
 // Everything happens under one mkdtemp directory in os.tmpdir(), deleted at the end.
 
 import { open, mkdtemp, rm } from 'node:fs/promises';
@@ -54,10 +54,12 @@ export interface Options {
   readonly warmupMs: number;
   readonly recoveryBytes: number;
   readonly readBytes: number;
+  /** Steady-state rows (each with and without segment recycling). */
+  readonly steadyRows: readonly { readonly g: number; readonly perBatch: number }[];
 }
 
-export const fullOptions: Options = { groups: [1, 16, 64, 256], batchedRows: [{ g: 256, perBatch: 16 }], rounds: 5, limitMs: 500, appendMs: 1000, warmupMs: 250, recoveryBytes: 1024 * MiB, readBytes: 512 * MiB };
-const quickOptions: Options = { groups: [1, 64], batchedRows: [{ g: 64, perBatch: 16 }], rounds: 1, limitMs: 400, appendMs: 800, warmupMs: 200, recoveryBytes: 64 * MiB, readBytes: 32 * MiB };
+export const fullOptions: Options = { groups: [1, 16, 64, 256], batchedRows: [{ g: 256, perBatch: 16 }], rounds: 5, limitMs: 500, appendMs: 1000, warmupMs: 250, recoveryBytes: 1024 * MiB, readBytes: 512 * MiB, steadyRows: [{ g: 256, perBatch: 16 }, { g: 64, perBatch: 1 }, { g: 256, perBatch: 1 }] };
+const quickOptions: Options = { groups: [1, 64], batchedRows: [{ g: 64, perBatch: 16 }], rounds: 1, limitMs: 400, appendMs: 800, warmupMs: 200, recoveryBytes: 64 * MiB, readBytes: 32 * MiB, steadyRows: [{ g: 64, perBatch: 16 }] };
 
 // ---------------------------------------------------------------------------------------------
 // The log on FileDisk
@@ -133,6 +135,11 @@ class LogHost {
   idle(): Promise<void> {
     if (this.log.q.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** The clock as last read (once per event-loop turn), in ms. */
+  get nowMs(): number {
+    return this.stamp.now;
   }
 
   /** Reads the clock again (before appends that do not follow a disk completion). */
@@ -368,6 +375,34 @@ export const measureLimit = async (dir: string, writeBytes: number, ms: number):
   return { mbps: (n * writeBytes) / MiB / (elapsed / 1000), opsPerSec: n / (elapsed / 1000) };
 };
 
+/**
+ * a': the same loop into new space: sequential writes of W bytes + fdatasync into fresh files
+ * extended sparsely to 64 MiB (ftruncate, as FileDisk extends segments above 48 KiB writes,
+ * FDISK-4), a new file when one is full. This is the limit of a log that cannot reuse space:
+ * every write allocates blocks, and fdatasync then writes that metadata too.
+ */
+export const measureLimitNew = async (dir: string, writeBytes: number, ms: number): Promise<Rate> => {
+  const fileBytes = 64 * MiB;
+  const buf = new Uint8Array(writeBytes).fill(0x62);
+  let n = 0;
+  let files = 0;
+  const t0 = performance.now();
+  let elapsed = 0;
+  while (elapsed < ms) {
+    const path = join(dir, `limit-new-${writeBytes}-${files++}`);
+    const fh = await open(path, 'w+');
+    await fh.truncate(fileBytes);
+    for (let at = 0; at + writeBytes <= fileBytes && elapsed < ms; at += writeBytes, elapsed = performance.now() - t0) {
+      await fh.write(buf, 0, writeBytes, at);
+      await fh.datasync();
+      n++;
+    }
+    await fh.close();
+    await rm(path);
+  }
+  return { mbps: (n * writeBytes) / MiB / (elapsed / 1000), opsPerSec: n / (elapsed / 1000) };
+};
+
 // ---------------------------------------------------------------------------------------------
 // b. appends with group commit
 
@@ -381,6 +416,8 @@ interface AppendResult {
   ops: Counters['ops'];
   /** Steady-state rows: segments retention deleted or recycled during the window. */
   deletedInWindow: number;
+  /** Share of the window the main thread was busy (event-loop utilisation). */
+  mainBusy: number;
 }
 
 const percentile = (xs: Float64Array, n: number, p: number): number => {
@@ -417,17 +454,23 @@ export const measureAppend = async (
   let active = 0;
   let allStopped: () => void = () => {};
   const stopped = new Promise<void>((r) => (allStopped = r));
-  /** A closed-loop producer: one callback for its whole life (no closure per append). */
+  /**
+   * A closed-loop producer: one callback for its whole life (no closure per append). Latency is
+   * measured on the host's clock, read once per event-loop turn (`host.nowMs`): from the start of
+   * the turn that appended to the disk completion that made the append durable, so it errs long
+   * by at most the appending turn's run time; two clock reads per append cost the main thread
+   * more than the log's own work at 1-record batches.
+   */
   const producer = (): (() => void) => {
     let t0 = 0;
     const go = (): void => {
       active++;
-      t0 = performance.now();
+      t0 = host.nowMs;
       host.appendCopy(template, durable);
     };
     const durable = (): void => {
       active--;
-      if (measuring && measured < latencies.length) latencies[measured++] = performance.now() - t0;
+      if (measuring && measured < latencies.length) latencies[measured++] = host.nowMs - t0;
       if (running) go();
       else if (active === 0) allStopped();
     };
@@ -447,9 +490,11 @@ export const measureAppend = async (
   const deletedBefore = host.deletedSegments;
   host.counters = zeroCounters();
   measuring = true;
+  const elu0 = performance.eventLoopUtilization();
   const t0 = performance.now();
   await sleep(o.appendMs);
   measuring = false;
+  const mainBusy = performance.eventLoopUtilization(elu0).utilization;
   const seconds = (performance.now() - t0) / 1000;
   const c = host.counters;
   const deletedInWindow = host.deletedSegments - deletedBefore;
@@ -467,10 +512,11 @@ export const measureAppend = async (
     syncsPerSec: c.syncs / seconds,
     ops: c.ops,
     deletedInWindow,
+    mainBusy,
   };
 };
 
-/** `--recycle`: steady-state rows, the log bounded by retention.bytes = `segments` segments. */
+/** Steady-state rows: the log bounded by retention.bytes = `segments` segments. */
 interface Steady {
   readonly segments: number;
   readonly recycling: boolean;
@@ -619,48 +665,87 @@ const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '-');
 const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '-');
 const pad = (s: string, n: number): string => s.padStart(n);
 
+/** One measured configuration: the best of its rounds, and the in-round pairings. */
+interface Row {
+  readonly g: number;
+  readonly perBatch: number;
+  readonly mode: string;
+  readonly a: Rate;
+  readonly aNew: Rate | null;
+  readonly b: AppendResult;
+  readonly paired: readonly number[];
+}
+
+const header = (): string =>
+  [pad('group', 5), pad('r/bat', 5), pad('write', 7), pad('mode', 6), pad('a MB/s', 7), pad("a' MB/s", 7), pad('b MB/s', 7), pad('b rec/s', 8), pad('b syn/s', 7), pad('avg wr', 7), pad('p50 ms', 6), pad('p99 ms', 6), pad('main', 5), pad('b/a', 5), pad('pair', 5), pad("b/a'", 5)].join(' ');
+
+const printRow = (r: Row, ratios: string[]): void => {
+  const { b, a, aNew } = r;
+  const ratio = b.mbps / a.mbps;
+  ratios.push(`g${r.g}${r.perBatch > 1 ? `/${r.perBatch}` : ''}${r.mode === 'fresh' ? '' : `+${r.mode}`}=${(ratio * 100).toFixed(0)}%`);
+  console.log(
+    [
+      pad(String(r.g), 5),
+      pad(String(r.perBatch), 5),
+      pad(`${(r.g * RECORD_BYTES) / KiB}KiB`, 7),
+      pad(r.mode, 6),
+      pad(f1(a.mbps), 7),
+      pad(aNew === null ? '-' : f1(aNew.mbps), 7),
+      pad(f1(b.mbps), 7),
+      pad(b.recordsPerSec.toFixed(0), 8),
+      pad(b.syncsPerSec.toFixed(0), 7),
+      pad(`${(b.avgWriteBytes / KiB).toFixed(1)}K`, 7),
+      pad(f2(b.p50Ms), 6),
+      pad(f2(b.p99Ms), 6),
+      pad(`${(b.mainBusy * 100).toFixed(0)}%`, 5),
+      pad(`${(ratio * 100).toFixed(0)}%`, 5),
+      pad(`${(median(r.paired) * 100).toFixed(0)}%`, 5),
+      pad(aNew === null ? '-' : `${((b.mbps / aNew.mbps) * 100).toFixed(0)}%`, 5),
+    ].join(' '),
+  );
+  if (timeOps) {
+    const parts = [...b.ops].map(([k, op]) => `${k} ${op.n}x${(op.ms / op.n).toFixed(3)}ms`);
+    console.log(`      b ops (best round): ${parts.join(', ')}`);
+  }
+};
+
+/** Rounds of a (and a' for fresh logs) alternating with b; keeps the best of each. */
+const measureRow = async (dir: string, o: Options, g: number, perBatch: number, steady: Steady | null, rounds: number): Promise<Row> => {
+  let a: Rate = { mbps: 0, opsPerSec: 0 };
+  let aNew: Rate | null = null;
+  let b: AppendResult | null = null;
+  const paired: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const ar = await measureLimit(dir, g * RECORD_BYTES, o.limitMs);
+    if (steady === null) {
+      const an = await measureLimitNew(dir, g * RECORD_BYTES, o.limitMs);
+      if (aNew === null || an.mbps > aNew.mbps) aNew = an;
+    }
+    const br = await measureAppend(dir, g, o, perBatch, segmentOverride, steady);
+    paired.push(br.mbps / ar.mbps);
+    if (ar.mbps > a.mbps) a = ar;
+    if (b === null || br.mbps > b.mbps) b = br;
+  }
+  if (b === null) throw new Error('no rounds');
+  return { g, perBatch, mode: steady === null ? 'fresh' : steady.recycling ? 'rc' : 'ret', a, aNew, b, paired };
+};
+
 /**
- * `--recycle`: the log bounded by retention.bytes (4 segments), retention run on every durable
- * event, measured once the log is in steady state; rows without and with segment recycling.
+ * Steady state: the log bounded by retention.bytes (4 segments), retention run on every durable
+ * event, measured once retention has deleted >= 3 segments, so the window's rolls reuse recycled
+ * files ('rc', segmentRecycling on) or take new ones ('ret', off).
  */
 const steadyRows = async (dir: string, o: Options, ratios: string[]): Promise<void> => {
   const segments = 4;
   const segMiB = (segmentOverride.segmentBytes ?? 64 * MiB) / MiB;
-  console.log(`\nsteady state with retention: retention.bytes = ${segments} x ${segMiB} MiB segments, window starts after >= 3 deletions; rc = segmentRecycling`);
-  console.log([pad('group', 5), pad('write', 8), pad('mode', 6), pad('a MB/s', 8), pad('b MB/s', 8), pad('b syn/s', 8), pad('avg wr', 8), pad('p50 ms', 7), pad('p99 ms', 7), pad('b/a', 6), pad('pair', 6), pad('del/win', 7)].join(' '));
-  for (const g of [64, 256]) {
-    let a: Rate = { mbps: 0, opsPerSec: 0 };
-    const best: (AppendResult | null)[] = [null, null];
-    const paired: number[][] = [[], []];
-    for (let round = 0; round < o.rounds; round++) {
-      const ar = await measureLimit(dir, g * RECORD_BYTES, o.limitMs);
-      if (ar.mbps > a.mbps) a = ar;
-      for (const rc of [0, 1]) {
-        const br = await measureAppend(dir, g, o, 1, segmentOverride, { segments, recycling: rc === 1, warmDeletes: 3 });
-        paired[rc]!.push(br.mbps / ar.mbps);
-        if (best[rc] === null || br.mbps > best[rc]!.mbps) best[rc] = br;
-      }
-    }
-    for (const rc of [0, 1]) {
-      const b = best[rc]!;
-      const ratio = b.mbps / a.mbps;
-      ratios.push(`g${g}${rc === 1 ? '+rc' : '+ret'}=${(ratio * 100).toFixed(0)}%`);
-      console.log(
-        [
-          pad(String(g), 5),
-          pad(`${(g * RECORD_BYTES) / KiB}KiB`, 8),
-          pad(rc === 1 ? 'ret+rc' : 'ret', 6),
-          pad(f1(a.mbps), 8),
-          pad(f1(b.mbps), 8),
-          pad(b.syncsPerSec.toFixed(0), 8),
-          pad(`${(b.avgWriteBytes / KiB).toFixed(1)}K`, 8),
-          pad(f2(b.p50Ms), 7),
-          pad(f2(b.p99Ms), 7),
-          pad(`${(ratio * 100).toFixed(0)}%`, 6),
-          pad(`${(median(paired[rc]!) * 100).toFixed(0)}%`, 6),
-          pad(String(b.deletedInWindow), 7),
-        ].join(' '),
-      );
+  console.log(`\nsteady state: retention.bytes = ${segments} x ${segMiB} MiB segments, retention on every durable event, window after >= 3 deletions`);
+  console.log('rc = segmentRecycling on (rolls reuse deleted segments\' files), ret = off (rolls take new files)');
+  console.log(header());
+  const rows = o.rounds > 1 ? o.steadyRows : o.steadyRows.slice(0, 1);
+  for (const { g, perBatch } of rows) {
+    for (const recycling of [true, false]) {
+      const row = await measureRow(dir, o, g, perBatch, { segments, recycling, warmDeletes: 3 }, Math.min(o.rounds, 3));
+      printRow(row, ratios);
     }
   }
 };
@@ -675,52 +760,17 @@ export const run = async (args: string[]): Promise<void> => {
   const started = performance.now();
   try {
     console.log(`cairn log bench: 1 KiB records, dir ${dir}, node ${process.version}, spares ${diskOptions.spares ? 'on' : 'off'}, write+sync fusion ${diskOptions.fuseSync ? 'on' : 'off'}${segmentOverride.segmentBytes !== undefined ? `, b segments ${segmentOverride.segmentBytes / MiB} MiB` : ''}`);
-    console.log('a = fdatasync limit (preallocated file, raw FileHandle); b = PartitionLog + FileDisk, group commit');
+    console.log('a = write+fdatasync limit rewriting a preallocated file (raw FileHandle, no Cairn code); a\' = the same into new sparse files');
+    console.log('b = PartitionLog + FileDisk, group commit; main = share of the b window the main thread was busy');
     console.log('b/a = best b over best a; pair = median over rounds of b/a within one round (a and b adjacent in time)');
     console.log('group = 1 KiB records per write (2*group/r_bat closed-loop producers, each appending r_bat-record batches)');
     console.log(`best of ${o.rounds} alternating rounds each (a ${o.limitMs} ms, b ${o.appendMs} ms after ${o.warmupMs} ms warm-up)\n`);
-    console.log(
-      [pad('group', 5), pad('r/bat', 5), pad('write', 8), pad('a MB/s', 8), pad('a wr/s', 8), pad('b MB/s', 8), pad('b rec/s', 9), pad('b syn/s', 8), pad('avg wr', 8), pad('p50 ms', 7), pad('p99 ms', 7), pad('b/a', 6), pad('pair', 6)].join(' '),
-    );
+    console.log('fresh log: every segment is new space (default config: segmentRecycling off, no retention)');
+    console.log(header());
     const ratios: string[] = [];
     const rows = [...o.groups.map((g) => ({ g, perBatch: 1 })), ...o.batchedRows];
-    for (const { g, perBatch } of rows) {
-      let a: Rate = { mbps: 0, opsPerSec: 0 };
-      let b: AppendResult | null = null;
-      const paired: number[] = [];
-      for (let round = 0; round < o.rounds; round++) {
-        const ar = await measureLimit(dir, g * RECORD_BYTES, o.limitMs);
-        const br = await measureAppend(dir, g, o, perBatch, segmentOverride);
-        paired.push(br.mbps / ar.mbps);
-        if (ar.mbps > a.mbps) a = ar;
-        if (b === null || br.mbps > b.mbps) b = br;
-      }
-      if (b === null) throw new Error('no rounds');
-      const ratio = b.mbps / a.mbps;
-      ratios.push(`g${g}${perBatch > 1 ? `/${perBatch}` : ''}=${(ratio * 100).toFixed(0)}%`);
-      console.log(
-        [
-          pad(String(g), 5),
-          pad(String(perBatch), 5),
-          pad(`${(g * RECORD_BYTES) / KiB}KiB`, 8),
-          pad(f1(a.mbps), 8),
-          pad(a.opsPerSec.toFixed(0), 8),
-          pad(f1(b.mbps), 8),
-          pad(b.recordsPerSec.toFixed(0), 9),
-          pad(b.syncsPerSec.toFixed(0), 8),
-          pad(`${(b.avgWriteBytes / KiB).toFixed(1)}K`, 8),
-          pad(f2(b.p50Ms), 7),
-          pad(f2(b.p99Ms), 7),
-          pad(`${(ratio * 100).toFixed(0)}%`, 6),
-          pad(`${(median(paired) * 100).toFixed(0)}%`, 6),
-        ].join(' '),
-      );
-      if (timeOps) {
-        const parts = [...b.ops].map(([k, o]) => `${k} ${o.n}x${(o.ms / o.n).toFixed(3)}ms`);
-        console.log(`      b ops (best round, ${o.appendMs} ms): ${parts.join(', ')}`);
-      }
-    }
-    if (args.includes('--recycle')) await steadyRows(dir, o, ratios);
+    for (const { g, perBatch } of rows) printRow(await measureRow(dir, o, g, perBatch, null, o.rounds), ratios);
+    await steadyRows(dir, o, ratios);
     const appends = o.groups.length > 2 ? 200_000 : 40_000;
     const cpu1 = measureCpuCeiling(256, appends);
     const cpu16 = measureCpuCeiling(16, appends / 8, 16);

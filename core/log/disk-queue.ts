@@ -4,6 +4,9 @@
 // stand for every write emitted before it.
 import type { DiskError, DiskOp, DiskOpId, DiskResult, Effect } from '../io.ts';
 
+/** The shared result of a take() with nothing queued (frozen: a caller that pushes to it throws). */
+const NO_EFFECTS: readonly Effect[] = Object.freeze([]);
+
 export interface Pending {
   readonly id: DiskOpId;
   readonly op: DiskOp;
@@ -55,6 +58,7 @@ export class DiskQueue {
   }
 
   take(): Effect[] {
+    if (this.out.length === 0) return NO_EFFECTS as Effect[]; // most appends emit nothing: no garbage
     const out = this.out;
     this.out = [];
     return out;
