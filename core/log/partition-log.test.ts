@@ -41,6 +41,35 @@ test('append stamps offsets and group-commits: one write + one sync while a comm
   assert.deepEqual(d.log.epochs.cache.all(), [{ epoch: 5, startOffset: 0 }]);
 });
 
+test('LOG-9: a commit writes the batches themselves: adjacent views merge, separate buffers are gathered', () => {
+  const { d } = newDriver(2);
+  d.push(d.log.append(makeBatch(1, 100, 0), 0, d.stamp()).effects); // first commit, in flight
+  const a = makeBatch(1, 101, 1);
+  const b = makeBatch(2, 102, 2);
+  const slab = new Uint8Array(a.length + b.length + 7);
+  slab.set(a, 0);
+  slab.set(b, a.length);
+  const va = slab.subarray(0, a.length);
+  const vb = slab.subarray(a.length, a.length + b.length);
+  const c = makeBatch(1, 103, 3);
+  for (const batch of [va, vb, c]) assert.equal(d.log.append(batch, 0, d.stamp()).error, 'NONE');
+  d.stepOne(); // write
+  d.stepOne(); // sync: the second commit goes out
+  const write = d.pending[0]!.op.op;
+  assert.equal(write.kind, 'write');
+  if (write.kind !== 'write') return;
+  assert.ok(Array.isArray(write.data), 'gathered');
+  const chunks = write.data as readonly Uint8Array[];
+  assert.equal(chunks.length, 2, 'va and vb merged into one chunk, c separate');
+  assert.equal(chunks[0]!.buffer, slab.buffer, 'no copy: the chunk is a view of the caller\'s buffer');
+  assert.equal(chunks[0]!.length, a.length + b.length);
+  assert.equal(chunks[1], c);
+  d.drain();
+  assert.equal(d.log.durableOffset, 5);
+  const r = d.read(1, 1 << 20);
+  assert.equal(r.error, 'NONE');
+});
+
 test('reads: from memory and from disk, whole batches, upper bound, out of range', () => {
   const { d } = newDriver(3, smallConfig({ tailCacheBytes: 1 }));
   for (let i = 0; i < 40; i++) {

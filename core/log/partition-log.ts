@@ -939,18 +939,25 @@ const MAX_CHUNKS = 1024;
  */
 const writeData = (views: readonly Uint8Array[], total: number, zeroTail: number): WriteData => {
   const chunks: Uint8Array[] = [];
-  let run: Uint8Array | undefined;
+  let runStart: Uint8Array | undefined; // first view of the current run; the run ends at runEnd
+  let runEnd = 0;
   let bytes = 0;
+  const endRun = (): void => {
+    if (runStart === undefined) return;
+    const len = runEnd - runStart.byteOffset;
+    chunks.push(len === runStart.length ? runStart : new Uint8Array(runStart.buffer, runStart.byteOffset, len));
+  };
   for (const v of views) {
     bytes += v.length;
-    if (run !== undefined && v.buffer === run.buffer && v.byteOffset === run.byteOffset + run.length) {
-      run = new Uint8Array(run.buffer, run.byteOffset, run.length + v.length);
-      chunks[chunks.length - 1] = run;
+    if (runStart !== undefined && v.buffer === runStart.buffer && v.byteOffset === runEnd) {
+      runEnd += v.length;
     } else {
-      run = v;
-      chunks.push(v);
+      endRun();
+      runStart = v;
+      runEnd = v.byteOffset + v.length;
     }
   }
+  endRun();
   if (bytes !== total) throw new Error('LOG-9: commit size mismatch');
   if (zeroTail > 0) chunks.push(TERMINATOR.subarray(0, zeroTail));
   if (chunks.length === 1) return chunks[0]!;
