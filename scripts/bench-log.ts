@@ -646,12 +646,13 @@ export const measureCpuCeiling = (group: number, appends: number, recordsPerBatc
   drain();
   if (log.state !== 'ready') throw new Error('cpu ceiling: log not ready');
   const template = makeBatch(RECORD_BYTES, recordsPerBatch);
-  const slabs = new Slabs();
+  const slabs = new Slabs(() => Math.min(log.durableOffset, log.tail.startOffset(log.logEndOffset)));
   const t0 = performance.now();
   for (let n = 0; n < appends; ) {
     for (let i = 0; i < group; i++, n++) {
       const r = log.append(slabs.copy(template), 0, realStamp());
       if (r.error !== 'NONE') throw new Error(`append failed: ${r.error}`);
+      slabs.note(r.lastOffset);
       pending.push(...r.effects);
     }
     drain();
