@@ -18,7 +18,7 @@ const putU64 = (v: DataView, at: number, n: number): void => {
   v.setUint32(at, Math.floor(n / TWO32));
   v.setUint32(at + 4, n % TWO32);
 };
-const getU64 = (v: DataView, at: number): number => v.getUint32(at) * TWO32 + v.getUint32(at + 4);
+export const getU64 = (v: DataView, at: number): number => v.getUint32(at) * TWO32 + v.getUint32(at + 4);
 const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
 export interface DecodedFrame {

@@ -42,15 +42,10 @@ import {
   encodeFrame,
   encodeQuorumState,
   encodeSnapshot,
+  getU64,
   pad20,
   VOTE_FLOOR_PENDING,
 } from './codec.ts';
-
-export interface StoredEntry extends RaftRecord {
-  /** Base offset of the segment holding it and its byte position there. */
-  readonly segmentBase: number;
-  readonly positionBytes: number;
-}
 
 interface Segment {
   readonly base: number;
@@ -91,7 +86,10 @@ export class LogStore {
   readonly metaDir: string;
   readonly quorumFile: string;
   private readonly pending = new Map<number, Pending>();
-  private entries: StoredEntry[] = [];
+  /** The log from logStartOffset, stored as the records that travel in FetchResponses. */
+  private entries: RaftRecord[] = [];
+  /** Byte position of each entry's frame in its segment (parallel to `entries`). */
+  private positions: number[] = [];
   private segments: Segment[] = [];
   logStartOffset = 0;
   durableEndOffset = 0;
@@ -129,9 +127,14 @@ export class LogStore {
     return this.logStartOffset + this.entries.length;
   }
 
-  entryAt(offset: number): StoredEntry | undefined {
+  entryAt(offset: number): RaftRecord | undefined {
     if (offset < this.logStartOffset || offset >= this.logEndOffset) return undefined;
     return this.entries[offset - this.logStartOffset];
+  }
+
+  /** The stored records [from, end) (within the log), shared, not copied: one array per call. */
+  recordsBetween(from: number, end: number): RaftRecord[] {
+    return this.entries.slice(from - this.logStartOffset, end - this.logStartOffset);
   }
 
   /** Epoch of the last entry, else of the snapshot, else 0. */
@@ -196,14 +199,8 @@ export class LogStore {
       }
       const frame = encodeFrame(r.offset, r.epoch, r.control, r.payload);
       // The stored payload is a view into the frame we wrote: one copy, made here, at the edge.
-      this.entries.push({
-        offset: r.offset,
-        epoch: r.epoch,
-        control: r.control,
-        payload: frame.subarray(frame.length - r.payload.length),
-        segmentBase: seg.base,
-        positionBytes: seg.sizeBytes,
-      });
+      this.entries.push({ offset: r.offset, epoch: r.epoch, control: r.control, payload: frame.subarray(frame.length - r.payload.length) });
+      this.positions.push(seg.sizeBytes);
       effects.push(this.issue({ kind: 'write', file: this.segFile(seg.base), offset: seg.sizeBytes, data: frame }, { what: 'plain' }));
       seg.sizeBytes += frame.length;
       if (!touched.includes(seg.base)) touched.push(seg.base);
@@ -227,15 +224,18 @@ export class LogStore {
     if (offset < this.logStartOffset) throw new Error(`truncateTo ${offset} below logStart ${this.logStartOffset}`);
     if (offset >= this.logEndOffset || this.failed) return [];
     const effects: Effect<never, never>[] = [];
-    const first = this.entryAt(offset)!;
-    this.entries.length = offset - this.logStartOffset;
-    while (this.segments.length > 0 && this.segments[this.segments.length - 1].base > first.segmentBase) {
+    const kept = offset - this.logStartOffset;
+    const position = this.positions[kept];
+    this.entries.length = kept;
+    this.positions.length = kept;
+    // The entry at `offset` lives in the last segment starting at or below it.
+    while (this.segments.length > 0 && this.segments[this.segments.length - 1].base > offset) {
       const gone = this.segments.pop()!;
       effects.push(this.issue({ kind: 'remove', file: this.segFile(gone.base) }, { what: 'plain' }));
     }
     const seg = this.segments[this.segments.length - 1];
-    if (seg.base !== first.segmentBase) throw new Error('truncateTo: segment bookkeeping broken');
-    seg.sizeBytes = first.positionBytes;
+    if (seg === undefined || position > seg.sizeBytes) throw new Error('truncateTo: segment bookkeeping broken');
+    seg.sizeBytes = position;
     this.capDurable(offset);
     const file = this.segFile(seg.base);
     effects.push(this.issue({ kind: 'truncate', file, size: seg.sizeBytes }, { what: 'plain' }));
@@ -254,6 +254,7 @@ export class LogStore {
     if (snap.endOffset > this.logEndOffset) throw new Error('deletePrefix beyond log end');
     if (snap.endOffset <= this.logStartOffset) return [];
     this.entries.splice(0, snap.endOffset - this.logStartOffset);
+    this.positions.splice(0, snap.endOffset - this.logStartOffset);
     this.logStartOffset = snap.endOffset;
     const effects: Effect<never, never>[] = [];
     // A segment may go once the next one starts at or below the new log start.
@@ -271,6 +272,7 @@ export class LogStore {
     for (const seg of this.segments) effects.push(this.issue({ kind: 'remove', file: this.segFile(seg.base) }, { what: 'plain' }));
     this.segments = [];
     this.entries = [];
+    this.positions = [];
     this.capDurable(snap.endOffset);
     this.logStartOffset = snap.endOffset;
     this.durableEndOffset = snap.endOffset;
@@ -468,7 +470,7 @@ export class LogStore {
       const file = `${this.snapDir}/${name}`;
       const bytes = this.recReads.get(file);
       const snap = bytes && decodeSnapshot(bytes);
-      if (snap && this.snapshot === undefined && `${pad20(snap.endOffset)}-${snap.epoch}.snapshot` === name) {
+      if (snap && this.snapshot === undefined && this.snapshotFile(snap) === file) {
         this.snapshot = { id: { endOffset: snap.endOffset, epoch: snap.epoch }, data: snap.data };
       } else {
         this.recEffects.push(this.issue({ kind: 'remove', file }, { what: 'plain' }));
@@ -485,6 +487,7 @@ export class LogStore {
     const snapEnd = this.snapshot?.id.endOffset ?? 0;
     this.logStartOffset = snapEnd;
     this.entries = [];
+    this.positions = [];
     this.segments = [];
     let cutAt = -1; // offset where a checksum failure stopped the valid log, if one did
     let staleCut = false;
@@ -523,7 +526,8 @@ export class LogStore {
           stale = true;
           break;
         }
-        this.entries.push({ offset: f.offset, epoch: f.epoch, control: f.control, payload: f.payload, segmentBase: base, positionBytes: keptBytes });
+        this.entries.push({ offset: f.offset, epoch: f.epoch, control: f.control, payload: f.payload });
+        this.positions.push(keptBytes);
         lastEpoch = f.epoch;
         keptBytes = f.end;
       }
@@ -606,7 +610,7 @@ const resyncScan = (bytes: Uint8Array, badAt: number, expectedOffset: number, mi
   for (let p = badAt + 1; p + FRAME_HEADER_BYTES <= bytes.length; p++) {
     const len = v.getUint32(p + 4);
     if (len > bytes.length - p - FRAME_HEADER_BYTES) continue;
-    const offset = v.getUint32(p + 8) * 0x1_0000_0000 + v.getUint32(p + 12);
+    const offset = getU64(v, p + 8);
     const epoch = v.getUint32(p + 16);
     const maxFramesSkipped = Math.floor((p - anchor) / FRAME_HEADER_BYTES) + 1;
     if (offset < nextExpected || offset > nextExpected + maxFramesSkipped || epoch < floorEpoch) continue;

@@ -13,11 +13,8 @@ import type { NodeId } from '../io.ts';
 export const ErrorCode = {
   NONE: 0,
   OFFSET_OUT_OF_RANGE: 1,
-  CORRUPT_MESSAGE: 2,
   NOT_LEADER_OR_FOLLOWER: 6,
-  BROKER_NOT_AVAILABLE: 8,
   INVALID_REQUEST: 42,
-  KAFKA_STORAGE_ERROR: 56,
   FENCED_LEADER_EPOCH: 74,
   UNKNOWN_LEADER_EPOCH: 75,
   INCONSISTENT_VOTER_SET: 78,
@@ -157,8 +154,6 @@ export type RaftMessage =
   | FetchResponse
   | FetchSnapshotRequest
   | FetchSnapshotResponse;
-
-export type RaftMessageType = RaftMessage['type'];
 
 const HEADER_BYTES = 24; // request/response header, roughly: size, api key/version, correlation id, client id
 const RECORD_OVERHEAD_BYTES = 24; // per entry: offset delta, epoch, length, attributes, crc share

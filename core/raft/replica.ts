@@ -139,6 +139,8 @@ const reportedEpoch = (m: RaftMessage): number | undefined => {
   }
 };
 
+const sameSnapshot = (a: SnapshotId, b: SnapshotId): boolean => a.endOffset === b.endOffset && a.epoch === b.epoch;
+
 const controlPayload = (leaderId: NodeId, epoch: number): Uint8Array => {
   const b = new Uint8Array(8);
   const v = new DataView(b.buffer);
@@ -150,6 +152,8 @@ const controlPayload = (leaderId: NodeId, epoch: number): Uint8Array => {
 export class RaftReplica {
   private readonly store: LogStore;
   private readonly majority: number;
+  /** The voters other than this node. */
+  private readonly peers: readonly NodeId[];
   private rng: Rng = makeRng(0);
   private now = 0;
   private out: Out[] = [];
@@ -198,6 +202,7 @@ export class RaftReplica {
       throw new Error('RaftConfig: timeouts and sizes must be positive');
     }
     this.majority = Math.floor(cfg.voters.length / 2) + 1;
+    this.peers = cfg.voters.filter((v) => v !== cfg.nodeId);
     this.reads = new ReadIndex(this.majority);
     this.voteFloor = new VoteFloor(cfg.nodeId, cfg.voters);
     this.store = new LogStore(cfg.dir, diskIds, cfg.segmentMaxBytes ?? 1024 * 1024);
@@ -487,10 +492,9 @@ export class RaftReplica {
     if (epoch < this.sEpoch) throw new Error(`setEpoch: ${epoch} < ${this.sEpoch}`);
     const changed = epoch !== this.sEpoch || leaderId !== this.sLeaderId;
     if (epoch > this.sEpoch) this.sVotedFor = undefined;
-    const leaderChanged = leaderId !== this.sLeaderId || epoch !== this.sEpoch;
     this.sEpoch = epoch;
     this.sLeaderId = leaderId;
-    if (leaderChanged) this.sm.leadershipChanged?.(leaderId, epoch, leaderId === this.cfg.nodeId);
+    if (changed) this.sm.leadershipChanged?.(leaderId, epoch, leaderId === this.cfg.nodeId);
     return changed;
   }
 
@@ -529,11 +533,7 @@ export class RaftReplica {
     // voters' answers name it and we follow it again (KIP-996).
     this.setEpoch(this.sEpoch, undefined);
     this.sRole = 'prospective';
-    this.grants = new Set([this.cfg.nodeId]);
-    this.out.push(setTimer(T_ELECTION, this.electionBackoffMs()));
-    if (this.grants.size >= this.majority) return this.becomeCandidate();
-    const req = this.voteRequest(true);
-    for (const v of this.cfg.voters) if (v !== this.cfg.nodeId) this.sendMsg(v, req);
+    this.solicitVotes(true);
   }
 
   private becomeCandidate(): void {
@@ -543,11 +543,16 @@ export class RaftReplica {
     this.sVotedFor = this.cfg.nodeId;
     this.sRole = 'candidate';
     this.persistQuorum();
+    this.solicitVotes(false);
+  }
+
+  /** Votes for ourselves and asks the peers; a lone voter moves on at once. */
+  private solicitVotes(preVote: boolean): void {
     this.grants = new Set([this.cfg.nodeId]);
     this.out.push(setTimer(T_ELECTION, this.electionBackoffMs()));
-    if (this.grants.size >= this.majority) return this.becomeLeader();
-    const req = this.voteRequest(false);
-    for (const v of this.cfg.voters) if (v !== this.cfg.nodeId) this.sendMsg(v, req);
+    if (this.grants.size >= this.majority) return preVote ? this.becomeCandidate() : this.becomeLeader();
+    const req = this.voteRequest(preVote);
+    for (const v of this.peers) this.sendMsg(v, req);
   }
 
   private becomeLeader(): void {
@@ -558,10 +563,8 @@ export class RaftReplica {
     this.sRole = 'leader';
     this.persistQuorum();
     this.progress.clear();
-    for (const v of this.cfg.voters) {
-      if (v !== this.cfg.nodeId) this.progress.set(v, { ackOffset: 0, lastFetchMs: this.now, fetchedThisEpoch: false });
-    }
-    this.reads.reset(this.cfg.voters.filter((v) => v !== this.cfg.nodeId));
+    for (const v of this.peers) this.progress.set(v, { ackOffset: 0, lastFetchMs: this.now, fetchedThisEpoch: false });
+    this.reads.reset(this.peers);
     this.epochStartOffset = this.store.logEndOffset;
     // The LeaderChange entry gives this epoch an entry of its own to commit (RAFT-4).
     const control: RaftRecord = { offset: this.epochStartOffset, epoch: this.sEpoch, control: true, payload: controlPayload(this.cfg.nodeId, this.sEpoch) };
@@ -570,20 +573,23 @@ export class RaftReplica {
     this.sendBeginQuorumEpoch(() => true);
   }
 
+  /** How long a follower waits for the answer to a Fetch or FetchSnapshot before asking again. */
+  private fetchRetryMs(): number {
+    return this.cfg.fetchMaxWaitMs + Math.ceil(this.cfg.fetchTimeoutMs / 2);
+  }
+
   private checkQuorumPeriodMs(): number {
     return Math.max(1, Math.floor(this.cfg.fetchTimeoutMs / 2));
   }
 
   private sendBeginQuorumEpoch(to: (v: NodeId) => boolean): void {
-    for (const v of this.cfg.voters) {
-      if (v !== this.cfg.nodeId && to(v)) this.sendMsg(v, { type: 'BeginQuorumEpochRequest', voterId: v, leaderId: this.cfg.nodeId, leaderEpoch: this.sEpoch });
+    for (const v of this.peers) {
+      if (to(v)) this.sendMsg(v, { type: 'BeginQuorumEpochRequest', voterId: v, leaderId: this.cfg.nodeId, leaderEpoch: this.sEpoch });
     }
   }
 
   private resign(): void {
-    for (const v of this.cfg.voters) {
-      if (v !== this.cfg.nodeId) this.sendMsg(v, { type: 'EndQuorumEpochRequest', leaderId: this.cfg.nodeId, leaderEpoch: this.sEpoch, preferredSuccessors: [] });
-    }
+    for (const v of this.peers) this.sendMsg(v, { type: 'EndQuorumEpochRequest', leaderId: this.cfg.nodeId, leaderEpoch: this.sEpoch, preferredSuccessors: [] });
     this.becomeUnattached(this.sEpoch, this.electionBackoffMs());
   }
 
@@ -630,9 +636,8 @@ export class RaftReplica {
 
   /** Non-voters (and damaged voters) find the leader by fetching from voters in turn. */
   private discoverLeader(): void {
-    const others = this.cfg.voters.filter((v) => v !== this.cfg.nodeId);
-    if (others.length > 0) {
-      const to = others[this.discoverIndex++ % others.length];
+    if (this.peers.length > 0) {
+      const to = this.peers[this.discoverIndex++ % this.peers.length];
       this.sendMsg(to, this.fetchRequest(this.store.durableEndOffset, 0));
     }
     this.out.push(setTimer(T_ELECTION, this.electionBackoffMs()));
@@ -651,13 +656,11 @@ export class RaftReplica {
 
   private onMessage(from: NodeId, m: RaftMessage): void {
     if (invalidRaftMessage(m) !== undefined) return; // hostile or corrupt: drop
-    if (this.voteFloor.pending) {
-      this.dispatch(from, m);
-      const epoch = reportedEpoch(m);
-      if (epoch !== undefined) this.voteFloor.note(from, epoch);
-      return this.maybeLearnVoteFloor();
-    }
     this.dispatch(from, m);
+    if (!this.voteFloor.pending) return;
+    const epoch = reportedEpoch(m);
+    if (epoch !== undefined) this.voteFloor.note(from, epoch);
+    this.maybeLearnVoteFloor();
   }
 
   private dispatch(from: NodeId, m: RaftMessage): void {
@@ -839,17 +842,13 @@ export class RaftReplica {
     const verdict = validateFetch(this.store, req); // the log may have moved since it was parked
     if (verdict !== undefined) return this.sendFetchResponse(to, verdict);
     const end = Math.min(this.store.logEndOffset, req.fetchOffset + this.cfg.maxFetchEntries);
-    const records: RaftRecord[] = [];
-    for (let o = req.fetchOffset; o < end; o++) {
-      const e = this.store.entryAt(o)!;
-      records.push({ offset: e.offset, epoch: e.epoch, control: e.control, payload: e.payload });
-    }
-    this.sendFetchResponse(to, { records });
+    this.sendFetchResponse(to, { records: this.store.recordsBetween(req.fetchOffset, end) });
   }
 
   private answerParkedFetches(which: (p: { deadlineMs: number }) => boolean): void {
     if (this.sRole !== 'leader') return;
-    for (const [to, p] of [...this.parked]) if (which(p)) this.respondWithRecords(to, p.req);
+    // respondWithRecords deletes only the entry being visited, which Map iteration allows.
+    for (const [to, p] of this.parked) if (which(p)) this.respondWithRecords(to, p.req);
     this.armLongPoll();
   }
 
@@ -884,7 +883,7 @@ export class RaftReplica {
     if (err !== undefined) return reply(err);
     const p = this.progress.get(from);
     if (p) p.lastFetchMs = this.now;
-    if (!snap || snap.id.endOffset !== req.snapshotId.endOffset || snap.id.epoch !== req.snapshotId.epoch) return reply(ErrorCode.SNAPSHOT_NOT_FOUND);
+    if (!snap || !sameSnapshot(snap.id, req.snapshotId)) return reply(ErrorCode.SNAPSHOT_NOT_FOUND);
     if (req.position < 0 || req.position > snap.data.length) return reply(ErrorCode.POSITION_OUT_OF_RANGE);
     const len = Math.max(1, Math.min(req.maxBytes, this.cfg.snapshotChunkBytes));
     reply(ErrorCode.NONE, req.position, snap.data.subarray(req.position, req.position + len));
@@ -919,7 +918,7 @@ export class RaftReplica {
     if (ack === undefined) return;
     this.fetchInFlight = true;
     this.sendMsg(this.sLeaderId, this.fetchRequest(ack, this.lastResponseNo));
-    this.out.push(setTimer(T_FETCH_RETRY, this.cfg.fetchMaxWaitMs + Math.ceil(this.cfg.fetchTimeoutMs / 2)));
+    this.out.push(setTimer(T_FETCH_RETRY, this.fetchRetryMs()));
   }
 
   private onFetchResponse(from: NodeId, res: FetchResponse): void {
@@ -962,7 +961,7 @@ export class RaftReplica {
   private requestSnapshotChunk(): void {
     const d = this.download!;
     this.sendMsg(d.leaderId, { type: 'FetchSnapshotRequest', replicaId: this.cfg.nodeId, maxBytes: this.cfg.snapshotChunkBytes, currentLeaderEpoch: this.sEpoch, snapshotId: d.id, position: d.position });
-    this.out.push(setTimer(T_FETCH_RETRY, this.cfg.fetchMaxWaitMs + Math.ceil(this.cfg.fetchTimeoutMs / 2)));
+    this.out.push(setTimer(T_FETCH_RETRY, this.fetchRetryMs()));
     this.fetchInFlight = true;
   }
 
@@ -970,7 +969,7 @@ export class RaftReplica {
     if (res.currentLeader.leaderEpoch > this.sEpoch) return this.maybeLearnEpoch(from, res.currentLeader);
     const d = this.download;
     if (this.sRole !== 'follower' || !d || from !== d.leaderId || res.currentLeader.leaderEpoch !== this.sEpoch) return;
-    if (res.snapshotId.endOffset !== d.id.endOffset || res.snapshotId.epoch !== d.id.epoch || res.position !== d.position) return;
+    if (!sameSnapshot(res.snapshotId, d.id) || res.position !== d.position) return;
     this.fetchInFlight = false;
     this.out.push(cancelTimer(T_FETCH_RETRY));
     if (res.errorCode !== ErrorCode.NONE || res.size > MAX_SNAPSHOT_BYTES || (d.size >= 0 && res.size !== d.size)) {
@@ -1022,10 +1021,10 @@ export class RaftReplica {
 
   private onSnapshotDurable(id: SnapshotId): void {
     const w = this.snapshotWrite;
-    if (!w || w.id.endOffset !== id.endOffset || w.id.epoch !== id.epoch) throw new Error('snapshotDurable for an unknown snapshot');
+    if (!w || !sameSnapshot(w.id, id)) throw new Error('snapshotDurable for an unknown snapshot');
     this.snapshotWrite = undefined;
-    const older = this.store.snapshot ? [this.store.snapshot.id] : [];
-    if (older.length > 0 && older[0].endOffset === id.endOffset && older[0].epoch === id.epoch) older.pop();
+    const prev = this.store.snapshot?.id;
+    const older = prev !== undefined && !sameSnapshot(prev, id) ? [prev] : [];
     if (w.install) {
       if (id.endOffset < this.sHighWatermark) return this.maybeSendFetch(); // overtaken
       this.out.push(...this.store.resetToSnapshot(id));
