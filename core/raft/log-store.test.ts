@@ -63,7 +63,23 @@ class Rig {
     this.disk.crash();
     return this.recover();
   }
+  /** The durable segment files, in name order. */
+  logFiles(): string[] {
+    return [...this.disk.durableFiles().keys()].filter((f) => f.startsWith('meta/log/'));
+  }
 }
+
+/** Six durable entries in one segment (26-byte frames: 24 header + 'eN'); then `len` bytes at
+ *  `at` are flipped and the store crashes and recovers. */
+const recoverAfterRot = (seed: number, at: number, len: number): Rig => {
+  const r = new Rig(seed);
+  r.init();
+  r.run(r.store.append(Array.from({ length: 6 }, (_, o) => rec(o, 1))));
+  const [file] = r.logFiles();
+  r.disk.corrupt(file, at, len);
+  r.crashAndRecover();
+  return r;
+};
 
 test('append is durable only after its sync completes (RAFT-6a)', () => {
   const r = new Rig();
@@ -122,11 +138,10 @@ test('rot in a sealed segment below later data is detected, not silently truncat
   const r = new Rig(4, 80);
   r.init();
   r.run(r.store.append(Array.from({ length: 12 }, (_, o) => rec(o, 1))));
-  const files = [...r.disk.durableFiles().keys()].filter((f) => f.startsWith('meta/log/'));
+  const files = r.logFiles();
   assert.ok(files.length >= 3, 'several segments');
   r.disk.corrupt(files[1], 30, 2);
-  r.disk.crash();
-  r.recover();
+  r.crashAndRecover();
   assert.ok(r.store.recovery!.rotDetected, 'r.store.recovery!.rotDetected');
   assert.equal(r.store.repairTargetOffset, 12, 'must refetch everything it may have acknowledged');
   assert.ok(r.store.logEndOffset < 12, 'r.store.logEndOffset < 12');
@@ -208,14 +223,8 @@ test('disk write failure is fail-stop', () => {
 });
 
 test('rot in the middle of the last segment is found by resync, not truncated as a torn tail (RAFT-8/9)', () => {
-  const r = new Rig(21);
-  r.init();
-  r.run(r.store.append(Array.from({ length: 6 }, (_, o) => rec(o, 1))));
-  const [file] = [...r.disk.durableFiles().keys()].filter((f) => f.startsWith('meta/log/'));
-  // Frames are 26 bytes (24 header + 'eN'); flip bytes inside frame 2's header and payload.
-  r.disk.corrupt(file, 2 * 26 + 5, 20);
-  r.disk.crash();
-  r.recover();
+  // Flip bytes inside frame 2's header and payload.
+  const r = recoverAfterRot(21, 2 * 26 + 5, 20);
   assert.equal(r.store.recovery!.tornTailTruncated, false, 'valid frames 3..5 follow the damage: not a tear');
   assert.ok(r.store.recovery!.rotDetected, 'rot detected');
   assert.equal(r.store.repairTargetOffset, 6, 'one past the highest valid offset seen');
@@ -223,13 +232,7 @@ test('rot in the middle of the last segment is found by resync, not truncated as
 });
 
 test('rot in the very last frame is indistinguishable from a torn write (documented residual risk)', () => {
-  const r = new Rig(22);
-  r.init();
-  r.run(r.store.append(Array.from({ length: 6 }, (_, o) => rec(o, 1))));
-  const [file] = [...r.disk.durableFiles().keys()].filter((f) => f.startsWith('meta/log/'));
-  r.disk.corrupt(file, 5 * 26 + 10, 3);
-  r.disk.crash();
-  r.recover();
+  const r = recoverAfterRot(22, 5 * 26 + 10, 3);
   assert.equal(r.store.recovery!.tornTailTruncated, true);
   assert.equal(r.store.repairTargetOffset, 0);
   assert.equal(r.store.logEndOffset, 5);

@@ -9,6 +9,13 @@ const electLeader = (c: Cluster, maxMs = 5_000) => {
   return c.leader()!;
 };
 
+/** Waits until a node other than `old` leads (one exists while `old` is isolated). */
+const electReplacement = (c: Cluster, old: ReturnType<typeof electLeader>) => {
+  const others = c.alive().filter((s) => s !== old);
+  assert.ok(c.runUntil(() => others.some((s) => s.replica.role === 'leader'), 5_000), 'c.runUntil(() => others.some((s) => s.replica.role === \'leader\'), 5...');
+  return others.find((s) => s.replica.role === 'leader')!;
+};
+
 const commitAll = (c: Cluster, maxMs = 5_000): void => {
   assert.ok(
     c.runUntil(() => {
@@ -73,9 +80,7 @@ test('leader does not count an older epoch entry toward HW until its own entry c
   c.isolate(l.id);
   c.propose(l.id, 'old-epoch');
   c.runFor(50);
-  const others = c.alive().filter((s) => s !== l);
-  assert.ok(c.runUntil(() => others.some((s) => s.replica.role === 'leader'), 5_000), 'c.runUntil(() => others.some((s) => s.replica.role === \'leader\'), 5...');
-  const l2 = others.find((s) => s.replica.role === 'leader')!;
+  const l2 = electReplacement(c, l);
   assert.ok(l2.replica.epoch > e0, 'l2.replica.epoch > e0');
   c.heal();
   commitAll(c);
@@ -92,9 +97,7 @@ test('divergence: an isolated leader truncates its suffix on rejoin (RAFT-2)', (
   c.isolate(l.id);
   for (let i = 0; i < 5; i++) c.propose(l.id, `stale${i}`);
   c.runFor(30);
-  const others = c.alive().filter((s) => s !== l);
-  assert.ok(c.runUntil(() => others.some((s) => s.replica.role === 'leader'), 5_000), 'c.runUntil(() => others.some((s) => s.replica.role === \'leader\'), 5...');
-  const l2 = others.find((s) => s.replica.role === 'leader')!;
+  const l2 = electReplacement(c, l);
   c.propose(l2.id, 'b', 'c');
   c.heal();
   commitAll(c);
