@@ -100,13 +100,13 @@ const dsyncKey = (rel: string): string => rel + '\0';
 /** True when cache key `key` names `rel` itself (either handle) or a path under it. */
 const keyUnder = (key: string, rel: string): boolean => key === rel || key === rel + '\0' || key.startsWith(rel + '/');
 /** FDISK-7: the spare pool's directory under the root; machine paths may not name it. */
-export const SPARE_DIR = '.cairn-spare';
+const SPARE_DIR = '.cairn-spare';
 const minSpareBytes = 1 << 20;
 
 export const realStamp = (): Stamp => ({ now: performance.now(), wall: Date.now() });
 
 /** Maps a Node fs error to the contract's DiskError (anything unknown is EIO). */
-export const toDiskError = (err: unknown): DiskError => {
+const toDiskError = (err: unknown): DiskError => {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   switch (code) {
     case 'ENOENT':
@@ -129,7 +129,7 @@ export const toDiskError = (err: unknown): DiskError => {
 };
 
 /** FDISK-2: a safe relative path, or null. `allowRoot` admits '' / '.' (the data directory). */
-export const checkPath = (path: string, allowRoot: boolean): string | null => {
+const checkPath = (path: string, allowRoot: boolean): string | null => {
   if (typeof path !== 'string') return null;
   if (path === '' || path === '.') return allowRoot ? '' : null;
   if (path.length > 4096 || path.includes('\0') || path.startsWith('/')) return null;
@@ -177,9 +177,9 @@ export class FileDisk {
   private readonly spareRate: number;
   /** FDISK-7: a zero-filled, synced spare of `size` bytes at `path`, ready to rename. */
   private spare: { readonly path: string; readonly size: number } | null = null;
-  private spareJob: Promise<void> | null = null;
+  /** FDISK-7: the spare being prepared (`size` bytes), done when `done` resolves. */
+  private spareJob: { readonly size: number; readonly done: Promise<void> } | null = null;
   private spareSeq = 0;
-  private spareJobSize = -1;
   /** An allocate waits for the spare in progress: finish it without pauses. */
   private spareUrgent = false;
   /** Bytes written by write ops, and when the last one started (FDISK-7 rate matching). */
@@ -218,7 +218,7 @@ export class FileDisk {
 
   /** Resolves once no spare is being prepared (tests; FDISK-7). */
   async sparesSettled(): Promise<void> {
-    await this.spareJob;
+    await this.spareJob?.done;
   }
 
   /** Operations queued or running. */
@@ -240,7 +240,7 @@ export class FileDisk {
   async close(): Promise<void> {
     this.closed = true;
     if (this.executing) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
-    await this.spareJob;
+    await this.spareJob?.done;
     this.spare = null;
     if (this.spares) await rm(join(this.root, SPARE_DIR), { recursive: true, force: true }).catch(() => {});
     const handles = [...this.handles.values()];
@@ -278,16 +278,24 @@ export class FileDisk {
     if (head === undefined) throw new Error('FDISK-1: start without a head');
     this.executing = true;
     const next = this.queue[this.queueHead + 1];
-    if (next !== undefined && this.fusable(head.op, next.op)) return this.startFused(head, next);
+    // FDISK-8: one O_DSYNC write completes `write` and then `sync`; a failure fails both.
+    const sync = next !== undefined && this.fusable(head.op, next.op) ? next : null;
     let running: Promise<DiskResult>;
     try {
-      running = this.run(head.op);
+      if (sync === null) running = this.run(head.op);
+      else {
+        const op = head.op as Extract<DiskOp, { kind: 'write' }>;
+        running = this.write(this.path(op.file), op.offset, op.data, true);
+      }
     } catch (err) {
       running = Promise.reject(err);
     }
     running.then(
-      (result) => this.completeHead(head, { ok: true, result }),
-      (err: unknown) => this.completeHead(head, { ok: false, error: err instanceof DiskFault ? err.error : toDiskError(err) }),
+      (result) => {
+        if (sync !== null) this.fusedSyncs++;
+        this.complete(head, sync, { ok: true, result });
+      },
+      (err: unknown) => this.complete(head, sync, { ok: false, error: err instanceof DiskFault ? err.error : toDiskError(err) }),
     );
   }
 
@@ -296,39 +304,17 @@ export class FileDisk {
     return this.fuseSync && op.kind === 'write' && next.kind === 'sync' && next.file === op.file && !this.unsynced.has(op.file);
   }
 
-  /** FDISK-8: one O_DSYNC write completes `write` and then `sync`; a failure fails both. */
-  private startFused(write: Pending, sync: Pending): void {
-    const op = write.op as Extract<DiskOp, { kind: 'write' }>;
-    let running: Promise<void>;
-    try {
-      running = this.fusedWrite(this.path(op.file), op.offset, op.data);
-    } catch (err) {
-      running = Promise.reject(err);
+  /**
+   * FDISK-1: pops `head` (and `sync`, its fused successor, FDISK-8), starts the next queued op
+   * (I/O first), then hands back `outcome` to each, in order.
+   */
+  private complete(head: Pending, sync: Pending | null, outcome: DiskOutcome): void {
+    if (this.queue[this.queueHead] !== head || (sync !== null && this.queue[this.queueHead + 1] !== sync) || !this.executing) {
+      throw new Error('FDISK-1: completion out of order');
     }
-    running.then(
-      () => {
-        this.fusedSyncs++;
-        this.completePair(write, sync, { ok: true, result: noResult });
-      },
-      (err: unknown) => this.completePair(write, sync, { ok: false, error: err instanceof DiskFault ? err.error : toDiskError(err) }),
-    );
-  }
-
-  /** Pops both ops of a fused pair (FDISK-1 order), starts the next op, then hands back both. */
-  private completePair(write: Pending, sync: Pending, outcome: DiskOutcome): void {
-    if (this.queue[this.queueHead] !== write || this.queue[this.queueHead + 1] !== sync || !this.executing) {
-      throw new Error('FDISK-1: fused completion out of order');
-    }
-    this.popAndStartNext(2);
-    write.finish(outcome);
-    sync.finish(outcome);
-  }
-
-  /** FDISK-1: pops `head`, starts the next queued op (I/O first), then hands back `outcome`. */
-  private completeHead(head: Pending, outcome: DiskOutcome): void {
-    if (this.queue[this.queueHead] !== head || !this.executing) throw new Error('FDISK-1: completion out of order');
-    this.popAndStartNext(1);
+    this.popAndStartNext(sync === null ? 1 : 2);
     head.finish(outcome); // a throwing callback is the caller's bug: let it surface
+    sync?.finish(outcome);
   }
 
   /** Pops `count` finished ops and starts the next queued one, or wakes drain waiters. */
@@ -441,12 +427,14 @@ export class FileDisk {
   }
 
   // write and sync: no await before the fs call when the handle is cached (see startHead).
-  private async write(rel: string, offset: number, data: WriteData): Promise<DiskResult> {
+  /** `fused` (FDISK-8): through the file's O_DSYNC handle, so durable when it returns. */
+  private async write(rel: string, offset: number, data: WriteData, fused = false): Promise<DiskResult> {
     if (!isCount(offset) || !isWriteData(data)) throw new DiskFault('EINVAL');
-    this.unsynced.add(rel);
+    this.unsynced.add(rel); // fused: until the write returned (a failure leaves it unsynced)
     this.noteWrite(writeLength(data));
-    const fh = this.cached(rel) ?? (await this.handle(rel, true));
+    const fh = fused ? (this.cached(dsyncKey(rel)) ?? (await this.handle(rel, true, true))) : (this.cached(rel) ?? (await this.handle(rel, true)));
     await writeFully(fh, data, offset);
+    if (fused) this.unsynced.delete(rel);
     return noResult;
   }
 
@@ -464,16 +452,6 @@ export class FileDisk {
     return doneBytes > (this.foregroundBytes - fromBytes) * this.spareRate + this.spareSyncBytes;
   }
 
-  /** FDISK-8: a write through the file's O_DSYNC handle (durable when it returns). */
-  private async fusedWrite(rel: string, offset: number, data: WriteData): Promise<void> {
-    if (!isCount(offset) || !isWriteData(data)) throw new DiskFault('EINVAL');
-    this.unsynced.add(rel); // until the write returned: a failure leaves it unsynced
-    this.noteWrite(writeLength(data));
-    const fh = this.cached(dsyncKey(rel)) ?? (await this.handle(rel, true, true));
-    await writeFully(fh, data, offset);
-    this.unsynced.delete(rel);
-  }
-
   private async sync(rel: string): Promise<DiskResult> {
     const fh = this.cached(rel) ?? (await this.handle(rel, false));
     await fh.datasync();
@@ -482,12 +460,7 @@ export class FileDisk {
   }
 
   private async syncDir(rel: string): Promise<DiskResult> {
-    const fh = await open(this.abs(rel), constants.O_RDONLY | constants.O_DIRECTORY);
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await fsyncDir(this.abs(rel));
     return {};
   }
 
@@ -524,10 +497,10 @@ export class FileDisk {
       this.sparseAllocations++;
       return {};
     }
-    if (current === 0 && this.spare === null && this.spareJob !== null && this.spareJobSize === size) {
+    if (current === 0 && this.spare === null && this.spareJob !== null && this.spareJob.size === size) {
       // The spare is on its way: finish it unpaced rather than zero a second file inline.
       this.spareUrgent = true;
-      await this.spareJob;
+      await this.spareJob.done;
     }
     if (current === 0 && this.spare !== null && this.spare.size === size) {
       await this.useSpare(rel, this.spare.path);
@@ -551,12 +524,7 @@ export class FileDisk {
     const path = this.abs(rel);
     await this.forget(rel);
     await rename(sparePath, path);
-    const dir = await open(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    await fsyncDir(dirname(path));
   }
 
   /** FDISK-7: starts zero-filling a spare of `size` bytes unless one is ready or in progress. */
@@ -565,11 +533,10 @@ export class FileDisk {
     if (!this.spares || this.closed || size < minSpareBytes || this.spareJob !== null) return;
     if (this.spare !== null && this.spare.size === size) return;
     const seq = this.spareSeq++;
-    this.spareJobSize = size;
     this.spareUrgent = false;
     const dir = join(this.root, SPARE_DIR);
     const path = join(dir, `spare-${seq}`);
-    this.spareJob = (async () => {
+    const done = (async () => {
       try {
         if (seq === 0) await rm(dir, { recursive: true, force: true }); // a crashed run's partial spares
         await mkdir(dir, { recursive: true });
@@ -601,6 +568,7 @@ export class FileDisk {
         this.spareJob = null;
       }
     })();
+    this.spareJob = { size, done };
   }
 
   private async rename(from: string, to: string): Promise<DiskResult> {
@@ -663,30 +631,30 @@ export class FileDisk {
   }
 }
 
+/** FDISK-3: fsync of a directory (its entries' names, renames and removals durable). */
+const fsyncDir = async (absDir: string): Promise<void> => {
+  const fh = await open(absDir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+};
+
 /** Linux's IOV_MAX: the most chunks one pwritev takes. */
 const maxIovecs = 1024;
 
 /**
- * Writes all of `data` at `offset`: one pwrite, or one pwritev for a gathered write (FDISK-9: the
- * kernel copies the chunks, no concatenation in JS); loops on short writes.
+ * Writes all of `data` at `offset` in one call (FDISK-9: for a gathered write the kernel copies
+ * the chunks, no concatenation in JS; libuv issues pwrite for one chunk, pwritev for more);
+ * loops on short writes.
  */
 const writeFully = async (fh: FileHandle, data: WriteData, offset: number): Promise<void> => {
-  if (!(data instanceof Uint8Array)) return data.length === 1 ? writeFully(fh, data[0]!, offset) : writevFully(fh, data, offset);
-  let done = 0;
-  for (let rounds = 0; done < data.length; rounds++) {
-    if (rounds > data.length) throw new Error('FileDisk.write: no progress');
-    const chunk = Math.min(data.length - done, maxIoBytes);
-    const { bytesWritten } = await fh.write(data, done, chunk, offset + done);
-    if (bytesWritten <= 0) throw new DiskFault('EIO');
-    done += bytesWritten;
-  }
-};
-
-const writevFully = async (fh: FileHandle, chunks: readonly Uint8Array[], offset: number): Promise<void> => {
-  let rest = chunks.filter((c) => c.length > 0);
+  let rest = data instanceof Uint8Array ? (data.length > 0 ? [data] : []) : data.filter((c) => c.length > 0);
   let at = offset;
+  const maxRounds = writeLength(data);
   for (let rounds = 0; rest.length > 0; rounds++) {
-    if (rounds > writeLength(chunks)) throw new Error('FileDisk.writev: no progress');
+    if (rounds > maxRounds) throw new Error('FileDisk.write: no progress'); // bound: >= 1 byte per round
     const call = rest.length > maxIovecs ? rest.slice(0, maxIovecs) : rest;
     const { bytesWritten } = await fh.writev(call as Uint8Array[], at);
     if (bytesWritten <= 0) throw new DiskFault('EIO');
@@ -699,7 +667,7 @@ const writevFully = async (fh: FileHandle, chunks: readonly Uint8Array[], offset
 };
 
 /** Builds the machine input for a finished op. */
-export const toDiskInput = (id: DiskOpId, op: DiskOp, outcome: DiskOutcome, stamp: Stamp): DiskInput =>
+const toDiskInput = (id: DiskOpId, op: DiskOp, outcome: DiskOutcome, stamp: Stamp): DiskInput =>
   outcome.ok
     ? { tag: 'DiskDone', id, op: op.kind, result: outcome.result, now: stamp.now, wall: stamp.wall }
     : { tag: 'DiskFailed', id, op: op.kind, error: outcome.error, now: stamp.now, wall: stamp.wall };
