@@ -35,9 +35,6 @@ let segmentOverride: Partial<LogConfig> = {};
 
 /** FileDisk options for every log in the bench (`--no-spares` turns FDISK-7 off to compare). */
 let diskOptions: { spares: boolean; fuseSync: boolean } = { spares: true, fuseSync: true };
-export const setDiskOptions = (o: typeof diskOptions): void => {
-  diskOptions = o;
-};
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -70,12 +67,11 @@ interface Counters {
   syncs: number;
   reads: number;
   readBytes: number;
-  allocates: number;
   /** Per op kind (data writes as 'write.log'): count and total ms from start to completion. */
   ops: Map<string, { n: number; ms: number }>;
 }
 
-const zeroCounters = (): Counters => ({ dataWrites: 0, dataWriteBytes: 0, syncs: 0, reads: 0, readBytes: 0, allocates: 0, ops: new Map() });
+const zeroCounters = (): Counters => ({ dataWrites: 0, dataWriteBytes: 0, syncs: 0, reads: 0, readBytes: 0, ops: new Map() });
 
 /** `--ops`: time every disk op of the b rows (FDISK-1 runs them one at a time, so an op's time
  * is from the later of its submission and its predecessor's completion to its own completion). */
@@ -115,6 +111,7 @@ class LogHost {
     config: LogConfig,
   ) {
     this.log = new PartitionLog(config, { nextDiskOpId: () => this.nextOpId++ });
+    this.slabs = new Slabs(this.log);
   }
 
   start(): Promise<void> {
@@ -148,7 +145,7 @@ class LogHost {
   }
 
   /** Network-read buffers: reused once the log holds no view into them. */
-  readonly slabs = new Slabs(() => Math.min(this.log.durableOffset, this.log.tail.startOffset(this.log.logEndOffset)));
+  readonly slabs: Slabs;
 
   /** Appends a copy of `template` carved from a slab; `done` runs once it is durable. */
   appendCopy(template: Uint8Array, done: () => void): void {
@@ -186,11 +183,11 @@ class LogHost {
 
   private count(op: DiskOp): void {
     const c = this.counters;
-    if (op.kind === 'write' && op.file.endsWith('.log') && writeLength(op.data) > 12) {
+    const bytes = op.kind === 'write' && op.file.endsWith('.log') ? writeLength(op.data) : 0;
+    if (bytes > 12) {
       c.dataWrites++;
-      c.dataWriteBytes += writeLength(op.data);
+      c.dataWriteBytes += bytes;
     } else if (op.kind === 'sync') c.syncs++;
-    else if (op.kind === 'allocate') c.allocates++;
   }
 
   private completed(input: DiskInput): void {
@@ -285,9 +282,9 @@ const makeBatch = (bytesPerRecord: number, records = 1): Uint8Array => {
  * Copies of a batch carved from 1 MiB slabs, as a broker's batches arrive inside larger network
  * reads (a separate 1 KiB allocation per batch costs ~1 us, more than the log's work). The log
  * keeps the views it is given (tail cache, pending and in-flight writes), so a full slab is
- * reused only once `heldFrom()` (the lowest offset the log may still hold a view of) has passed
- * every batch in it, as a broker's pool of network buffers would be; without `heldFrom` slabs are
- * never reused. Fresh slabs cost zeroing, page faults and GC on the main thread, and on this
+ * reused only once the lowest offset the log may still hold a view of (not yet durable, or in
+ * its tail cache) has passed every batch in it, as a broker's pool of network buffers would be.
+ * Fresh slabs cost zeroing, page faults and GC on the main thread, and on this
  * 2-core machine that memory traffic measurably slows the write running on the other core.
  */
 class Slabs {
@@ -297,10 +294,8 @@ class Slabs {
   private last = -1;
   private readonly full: { readonly slab: Uint8Array; readonly last: number }[] = [];
   private fullHead = 0;
-  /** Slabs allocated (metrics). */
-  allocated = 1;
 
-  constructor(private readonly heldFrom: (() => number) | null = null) {}
+  constructor(private readonly log: PartitionLog) {}
 
   copy(template: Uint8Array): Uint8Array {
     if (this.at + template.length > this.slab.length) this.nextSlab(template.length);
@@ -317,9 +312,9 @@ class Slabs {
 
   private nextSlab(need: number): void {
     const size = Math.max(MiB, need);
-    if (this.heldFrom !== null) this.full.push({ slab: this.slab, last: this.last });
+    this.full.push({ slab: this.slab, last: this.last });
     const oldest = this.full[this.fullHead];
-    if (oldest !== undefined && oldest.last < this.heldFrom!() && oldest.slab.length >= size) {
+    if (oldest !== undefined && oldest.last < this.heldFrom() && oldest.slab.length >= size) {
       this.fullHead++;
       if (this.fullHead > 64) {
         this.full.splice(0, this.fullHead);
@@ -328,10 +323,14 @@ class Slabs {
       this.slab = oldest.slab;
     } else {
       this.slab = new Uint8Array(size);
-      this.allocated++;
     }
     this.at = 0;
     this.last = -1;
+  }
+
+  /** The lowest offset the log may still hold a view of (not yet durable, or in its tail cache). */
+  private heldFrom(): number {
+    return Math.min(this.log.durableOffset, this.log.tail.startOffset(this.log.logEndOffset));
   }
 }
 
@@ -353,52 +352,40 @@ const zeroFill = async (path: string, sizeBytes: number): Promise<void> => {
   await fh.close();
 };
 
-export const measureLimit = async (dir: string, writeBytes: number, ms: number): Promise<Rate> => {
-  const path = join(dir, `limit-${writeBytes}`);
-  const fileBytes = 64 * MiB;
-  await zeroFill(path, fileBytes);
-  const fh = await open(path, 'r+');
-  const buf = new Uint8Array(writeBytes).fill(0x62);
-  let n = 0;
-  let at = 0;
-  const t0 = performance.now();
-  let elapsed = 0;
-  for (; elapsed < ms; elapsed = performance.now() - t0) {
-    if (at + writeBytes > fileBytes) at = 0; // rewrite the preallocated range: never grow the file
-    await fh.write(buf, 0, writeBytes, at);
-    await fh.datasync();
-    at += writeBytes;
-    n++;
-  }
-  await fh.close();
-  await rm(path);
-  return { mbps: (n * writeBytes) / MiB / (elapsed / 1000), opsPerSec: n / (elapsed / 1000) };
-};
-
 /**
- * a': the same loop into new space: sequential writes of W bytes + fdatasync into fresh files
- * extended sparsely to 64 MiB (ftruncate, as FileDisk extends segments above 48 KiB writes,
- * FDISK-4), a new file when one is full. This is the limit of a log that cannot reuse space:
- * every write allocates blocks, and fdatasync then writes that metadata too.
+ * a: sequential writes of W bytes, each followed by fdatasync, for `ms`, through a 64 MiB file:
+ * rewriting one zero-filled file from its start each time it is full (never growing it), or with
+ * `fresh` (a'), into new files extended sparsely (ftruncate, as FileDisk extends segments above
+ * 48 KiB writes, FDISK-4), a new file when one is full. a' is the limit of a log that cannot reuse
+ * space: every write allocates blocks, and fdatasync then writes that metadata too.
  */
-export const measureLimitNew = async (dir: string, writeBytes: number, ms: number): Promise<Rate> => {
+export const measureLimit = async (dir: string, writeBytes: number, ms: number, fresh = false): Promise<Rate> => {
   const fileBytes = 64 * MiB;
+  const rewritten = join(dir, `limit-${writeBytes}`);
+  if (!fresh) await zeroFill(rewritten, fileBytes);
+  const reused = fresh ? null : await open(rewritten, 'r+');
   const buf = new Uint8Array(writeBytes).fill(0x62);
   let n = 0;
   let files = 0;
   const t0 = performance.now();
   let elapsed = 0;
   while (elapsed < ms) {
-    const path = join(dir, `limit-new-${writeBytes}-${files++}`);
-    const fh = await open(path, 'w+');
-    await fh.truncate(fileBytes);
+    const path = reused === null ? join(dir, `limit-new-${writeBytes}-${files++}`) : rewritten;
+    const fh = reused ?? (await open(path, 'w+'));
+    if (reused === null) await fh.truncate(fileBytes);
     for (let at = 0; at + writeBytes <= fileBytes && elapsed < ms; at += writeBytes, elapsed = performance.now() - t0) {
       await fh.write(buf, 0, writeBytes, at);
       await fh.datasync();
       n++;
     }
-    await fh.close();
-    await rm(path);
+    if (reused === null) {
+      await fh.close();
+      await rm(path);
+    }
+  }
+  if (reused !== null) {
+    await reused.close();
+    await rm(rewritten);
   }
   return { mbps: (n * writeBytes) / MiB / (elapsed / 1000), opsPerSec: n / (elapsed / 1000) };
 };
@@ -414,10 +401,57 @@ interface AppendResult {
   avgWriteBytes: number;
   syncsPerSec: number;
   ops: Counters['ops'];
-  /** Steady-state rows: segments retention deleted or recycled during the window. */
-  deletedInWindow: number;
   /** Share of the window the main thread was busy (event-loop utilisation). */
   mainBusy: number;
+}
+
+/**
+ * Closed-loop producers on `host` appending copies of `template`: each appends again once its
+ * append is durable, until `limit` appends were made or `stop()` was called. One callback per
+ * producer for its whole life (no closure per append). `durable` gets each append's latency on
+ * the host's clock, read once per event-loop turn (`host.nowMs`): from the start of the turn that
+ * appended to the disk completion that made the append durable, so it errs long by at most the
+ * appending turn's run time; two clock reads per append cost the main thread more than the log's
+ * own work at 1-record batches.
+ */
+class ClosedLoop {
+  /** Appends made so far. */
+  appended = 0;
+  private active = 0;
+  private running = true;
+  private wake: () => void = () => {};
+  /** Resolves once the producers stopped (limit reached or stop()) and no append is in flight. */
+  readonly stopped = new Promise<void>((r) => (this.wake = r));
+
+  constructor(
+    private readonly host: LogHost,
+    private readonly template: Uint8Array,
+    private readonly limit = Infinity,
+    private readonly durable: (latencyMs: number) => void = () => {},
+  ) {}
+
+  /** A new producer; calling it makes its first append. */
+  producer(): () => void {
+    let t0 = 0;
+    const go = (): void => {
+      this.appended++;
+      this.active++;
+      t0 = this.host.nowMs;
+      this.host.appendCopy(this.template, done);
+    };
+    const done = (): void => {
+      this.active--;
+      this.durable(this.host.nowMs - t0);
+      if (this.running && this.appended < this.limit) go();
+      else if (this.active === 0) this.wake();
+    };
+    return go;
+  }
+
+  stop(): Promise<void> {
+    this.running = false;
+    return this.stopped;
+  }
 }
 
 const percentile = (xs: Float64Array, n: number, p: number): number => {
@@ -450,44 +484,20 @@ export const measureAppend = async (
   const latencies = new Float64Array(4_000_000);
   let measured = 0;
   let measuring = false;
-  let running = true;
-  let active = 0;
-  let allStopped: () => void = () => {};
-  const stopped = new Promise<void>((r) => (allStopped = r));
-  /**
-   * A closed-loop producer: one callback for its whole life (no closure per append). Latency is
-   * measured on the host's clock, read once per event-loop turn (`host.nowMs`): from the start of
-   * the turn that appended to the disk completion that made the append durable, so it errs long
-   * by at most the appending turn's run time; two clock reads per append cost the main thread
-   * more than the log's own work at 1-record batches.
-   */
-  const producer = (): (() => void) => {
-    let t0 = 0;
-    const go = (): void => {
-      active++;
-      t0 = host.nowMs;
-      host.appendCopy(template, durable);
-    };
-    const durable = (): void => {
-      active--;
-      if (measuring && measured < latencies.length) latencies[measured++] = host.nowMs - t0;
-      if (running) go();
-      else if (active === 0) allStopped();
-    };
-    return go;
-  };
-  const second = Array.from({ length: producers }, producer);
+  const loop = new ClosedLoop(host, template, Infinity, (ms) => {
+    if (measuring && measured < latencies.length) latencies[measured++] = ms;
+  });
+  const second = Array.from({ length: producers }, () => loop.producer());
   host.appendCopy(template, () => {
     host.tick();
     for (const go of second) go();
   });
-  for (let i = 0; i < producers; i++) producer()();
+  for (let i = 0; i < producers; i++) loop.producer()();
   await sleep(o.warmupMs);
   // Steady state: fill until retention has deleted (recycled) more segments than there are slots,
   // so the measured window rolls into recycled files (or, without recycling, into fresh ones).
   for (let waited = 0; steady !== null && host.deletedSegments < steady.warmDeletes && waited < 60_000; waited += 20) await sleep(20);
   if (steady !== null && host.deletedSegments < steady.warmDeletes) throw new Error('steady state: retention never caught up');
-  const deletedBefore = host.deletedSegments;
   host.counters = zeroCounters();
   measuring = true;
   const elu0 = performance.eventLoopUtilization();
@@ -497,9 +507,7 @@ export const measureAppend = async (
   const mainBusy = performance.eventLoopUtilization(elu0).utilization;
   const seconds = (performance.now() - t0) / 1000;
   const c = host.counters;
-  const deletedInWindow = host.deletedSegments - deletedBefore;
-  running = false;
-  await stopped;
+  await loop.stop();
   await host.idle();
   await disk.close();
   await rm(data, { recursive: true, force: true });
@@ -511,7 +519,6 @@ export const measureAppend = async (
     avgWriteBytes: c.dataWrites === 0 ? 0 : c.dataWriteBytes / c.dataWrites,
     syncsPerSec: c.syncs / seconds,
     ops: c.ops,
-    deletedInWindow,
     mainBusy,
   };
 };
@@ -543,20 +550,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const fill = async (host: LogHost, totalBytes: number, group: number): Promise<number> => {
   const template = makeBatch(RECORD_BYTES);
   const total = Math.ceil(totalBytes / RECORD_BYTES);
-  let issued = 0;
-  let done = 0;
   const t0 = performance.now();
-  await new Promise<void>((resolve) => {
-    const produce = (): void => {
-      issued++;
-      host.appendCopy(template, () => {
-        done++;
-        if (issued < total) produce();
-        else if (done === total) resolve();
-      });
-    };
-    for (let i = 0; i < 2 * group && issued < total; i++) produce();
-  });
+  const loop = new ClosedLoop(host, template, total);
+  for (let i = 0; i < 2 * group && loop.appended < total; i++) loop.producer()();
+  await loop.stopped;
   return totalBytes / MiB / ((performance.now() - t0) / 1000);
 };
 
@@ -646,7 +643,7 @@ export const measureCpuCeiling = (group: number, appends: number, recordsPerBatc
   drain();
   if (log.state !== 'ready') throw new Error('cpu ceiling: log not ready');
   const template = makeBatch(RECORD_BYTES, recordsPerBatch);
-  const slabs = new Slabs(() => Math.min(log.durableOffset, log.tail.startOffset(log.logEndOffset)));
+  const slabs = new Slabs(log);
   const t0 = performance.now();
   for (let n = 0; n < appends; ) {
     for (let i = 0; i < group; i++, n++) {
@@ -719,7 +716,7 @@ const measureRow = async (dir: string, o: Options, g: number, perBatch: number, 
   for (let round = 0; round < rounds; round++) {
     const ar = await measureLimit(dir, g * RECORD_BYTES, o.limitMs);
     if (steady === null) {
-      const an = await measureLimitNew(dir, g * RECORD_BYTES, o.limitMs);
+      const an = await measureLimit(dir, g * RECORD_BYTES, o.limitMs, true);
       if (aNew === null || an.mbps > aNew.mbps) aNew = an;
     }
     const br = await measureAppend(dir, g, o, perBatch, segmentOverride, steady);
