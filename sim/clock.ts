@@ -15,7 +15,7 @@
 
 import type { Stamp } from '../core/io.ts';
 
-export const MAX_DRIFT = 0.5;
+const MAX_DRIFT = 0.5;
 /** A plausible wall-clock epoch (2023-11-14) so wall stamps look like Kafka timestamps. */
 export const DEFAULT_EPOCH_MS = 1_700_000_000_000;
 

@@ -125,10 +125,10 @@ interface NsChange {
 
 const MAX_PATH_CHARS = 4096;
 /** Larger files are refused (EINVAL): a runaway offset must not allocate the host's memory. */
-export const MAX_FILE_BYTES = 256 * 1024 * 1024;
+const MAX_FILE_BYTES = 256 * 1024 * 1024;
 
 /** '' for the root; otherwise the path without its last component. */
-export const parentDir = (path: string): string => {
+const parentDir = (path: string): string => {
   const i = path.lastIndexOf('/');
   return i < 0 ? '' : path.slice(0, i);
 };
@@ -147,6 +147,7 @@ const normDir = (dir: string): string | undefined => {
 
 const validRange = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
 const EMPTY: DiskResult = Object.freeze({});
+const DEFAULT_LATENCY_MS: NonNullable<DiskFaultConfig['latencyMs']> = { min: 0.05, max: 0.5 };
 
 export class SimDisk {
   private readonly rng: SimRng;
@@ -175,7 +176,7 @@ export class SimDisk {
   }
 
   latencyMs(op: DiskOp): number {
-    const lat = this.faults.latencyMs ?? { min: 0.05, max: 0.5 };
+    const lat = this.faults.latencyMs ?? DEFAULT_LATENCY_MS;
     if (!(lat.max >= lat.min && lat.min >= 0)) throw new Error(`SimDisk: bad latency range`);
     let ms = lat.min + this.rng.float() * (lat.max - lat.min);
     if (op.kind === 'sync' || op.kind === 'syncDir') ms *= 3;
@@ -432,12 +433,5 @@ export class SimDisk {
   peek(file: string): Uint8Array | undefined {
     const inode = this.live.get(file);
     return inode ? inode.buf.slice(0, inode.len) : undefined;
-  }
-
-  /** Count of namespace changes not yet made durable by a syncDir. */
-  pendingNamespaceChanges(): number {
-    let n = 0;
-    for (const g of this.journal) n += g.length;
-    return n;
   }
 }

@@ -56,6 +56,7 @@ export interface NetworkHandlers<M> {
 export type BreakReason = 'reset' | 'partition' | 'endpoint' | 'closed';
 
 const MAX_IN_FLIGHT_PER_CONN = 1_000_000;
+const DEFAULT_LATENCY_MS: NonNullable<NetworkConfig['latencyMs']> = { min: 0.2, max: 2 };
 
 export class SimNetwork<M> {
   private readonly rng: SimRng;
@@ -160,7 +161,7 @@ export class SimNetwork<M> {
 
   private arrivalTime(conn: Connection, ab: boolean, message: M, from: Endpoint, to: Endpoint): number {
     const now = this.sched.now();
-    const lat = this.config.latencyMs ?? { min: 0.2, max: 2 };
+    const lat = this.config.latencyMs ?? DEFAULT_LATENCY_MS;
     let ms = lat.min + this.rng.float() * (lat.max - lat.min);
     if (this.config.spikeRate && this.rng.chance(this.config.spikeRate)) ms += this.config.spikeMs ?? 100;
     if (this.linkDelayMs.size > 0) ms += this.linkDelayMs.get(from)?.get(to) ?? 0;

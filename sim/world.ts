@@ -97,11 +97,15 @@ interface ClientConn<Res> {
 
 const PEER = { kind: 'peer' } as const;
 /** Client-connection packets: a request or reply with its correlation id, or FIN. */
-interface Packet {
-  readonly corr: number;
-  readonly body: unknown;
-  readonly fin: boolean;
+class PacketBox {
+  constructor(
+    readonly corr: number,
+    readonly body: unknown,
+    readonly fin: boolean,
+  ) {}
 }
+/** Immutable, so one FIN serves every connection. */
+const FIN = new PacketBox(0, undefined, true);
 
 const MAX_EFFECTS_PER_STEP = 100_000;
 const MAX_DISK_QUEUE = 100_000;
@@ -140,7 +144,7 @@ export class World<Msg = unknown, Req = unknown, Res = unknown> {
       rng: this.rng.fork('net'),
       scheduler: this.scheduler,
       config: opts.network,
-      sizeOf: sizeOf ? (p) => (p !== null && typeof p === 'object' && p instanceof PacketBox ? (p.fin ? 0 : sizeOf(p.body)) : sizeOf(p)) : undefined,
+      sizeOf: sizeOf ? (p) => (p instanceof PacketBox ? (p.fin ? 0 : sizeOf(p.body)) : sizeOf(p)) : undefined,
       handlers: { deliver: (c, from, to, m) => this.onDeliver(c, from, to, m), broken: (c, r) => this.onBroken(c, r) },
     });
     for (const id of this.nodeIds) this.nodes.set(id, this.makeState(id, opts));
@@ -319,8 +323,8 @@ export class World<Msg = unknown, Req = unknown, Res = unknown> {
     if (!n.machine || n.life !== life) return; // crashed before its first Start
     this.trace.event(this.now(), 'boot', n.id, n.incarnation);
     const seed = makeSimRng(`${this.seed}/start/${n.id}/${n.incarnation}`).u32();
-    const g = this.now();
-    this.stepNode(n, { tag: 'Start', now: Math.floor(n.clock.mono(g)), wall: Math.floor(n.clock.wall(g)), seed });
+    const { now, wall } = n.clock.stamp(this.now());
+    this.stepNode(n, { tag: 'Start', now, wall, seed });
   }
 
   /** The process stops handling events for ms (GC pause, SIGSTOP); extends an ongoing pause. */
@@ -360,37 +364,35 @@ export class World<Msg = unknown, Req = unknown, Res = unknown> {
   private deliverMessage(n: NodeState<Msg, Req, Res>, from: NodeId, message: Msg): void {
     if (!n.machine) return;
     if (n.paused) return this.hold(n, () => this.deliverMessage(n, from, message));
-    const g = this.now();
-    this.stepNode(n, { tag: 'Message', now: Math.floor(n.clock.mono(g)), wall: Math.floor(n.clock.wall(g)), from, message });
+    const { now, wall } = n.clock.stamp(this.now());
+    this.stepNode(n, { tag: 'Message', now, wall, from, message });
   }
 
   private deliverRequest(n: NodeState<Msg, Req, Res>, c: ClientConn<Res>, corr: number, request: Req): void {
     if (!n.machine || c.done || c.closedByNode) return;
     if (n.paused) return this.hold(n, () => this.deliverRequest(n, c, corr, request));
-    const g = this.now();
-    this.stepNode(n, { tag: 'ClientRequest', now: Math.floor(n.clock.mono(g)), wall: Math.floor(n.clock.wall(g)), conn: c.connId, corr, request });
+    const { now, wall } = n.clock.stamp(this.now());
+    this.stepNode(n, { tag: 'ClientRequest', now, wall, conn: c.connId, corr, request });
   }
 
   private deliverClosed(n: NodeState<Msg, Req, Res>, life: number, conn: ConnId): void {
     if (!n.machine || n.life !== life) return;
     if (n.paused) return this.hold(n, () => this.deliverClosed(n, life, conn));
-    const g = this.now();
-    this.stepNode(n, { tag: 'ConnectionClosed', now: Math.floor(n.clock.mono(g)), wall: Math.floor(n.clock.wall(g)), conn });
+    const { now, wall } = n.clock.stamp(this.now());
+    this.stepNode(n, { tag: 'ConnectionClosed', now, wall, conn });
   }
 
   private deliverTimer(n: NodeState<Msg, Req, Res>, life: number, timer: string): void {
     if (!n.machine || n.life !== life) return;
     if (n.paused) return this.hold(n, () => this.deliverTimer(n, life, timer));
-    const g = this.now();
-    this.stepNode(n, { tag: 'Timer', now: Math.floor(n.clock.mono(g)), wall: Math.floor(n.clock.wall(g)), timer });
+    const { now, wall } = n.clock.stamp(this.now());
+    this.stepNode(n, { tag: 'Timer', now, wall, timer });
   }
 
   private deliverDisk(n: NodeState<Msg, Req, Res>, life: number, id: DiskOpId, op: DiskOpKind, res: DiskExecResult): void {
     if (!n.machine || n.life !== life) return;
     if (n.paused) return this.hold(n, () => this.deliverDisk(n, life, id, op, res));
-    const g = this.now();
-    const now = Math.floor(n.clock.mono(g));
-    const wall = Math.floor(n.clock.wall(g));
+    const { now, wall } = n.clock.stamp(this.now());
     this.stepNode(n, res.ok ? { tag: 'DiskDone', now, wall, id, op, result: res.result } : { tag: 'DiskFailed', now, wall, id, op, error: res.error });
   }
 
@@ -478,7 +480,7 @@ export class World<Msg = unknown, Req = unknown, Res = unknown> {
     const c = this.clientConns.get(conn);
     if (!c || c.done || c.node !== n.id || c.closedByNode) return;
     c.closedByNode = true;
-    this.network.send(c.net, n.id, new PacketBox(0, undefined, true));
+    this.network.send(c.net, n.id, FIN);
   }
 
   private applyDisk(n: NodeState<Msg, Req, Res>, id: DiskOpId, op: DiskOp): void {
@@ -617,7 +619,7 @@ export class World<Msg = unknown, Req = unknown, Res = unknown> {
     const c = this.clientConns.get(conn);
     if (!c || c.done || c.closedByClient) return;
     c.closedByClient = true;
-    this.network.send(c.net, this.clientEndpoint, new PacketBox(0, undefined, true));
+    this.network.send(c.net, this.clientEndpoint, FIN);
   }
 
   isOpen(conn: ConnId): boolean {
@@ -625,12 +627,3 @@ export class World<Msg = unknown, Req = unknown, Res = unknown> {
     return !!c && !c.done && !c.closedByClient;
   }
 }
-
-class PacketBox implements Packet {
-  constructor(
-    readonly corr: number,
-    readonly body: unknown,
-    readonly fin: boolean,
-  ) {}
-}
-
