@@ -2,6 +2,8 @@
 // NAME`). Each is plain data interpreted by sim/run.ts, so a scenario replays exactly from its
 // seed like any other run. `expect` states what the run must show besides "no violation".
 
+import type { FaultFlag } from '../sim/faults.ts';
+
 export type ScenarioAction =
   /** Cut the current leader off from every other node (both directions). */
   | { readonly kind: 'isolate-leader' }
@@ -19,7 +21,7 @@ export type ScenarioAction =
 export interface Scenario {
   readonly description: string;
   /** Random faults still drawn from the seed, on top of the script. */
-  readonly faults: readonly ('partition' | 'crash' | 'pause' | 'disk' | 'clock' | 'net')[];
+  readonly faults: readonly Exclude<FaultFlag, 'swarm'>[];
   readonly durationMs: number;
   readonly script: readonly { readonly atMs: number; readonly action: ScenarioAction }[];
   readonly expect: {

@@ -143,13 +143,7 @@ export const main = (argv: readonly string[]): number => {
   let simulatedMs = 0;
   let operations = 0;
   for (const [i, seed] of cli.seeds.entries()) {
-    const base = cli.scenario !== undefined ? scenarios[cli.scenario] : undefined;
-    const opts: RunOptions = {
-      seed,
-      faults: base?.faults ?? cli.faults,
-      durationMs: base?.durationMs ?? cli.durationMs,
-      scenario: cli.scenario,
-    };
+    const opts: RunOptions = { seed, faults: cli.faults, durationMs: cli.durationMs, scenario: cli.scenario };
     const r = runSimulation(opts);
     simulatedMs += r.simulatedMs;
     operations += r.operations;

@@ -215,17 +215,14 @@ const drawPartition = (rng: SimRng, nodes: readonly NodeId[]): { mode: Partition
   const mode = rng.pick(modes);
   const s = shuffled(rng, nodes);
   switch (mode) {
-    case 'symmetric': {
+    case 'symmetric':
+    case 'oneWay': {
       const k = rng.int(1, s.length - 1);
       return { mode, groups: [s.slice(0, k), s.slice(k)] };
     }
     case 'majority': {
       const minority = Math.floor((s.length - 1) / 2) || 1;
       return { mode, groups: [s.slice(0, minority), s.slice(minority)] };
-    }
-    case 'oneWay': {
-      const k = rng.int(1, s.length - 1);
-      return { mode, groups: [s.slice(0, k), s.slice(k)] };
     }
     case 'isolate':
       return { mode, groups: [[s[0]], s.slice(1)] };

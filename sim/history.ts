@@ -62,14 +62,10 @@ export interface ToOperationsOptions {
   readonly clock?: 'time' | 'sequence';
 }
 
-interface Open {
-  readonly f: string;
-  readonly eventIndex: number;
-}
-
 export class History {
   readonly #events: HistoryEvent[] = [];
-  readonly #open = new Map<number, Open>();
+  /** process -> f of its open invoke */
+  readonly #open = new Map<number, string>();
   readonly #retired = new Set<number>();
   #lastTime = -Infinity;
 
@@ -89,7 +85,7 @@ export class History {
     if (this.#retired.has(process)) throw new Error(`HIST-2: process ${process} was retired by an info`);
     if (this.#open.has(process)) throw new Error(`HIST-1: process ${process} already has an op open`);
     if (typeof f !== 'string' || f.length === 0) throw new Error('history: f must be a non-empty string');
-    this.#open.set(process, { f, eventIndex: this.#events.length });
+    this.#open.set(process, f);
     this.#events.push({ type: 'invoke', process, f, value, time });
   }
 
@@ -155,11 +151,11 @@ export class History {
   #complete(type: Exclude<EventType, 'invoke'>, process: number, value: unknown, time: number): void {
     this.#checkTime(time);
     assertProcess(process);
-    const open = this.#open.get(process);
-    if (open === undefined) throw new Error(`HIST-1: ${type} for process ${process} with no open op`);
+    const f = this.#open.get(process);
+    if (f === undefined) throw new Error(`HIST-1: ${type} for process ${process} with no open op`);
     this.#open.delete(process);
     if (type === 'info') this.#retired.add(process);
-    this.#events.push({ type, process, f: open.f, value, time });
+    this.#events.push({ type, process, f, value, time });
   }
 
   #checkTime(time: number): void {

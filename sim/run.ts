@@ -10,7 +10,7 @@ import { raftMessageSize } from '../core/raft/messages.ts';
 import { encodeSnapshot } from '../core/metadata/snapshot.ts';
 import { World } from './world.ts';
 import { FAULT_FLAGS, type FaultFlag, healAll, planFaults, scheduleFaults, type FaultSchedule } from './faults.ts';
-import { History } from './history.ts';
+import { History, successorProcess } from './history.ts';
 import { checkOperations } from './checkers/linearizability.ts';
 import { topicMetadataModel, type TopicInput } from './checkers/models/topic-metadata.ts';
 import { QuorumChecker, type QuorumView, type Violation, digestBytes } from './checkers/quorum.ts';
@@ -23,6 +23,7 @@ export interface RunOptions {
   readonly seed: number;
   readonly faults: readonly FaultFlag[];
   readonly durationMs: number;
+  /** A named scenario (scenarios/index.ts): its faults and duration replace the two above. */
   readonly scenario?: string | undefined;
 }
 
@@ -69,7 +70,7 @@ export interface QuorumTuning {
   readonly segmentMaxBytes: number;
 }
 
-export const tuningFor = (rng: SimRng): QuorumTuning => ({
+const tuningFor = (rng: SimRng): QuorumTuning => ({
   // Small fetches make followers catch up in steps, which is where HW bugs (Raft's Figure 8) show.
   maxFetchEntries: rng.pick([1, 2, 4, 8, 32]),
   snapshotEveryEntries: rng.pick([10, 40, 200]),
@@ -96,30 +97,51 @@ const makeController = (id: NodeId, t: QuorumTuning): ControllerNode =>
 const sizeOf = (p: unknown): number =>
   p !== null && typeof p === 'object' && 'type' in p ? raftMessageSize(p as RaftMessage) : 128;
 
-/** How a checker sees one node: the raft replica plus a digest of its applied image. */
-const viewOf = (node: ControllerNode, incarnation: number, digests: Map<string, string>): QuorumView => {
-  const raft = node.raft;
-  return {
-    nodeId: node.nodeId,
-    incarnation,
-    role: raft.role,
-    epoch: raft.epoch,
-    highWatermark: raft.highWatermark,
-    logStartOffset: raft.logStartOffset,
-    logEndOffset: raft.logEndOffset,
-    entryAt: (o) => raft.entryAt(o),
-    appliedOffset: raft.appliedOffset,
-    appliedDigest: () => {
-      const key = `${node.nodeId}/${incarnation}/${raft.appliedOffset}`;
-      let d = digests.get(key);
-      if (d === undefined) {
-        d = digestBytes(encodeSnapshot({ ...node.metadata.image, offset: 0, epoch: 0 }));
-        digests.set(key, d);
-      }
-      return d;
-    },
-  };
-};
+/** How a checker sees one incarnation of a node: its raft replica, read live, plus a digest of
+ *  its applied image (computed at most once per applied offset). One per incarnation, reused at
+ *  every step. */
+class ReplicaView implements QuorumView {
+  private digestOffset = -1;
+  private digest = '';
+
+  constructor(
+    readonly node: ControllerNode,
+    readonly incarnation: number,
+  ) {}
+
+  get nodeId(): number {
+    return this.node.nodeId;
+  }
+  get role(): string {
+    return this.node.raft.role;
+  }
+  get epoch(): number {
+    return this.node.raft.epoch;
+  }
+  get highWatermark(): number {
+    return this.node.raft.highWatermark;
+  }
+  get logStartOffset(): number {
+    return this.node.raft.logStartOffset;
+  }
+  get logEndOffset(): number {
+    return this.node.raft.logEndOffset;
+  }
+  get appliedOffset(): number {
+    return this.node.raft.appliedOffset;
+  }
+  entryAt(offset: number): { readonly epoch: number; readonly payload: Uint8Array } | undefined {
+    return this.node.raft.entryAt(offset);
+  }
+  appliedDigest(): string {
+    const offset = this.node.raft.appliedOffset;
+    if (offset !== this.digestOffset) {
+      this.digest = digestBytes(encodeSnapshot({ ...this.node.metadata.image, offset: 0, epoch: 0 }));
+      this.digestOffset = offset;
+    }
+    return this.digest;
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Clients: each has one connection per node, at most one op in flight, Jepsen-style processes.
@@ -238,7 +260,7 @@ class Client {
     } else {
       h.info(op.process, undefined, now);
       this.counts.info++;
-      this.process += CLIENTS; // a process with an unknown op is retired (HIST-2)
+      this.process = successorProcess(this.process, CLIENTS); // a process with an unknown op is retired (HIST-2)
     }
   }
 }
@@ -324,8 +346,8 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
     trace: 'full',
   });
   const checker = new QuorumChecker();
-  const digests = new Map<string, string>();
-  const epochs = new Set<string>();
+  const views = new Map<NodeId, ReplicaView>();
+  const epochs = new Set<number>();
   let fatal: Violation | undefined;
   // A replica that fail-stops (e.g. on EIO) exits; a supervisor restarts it, as systemd would.
   const exiting = new Set<NodeId>();
@@ -343,8 +365,13 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
     const m = world.machine(id) as ControllerNode | undefined;
     if (!m) return;
     if (m.raft.role === 'failed' && !exiting.has(id)) supervise(id);
-    checker.observe(viewOf(m, world.incarnation(id), digests), world.now());
-    if (m.raft.role === 'leader') epochs.add(`${m.raft.epoch}`);
+    let view = views.get(id);
+    if (view?.node !== m) {
+      view = new ReplicaView(m, world.incarnation(id));
+      views.set(id, view);
+    }
+    checker.observe(view, world.now());
+    if (m.raft.role === 'leader') epochs.add(m.raft.epoch);
   });
 
   const history = new History();
@@ -394,10 +421,12 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
   // Phase 1: workload under faults.
   let schedule: FaultSchedule | undefined;
   let faultsInjected = 0;
+  // A scenario fixes its own faults and duration (the options' are ignored).
   const faultFlags = scenario ? scenario.faults : options.faults;
+  const durationMs = scenario ? scenario.durationMs : options.durationMs;
   if (!fatal) {
     if (faultFlags.length > 0) {
-      const plan = planFaults({ seed: `${seed}/faults`, flags: faultFlags, nodeIds: NODE_IDS, durationMs: options.durationMs });
+      const plan = planFaults({ seed: `${seed}/faults`, flags: faultFlags, nodeIds: NODE_IDS, durationMs });
       schedule = scheduleFaults(world, plan, { leaderOf: () => currentLeader(world), onApplied: () => faultsInjected++ });
     }
     for (const s of scenario?.script ?? []) {
@@ -407,7 +436,7 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
       });
     }
   }
-  const workloadEnd = setupEnd + options.durationMs;
+  const workloadEnd = setupEnd + durationMs;
   let stopped = false;
   const tick = (c: Client): void => {
     if (stopped || world.now() >= workloadEnd) return;
