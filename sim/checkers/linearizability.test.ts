@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { checkOperations, checkOperationsWithStats, describeOperation, type Model, type Operation } from './linearizability.ts';
 import { registerModel, type RegisterInput } from './models/register.ts';
 import { History } from '../history.ts';
+import { bruteForce } from './brute-force.ts';
 
 type Op = Operation<RegisterInput, unknown>;
 const INF = Infinity;
@@ -280,27 +281,6 @@ test('performance: 2,000 ops over 10 keys with concurrency 5 take few steps', ()
 });
 
 // ---- cross-check against brute force ---------------------------------------------------------
-
-/** Tries every order consistent with real time (a before b when a.ret < b.call). */
-function bruteForce<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[]): boolean {
-  const used = new Array<boolean>(ops.length).fill(false);
-  const go = (state: S, depth: number): boolean => {
-    if (depth === ops.length) return true;
-    for (let i = 0; i < ops.length; i++) {
-      if (used[i]) continue;
-      // i may go next only if no unused op returned strictly before i was called
-      if (ops.some((o, j) => !used[j] && j !== i && o.ret < ops[i].call)) continue;
-      const r = model.step(state, ops[i].input, ops[i].output);
-      if (!r.ok) continue;
-      used[i] = true;
-      const found = go(r.state, depth + 1);
-      used[i] = false;
-      if (found) return true;
-    }
-    return false;
-  };
-  return go(model.init(), 0);
-}
 
 const randomOp = fc.record({
   kind: fc.constantFrom('read', 'write', 'cas'),

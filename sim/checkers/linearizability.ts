@@ -73,7 +73,7 @@ export interface CheckStats {
 
 // Memory grows with successful steps (one cache entry each: ~ops/8 bytes + the state), so the
 // default keeps a worst-case part of a few thousand ops within a few hundred MB.
-export const DEFAULT_MAX_STEPS = 1_000_000;
+const DEFAULT_MAX_STEPS = 1_000_000;
 const DEFAULT_EXPLAIN_LIMIT = 20;
 
 export function checkOperations<S, I, O>(
@@ -385,7 +385,7 @@ export function describeOperation(op: Operation<unknown, unknown>): string {
 }
 
 /** JSON that survives bigint, byte arrays and cycles; for descriptions only. */
-export function safeJson(value: unknown): string {
+function safeJson(value: unknown): string {
   const seen = new Set<object>();
   try {
     const text = JSON.stringify(value, (_k, v: unknown) => {

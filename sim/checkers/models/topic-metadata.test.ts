@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { checkOperations, checkOperationsWithStats, type Operation } from '../linearizability.ts';
 import { topicMetadataModel, type TopicInput, type TopicOutput, type TopicState } from './topic-metadata.ts';
+import { bruteForce } from '../brute-force.ts';
 
 type Op = Operation<TopicInput, TopicOutput>;
 const INF = Infinity;
@@ -166,25 +167,6 @@ test('TOPIC-5: an id is issued by one create only', () => {
 
 // ---- cross-check against brute force ---------------------------------------------------------
 
-function bruteForce(ops: Op[]): boolean {
-  const m = topicMetadataModel;
-  const used = new Array<boolean>(ops.length).fill(false);
-  const go = (state: TopicState, depth: number): boolean => {
-    if (depth === ops.length) return true;
-    for (let i = 0; i < ops.length; i++) {
-      if (used[i] || ops.some((o, j) => !used[j] && j !== i && o.ret < ops[i].call)) continue;
-      const r = m.step(state, ops[i].input, ops[i].output);
-      if (!r.ok) continue;
-      used[i] = true;
-      const found = go(r.state, depth + 1);
-      used[i] = false;
-      if (found) return true;
-    }
-    return false;
-  };
-  return go(m.init(), 0);
-}
-
 test('property: topic search agrees with brute force on small random histories', () => {
   const outputs: Record<TopicInput['f'], TopicOutput[]> = {
     create: [{ ok: true, topicId: 'A' }, { ok: true, topicId: 'B' }, { ok: false, error: 'TOPIC_ALREADY_EXISTS' }],
@@ -204,7 +186,7 @@ test('property: topic search agrees with brute force on small random histories',
         const ret = s.info ? INF : s.call + s.len;
         return { process: i, f: s.f, input: { f: s.f, name: 't' } as TopicInput, output: s.info ? undefined : choices[s.pick % choices.length], call: s.call, ret };
       });
-      const expected = bruteForce(ops);
+      const expected = bruteForce(topicMetadataModel, ops);
       if (!expected) illegal++;
       assert.equal(check(ops), expected ? 'ok' : 'illegal');
     }),
