@@ -105,7 +105,7 @@ export class ControllerNode implements Machine<RaftMessage, ControllerRequest, C
 
   step(input: Input<RaftMessage, ControllerRequest>): NodeEffect[] {
     assert(this.out.length === 0, 're-entrant step');
-    this.stamp = { now: input.now, wall: input.wall };
+    this.stamp = input; // every input is a Stamp; no copy per input
     switch (input.tag) {
       case 'Start':
         this.rng = makeRng((input.seed ^ 0x5bd1e995) >>> 0);

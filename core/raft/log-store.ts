@@ -79,6 +79,7 @@ export interface RecoveryReport {
 }
 
 const MAX_ENTRIES_PER_APPEND = 100_000;
+const SEGMENT_FILE = /^\d{20}\.log$/;
 
 export class LogStore {
   readonly logDir: string;
@@ -394,7 +395,7 @@ export class LogStore {
     const qs = meta.find((e) => e.name === 'quorum-state');
     if (qs) reads.push([this.quorumFile, qs.size]);
     for (const e of this.recLists.get('snap')!) if (e.name.endsWith('.snapshot')) reads.push([`${this.snapDir}/${e.name}`, e.size]);
-    for (const e of this.recLists.get('log')!) if (/^\d{20}\.log$/.test(e.name)) reads.push([`${this.logDir}/${e.name}`, e.size]);
+    for (const e of this.recLists.get('log')!) if (SEGMENT_FILE.test(e.name)) reads.push([`${this.logDir}/${e.name}`, e.size]);
     this.recReadsLeft = reads.length;
     for (const [file, size] of reads) {
       this.recSizes.set(file, size);
@@ -483,7 +484,7 @@ export class LogStore {
 
   /** Rebuilds entries and segments from the segment files read (RAFT-8). */
   private loadSegments(): { torn: boolean; rotTarget: number; maxSeenEnd: number; dropped: number } {
-    const files = this.recLists.get('log')!.map((e) => e.name).filter((n) => /^\d{20}\.log$/.test(n)).sort();
+    const files = this.recLists.get('log')!.map((e) => e.name).filter((n) => SEGMENT_FILE.test(n)).sort();
     const snapEnd = this.snapshot?.id.endOffset ?? 0;
     this.logStartOffset = snapEnd;
     this.entries = [];

@@ -248,9 +248,9 @@ export class RaftReplica {
   get failure(): string | undefined {
     return this.store.failed;
   }
-  entryAt(offset: number): { epoch: number; payload: Uint8Array; control: boolean } | undefined {
-    const e = this.store.entryAt(offset);
-    return e && { epoch: e.epoch, payload: e.payload, control: e.control };
+  /** The stored record itself (read-only), not a copy. */
+  entryAt(offset: number): RaftRecord | undefined {
+    return this.store.entryAt(offset);
   }
   ownsDisk(id: number): boolean {
     return this.store.owns(id);
