@@ -1,5 +1,5 @@
 // Reads a segment's batches from disk in bounded chunks and hands each valid batch to a visitor
-// (reads, offset-for-timestamp, truncation, compaction). Every batch served from disk has its
+// (reads, offset-for-timestamp, truncation, recovery's scan). Every batch served from disk has its
 // CRC checked first (WALK-1): bit-rot at rest is reported as corruption, never served.
 // A batch that straddles a chunk boundary is re-read whole from its own position; the walk is
 // bounded by the segment's written size and by a step budget.
@@ -60,16 +60,20 @@ export const walkBatches = (
   const onChunk = (buf: Uint8Array, asked: number): void => {
     const atEof = buf.length < asked || position + buf.length >= spec.limitBytes;
     let outOfRange = -1;
+    let expected = nextOffset; // the offset the batch after the last visited one must start at
     const r = scanBatches(buf, 0, nextOffset, spec.maxBatchBytes, atEof, spec.strictOffsets ?? false, (off, size, base, last) => {
       if (spec.endOffset !== undefined && last >= spec.endOffset) {
         outOfRange = off;
         return false;
       }
+      expected = last + 1;
       return visit(buf, off, size, base, last, position + off) === 'continue';
     });
     if (outOfRange >= 0) {
-      // Treated as a corrupt batch at that position (re-read, then reported).
+      // Treated as a corrupt batch at that position (re-read, then reported); the re-read checks
+      // it against the offset the batches visited before it reached.
       position += outOfRange;
+      nextOffset = expected;
       if (retriedAt === position && ++retries > 2) return done({ kind: 'corrupt', position });
       if (retriedAt !== position) retries = 0;
       retriedAt = position;

@@ -116,6 +116,23 @@ test('bit-rot in the tail is detected and truncated at recovery', () => {
   assert.equal(d.log.corruption.length, 1);
 });
 
+test('compacted log: a flipped high bit in a tail batch\'s baseOffset is truncated at recovery, not thrown', () => {
+  // The CRC does not cover baseOffset; the flip (+2^40..2^47) passes the loose offset check and
+  // must be caught as overflowing the segment's u32 offset space (SEG-2), like any corrupt batch.
+  const { d } = newDriver(5, smallConfig({ cleanupPolicy: 'compact' }));
+  for (let i = 0; i < 3; i++) {
+    d.push(d.log.append(makeBatch(1, 100, i), 0, d.stamp()).effects);
+    d.drain();
+  }
+  const seg = d.log.activeSegment;
+  d.disk.corrupt(seg.logFile, (2 * seg.sizeBytes) / 3 + 2, 1);
+  d.crash();
+  d.drain();
+  assert.equal(d.log.state, 'ready');
+  assert.equal(d.log.logEndOffset, 2);
+  assert.equal(d.log.corruption.length, 1);
+});
+
 test('truncateTo removes whole batches and new appends continue', () => {
   const { d } = newDriver(6);
   for (let i = 0; i < 30; i++) {

@@ -11,8 +11,8 @@
 // allocation is kept; the synced logical end is followed by a zero terminator).
 import type { DiskError, DiskOp, DiskResult, DirEntry, Stamp } from '../io.ts';
 import { leaderEpochAt } from '../records/batch-header.ts';
-import { scanBatches } from './batch-scan.ts';
-import { CKPT_HIGH_WATERMARK, CKPT_LEADER_EPOCH, CKPT_LOG_START, CKPT_RECOVERY_POINT, parseCheckpoint, parseOffset } from './checkpoint-file.ts';
+import { walkBatches, type WalkSpec } from './batch-walker.ts';
+import { CKPT_HIGH_WATERMARK, CKPT_LEADER_EPOCH, CKPT_LOG_START, CKPT_RECOVERY_POINT, parseCheckpoint, parseOffset, sameBytes } from './checkpoint-file.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
 import { parseOffsetIndex } from './offset-index.ts';
 import type { PartitionLog } from './partition-log.ts';
@@ -108,8 +108,7 @@ const onList = (log: PartitionLog, entries: readonly DirEntry[]): void => {
   const ckpt = new Map<string, Uint8Array>();
   const vote = (): void => {
     for (const [n, got] of copies) {
-      const same = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
-      const winner = got.find((a, i) => got.some((b, j) => j !== i && same(a, b)));
+      const winner = got.find((a, i) => got.some((b, j) => j !== i && sameBytes(a, b)));
       if (winner !== undefined) ckpt.set(n, winner);
     }
   };
@@ -147,20 +146,8 @@ const onCheckpoints = (log: PartitionLog, found: Found[], ckpt: Map<string, Uint
     const seg = segs[i];
     // Index files carry no checksum either: read each twice, and scan instead unless both agree.
     const got: Uint8Array[] = [];
-    const file = (k: number): string => (k < 2 ? seg.indexFile : seg.timeIndexFile);
-    for (let k = 0; k < 4; k++) {
-      steps.push({
-        op: { kind: 'read', file: file(k), offset: 0, length: k < 2 ? f.indexBytes : f.timeIndexBytes },
-        done: (r) => void got.push(r.data ?? new Uint8Array(0)),
-        fail: () => void got.push(new Uint8Array(1)), // never a valid index: forces a scan
-      });
-    }
-    const last = steps[steps.length - 1];
-    const doneLast = last.done!;
-    const failLast = last.fail!;
     const judge = (): void => {
-      const same = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, j) => x === b[j]);
-      if (got.length !== 4 || !same(got[0], got[1]) || !same(got[2], got[3])) return;
+      if (got.length !== 4 || !sameBytes(got[0], got[1]) || !sameBytes(got[2], got[3])) return;
       const idx = parseOffsetIndex(got[0], f.base, f.fileBytes);
       const tix = parseTimeIndex(got[2], f.base);
       if (idx === null || tix === null) return;
@@ -172,17 +159,17 @@ const onCheckpoints = (log: PartitionLog, found: Found[], ckpt: Map<string, Uint
       seg.maxTimestamp = tix.maxTimestamp();
       trusted.add(i);
     };
-    steps[steps.length - 1] = {
-      op: last.op,
-      done: (r) => {
-        doneLast(r);
-        judge();
-      },
-      fail: (e) => {
-        failLast(e);
-        judge();
-      },
-    };
+    for (let k = 0; k < 4; k++) {
+      const add = (data: Uint8Array): void => {
+        got.push(data);
+        if (k === 3) judge(); // after the last of the four reads
+      };
+      steps.push({
+        op: { kind: 'read', file: k < 2 ? seg.indexFile : seg.timeIndexFile, offset: 0, length: k < 2 ? f.indexBytes : f.timeIndexBytes },
+        done: (r) => add(r.data ?? new Uint8Array(0)),
+        fail: () => add(new Uint8Array(1)), // never a valid index: forces a scan
+      });
+    }
   });
   emitAll(log, steps, () => scanFrom(log, found, segs, trusted, 0, logStart, hw));
 };
@@ -213,52 +200,45 @@ const scanFrom = (log: PartitionLog, found: Found[], segs: Segment[], trusted: S
   });
 };
 
+/**
+ * Scans a whole segment file with the batch walker (WALK-1's chunked reads and re-reads, SCAN-1's
+ * checks), rebuilding the segment's state and the epoch cache; `clean` is false when it ended at a
+ * corrupt batch (a batch whose offsets would overflow the segment's u32 space counts as one).
+ */
 const scanSegment = (log: PartitionLog, seg: Segment, fileBytes: number, done: (clean: boolean) => void): void => {
-  let position = 0;
-  let guard = 0;
-  let retriedAt = -1;
-  let retries = 0;
-  const readChunk = (want: number): void => {
-    if (position >= fileBytes) {
-      seg.dirtyTail = log.config.segmentRecycling;
-      return done(true);
-    }
-    if (++guard > 16 + 3 * Math.ceil(fileBytes / SCAN_CHUNK_BYTES)) throw new Error('RECOVERY: scan budget exceeded');
-    const length = Math.min(fileBytes - position, Math.max(SCAN_CHUNK_BYTES, want));
-    log.q.emit(
-      { kind: 'read', file: seg.logFile, offset: position, length },
-      (r) => onChunk(r.data ?? new Uint8Array(0), length),
-      (e) => log.fail(`recovery read failed: ${e}`),
-    );
+  const c = log.config;
+  const spec: WalkSpec = {
+    file: seg.logFile,
+    startPosition: 0,
+    limitBytes: fileBytes,
+    minOffset: seg.baseOffset,
+    strictOffsets: c.cleanupPolicy === 'delete',
+    endOffset: seg.baseOffset + 0xffffffff, // SEG-2: canHoldOffset
+    maxBatchBytes: c.segmentBytes,
+    chunkBytes: SCAN_CHUNK_BYTES,
   };
-  const onChunk = (buf: Uint8Array, asked: number): void => {
-    const atEof = buf.length < asked || position + buf.length >= fileBytes;
-    const strict = log.config.cleanupPolicy === 'delete';
-    const r = scanBatches(buf, 0, seg.nextOffset, log.config.segmentBytes, atEof, strict, (off, size, base, last) => {
-      if (!seg.canHoldOffset(last)) return false;
-      seg.onBatch(buf, off, size, base, last, log.config.indexIntervalBytes);
+  walkBatches(
+    log.q,
+    spec,
+    (buf, off, size, base, last) => {
+      seg.onBatch(buf, off, size, base, last, c.indexIntervalBytes);
       log.epochs.cache.assign(leaderEpochAt(buf, off), base);
-    });
-    position += r.position;
-    seg.writtenBytes = seg.sizeBytes;
-    if (seg.sizeBytes !== position) throw new Error('RECOVERY: scan position and segment size disagree');
-    if (r.stop === 'more') return readChunk(r.neededBytes);
-    if ((r.stop === 'corrupt' || r.stop === 'stopped') && (retriedAt !== position || retries < 2)) {
-      // Re-read (twice at most): the flip may have happened in flight, not at rest.
-      retries = retriedAt === position ? retries + 1 : 0;
-      retriedAt = position;
-      return readChunk(r.neededBytes);
-    }
-    if (r.stop === 'corrupt' || r.stop === 'stopped') {
-      log.reportCorruption({ file: seg.logFile, position, detail: 'torn or corrupt batch truncated at recovery' });
-      seg.dirtyTail = false; // settle re-zeroes the tail of this (then active) segment
-      return done(false);
-    }
-    // Ended at 12 zero bytes or at the file end: with recycling, stale bytes may follow (SEG-4).
-    seg.dirtyTail = log.config.segmentRecycling;
-    done(true);
-  };
-  readChunk(0);
+      return 'continue';
+    },
+    (end) => {
+      if (end.kind === 'ioError') return log.fail(`recovery read failed: ${end.error}`);
+      seg.writtenBytes = seg.sizeBytes;
+      if (seg.sizeBytes !== end.position) throw new Error('RECOVERY: scan position and segment size disagree');
+      if (end.kind === 'corrupt') {
+        log.reportCorruption({ file: seg.logFile, position: end.position, detail: 'torn or corrupt batch truncated at recovery' });
+        seg.dirtyTail = false; // settle re-zeroes the tail of this (then active) segment
+        return done(false);
+      }
+      // Ended at 12 zero bytes or at the file end: with recycling, stale bytes may follow (SEG-4).
+      seg.dirtyTail = c.segmentRecycling;
+      done(true);
+    },
+  );
 };
 
 /**
