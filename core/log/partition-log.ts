@@ -47,7 +47,7 @@
 import { gather, type DiskError, type DiskOp, type DiskOpId, type DiskOpKind, type DiskResult, type Effect, type Stamp, type WriteData } from '../io.ts';
 import { BATCH_HEADER_SIZE, baseOffsetAt, batchSizeAt, lastOffsetDeltaAt, maxTimestampAt, readBatchHeader, stampBatch } from '../records/batch-header.ts';
 import { forEachRecord, recordTimestamp } from '../records/batch.ts';
-import { CKPT_HIGH_WATERMARK, CKPT_LEADER_EPOCH, CKPT_LOG_START, CKPT_RECOVERY_POINT, atomicWriteOps, encodeCheckpoint } from './checkpoint-file.ts';
+import { CKPT_HIGH_WATERMARK, CKPT_LEADER_EPOCH, CKPT_LOG_START, CKPT_RECOVERY_POINT, atomicWriteOps, encodeCheckpoint, sameBytes } from './checkpoint-file.ts';
 import type { LogConfig } from './config.ts';
 import { DiskQueue, counterIds, type NextDiskOpId } from './disk-queue.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
@@ -221,7 +221,7 @@ export class PartitionLog {
     if (seg.createdWallMs < 0) seg.createdWallMs = stamp.wall;
     seg.onBatch(buf, off, size, base, last, this.config.indexIntervalBytes);
     const view = off === 0 && size === buf.length ? buf : buf.subarray(off, off + size);
-    this.tail.add({ baseOffset: base, lastOffset: last, bytes: view });
+    this.tail.add(base, last, view);
     this.queueData(seg, position, view, last + 1);
     this.logEndOffset = last + 1;
   }
@@ -455,7 +455,10 @@ export class PartitionLog {
     ];
     // Only changed files are rewritten (a roll otherwise paid 4 x write, truncate, sync, rename,
     // syncDir); the recovery point always is, so every call emits ops and completes via them.
-    const changed = files.filter(([name, data], i) => i === 0 || !isSame(this.ckptEmitted.get(name), data));
+    const changed = files.filter(([name, data], i) => {
+      const before = this.ckptEmitted.get(name);
+      return i === 0 || before === undefined || !sameBytes(before, data);
+    });
     let left = changed.length;
     for (const [name, data] of changed) {
       this.ckptEmitted.set(name, data);
@@ -901,8 +904,6 @@ export class PartitionLog {
 /** SEG-4's terminator: a zero batchLength prefix ends every scan. */
 const TERMINATOR = new Uint8Array(12);
 
-const isSame = (a: Uint8Array | undefined, b: Uint8Array): boolean => a !== undefined && sameBytes(a, b);
-
 const appendError = (error: LogError): AppendResult & { effects: Effect[] } => ({ error, baseOffset: -1, lastOffset: -1, effects: [] });
 
 /** Offset of the batch's first record with timestamp >= `timestamp` (the base if undecodable). */
@@ -922,12 +923,6 @@ const firstOffsetAtOrAfter = (buf: Uint8Array, off: number, timestamp: number, b
   return 'error' in r || found < 0 ? base : found;
 };
 
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-};
-
 /** Most chunks in one gathered write (Linux's IOV_MAX); more are copied into one array. */
 const MAX_CHUNKS = 1024;
 
@@ -938,30 +933,37 @@ const MAX_CHUNKS = 1024;
  * as a gathered write (writev), more are copied into one array.
  */
 const writeData = (views: readonly Uint8Array[], total: number, zeroTail: number): WriteData => {
+  // One view (a lone append between commits) is the write as it is: no array, no run.
+  if (views.length === 1 && zeroTail === 0) {
+    if (views[0].length !== total) throw new Error('LOG-9: commit size mismatch');
+    return views[0];
+  }
   const chunks: Uint8Array[] = [];
-  let runStart: Uint8Array | undefined; // first view of the current run; the run ends at runEnd
-  let runEnd = 0;
-  let bytes = 0;
-  const endRun = (): void => {
-    if (runStart === undefined) return;
-    const len = runEnd - runStart.byteOffset;
-    chunks.push(len === runStart.length ? runStart : new Uint8Array(runStart.buffer, runStart.byteOffset, len));
-  };
-  for (const v of views) {
+  let runStart = views[0]; // first view of the current run; the run ends at runEnd
+  let runEnd = runStart.byteOffset + runStart.length;
+  let bytes = runStart.length;
+  for (let i = 1; i < views.length; i++) {
+    const v = views[i];
     bytes += v.length;
-    if (runStart !== undefined && v.buffer === runStart.buffer && v.byteOffset === runEnd) {
+    if (v.buffer === runStart.buffer && v.byteOffset === runEnd) {
       runEnd += v.length;
     } else {
-      endRun();
+      chunks.push(runOf(runStart, runEnd));
       runStart = v;
       runEnd = v.byteOffset + v.length;
     }
   }
-  endRun();
+  chunks.push(runOf(runStart, runEnd));
   if (bytes !== total) throw new Error('LOG-9: commit size mismatch');
-  if (zeroTail > 0) chunks.push(TERMINATOR.subarray(0, zeroTail));
+  if (zeroTail > 0) chunks.push(zeroTail === TERMINATOR.length ? TERMINATOR : TERMINATOR.subarray(0, zeroTail));
   if (chunks.length === 1) return chunks[0]!;
   return chunks.length <= MAX_CHUNKS ? chunks : gather(chunks);
+};
+
+/** The bytes of `first`'s buffer from `first` up to `end` (`first` itself when it is the whole run). */
+const runOf = (first: Uint8Array, end: number): Uint8Array => {
+  const len = end - first.byteOffset;
+  return len === first.length ? first : new Uint8Array(first.buffer, first.byteOffset, len);
 };
 
 export type { DiskOp };

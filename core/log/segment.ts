@@ -32,6 +32,10 @@ export class Segment {
   /** Wall clock (ms) of the first append, for segment.ms; -1 while empty/unknown. */
   createdWallMs = -1;
   private bytesSinceIndex = 0;
+  /** File names, built once (every commit names the log file in its write and sync). */
+  readonly logFile: string;
+  readonly indexFile: string;
+  readonly timeIndexFile: string;
   /** Whether the file is preallocated past sizeBytes (the active segment). */
   preallocated = false;
   /**
@@ -49,17 +53,12 @@ export class Segment {
     if (!Number.isSafeInteger(baseOffset) || baseOffset < 0) throw new Error('SEG: bad base offset');
     this.nextOffset = baseOffset;
     this.offsetOfMaxTimestamp = baseOffset;
+    const stem = `${dir}/${segmentName(baseOffset)}`;
+    this.logFile = `${stem}.log`;
+    this.indexFile = `${stem}.index`;
+    this.timeIndexFile = `${stem}.timeindex`;
   }
 
-  get logFile(): string {
-    return `${this.dir}/${segmentName(this.baseOffset)}.log`;
-  }
-  get indexFile(): string {
-    return `${this.dir}/${segmentName(this.baseOffset)}.index`;
-  }
-  get timeIndexFile(): string {
-    return `${this.dir}/${segmentName(this.baseOffset)}.timeindex`;
-  }
 
   /** True when a batch ending at `lastOffset` still fits the u32 relative-offset space (SEG-2). */
   canHoldOffset(lastOffset: number): boolean {

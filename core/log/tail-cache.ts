@@ -5,14 +5,14 @@
 // written batches, oldest first, once the written part exceeds the byte budget.
 // The views alias the caller's append buffers (no copy): callers must not reuse them.
 
-export interface TailEntry {
-  readonly baseOffset: number;
-  readonly lastOffset: number;
-  readonly bytes: Uint8Array;
-}
-
+/**
+ * Entries are kept in three parallel arrays (base offset, last offset, bytes) from `head` on: an
+ * append adds an entry per batch, and this way that costs no object per batch.
+ */
 export class TailCache {
-  private entries: TailEntry[] = [];
+  private bases: number[] = [];
+  private lasts: number[] = [];
+  private views: Uint8Array[] = [];
   private head = 0;
   private bytes = 0;
 
@@ -20,49 +20,51 @@ export class TailCache {
 
   /** First offset served from memory (Infinity-safe: returns `fallback` when empty). */
   startOffset(fallback: number): number {
-    return this.head < this.entries.length ? this.entries[this.head].baseOffset : fallback;
+    return this.head < this.bases.length ? this.bases[this.head] : fallback;
   }
 
-  add(e: TailEntry): void {
-    const last = this.entries[this.entries.length - 1];
-    if (this.head < this.entries.length && last.lastOffset >= e.baseOffset) throw new Error('TAIL-1: out of order');
-    this.entries.push(e);
-    this.bytes += e.bytes.length;
+  /** Adds the batch `bytes` holding offsets baseOffset..lastOffset (TAIL-1: after every entry). */
+  add(baseOffset: number, lastOffset: number, bytes: Uint8Array): void {
+    const n = this.lasts.length;
+    if (this.head < n && this.lasts[n - 1] >= baseOffset) throw new Error('TAIL-1: out of order');
+    this.bases.push(baseOffset);
+    this.lasts.push(lastOffset);
+    this.views.push(bytes);
+    this.bytes += bytes.length;
   }
 
   /** Evicts written batches (lastOffset < writtenOffset) while over budget (TAIL-2). */
   evict(writtenOffset: number): void {
-    while (this.head < this.entries.length && this.bytes > this.budgetBytes) {
-      const e = this.entries[this.head];
-      if (e.lastOffset >= writtenOffset) break;
-      this.bytes -= e.bytes.length;
+    while (this.head < this.lasts.length && this.bytes > this.budgetBytes) {
+      if (this.lasts[this.head] >= writtenOffset) break;
+      this.bytes -= this.views[this.head].length;
+      this.views[this.head] = EMPTY; // the caller's buffer is no longer held
       this.head++;
     }
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.head);
+    if (this.head > 1024 && this.head * 2 > this.lasts.length) {
+      this.bases = this.bases.slice(this.head);
+      this.lasts = this.lasts.slice(this.head);
+      this.views = this.views.slice(this.head);
       this.head = 0;
     }
   }
 
   /** Drops entries wholly below `offset` from the head (their bytes were rewritten on disk). */
   dropBelow(offset: number): void {
-    while (this.head < this.entries.length && this.entries[this.head].lastOffset < offset) {
-      this.bytes -= this.entries[this.head].bytes.length;
+    while (this.head < this.lasts.length && this.lasts[this.head] < offset) {
+      this.bytes -= this.views[this.head].length;
+      this.views[this.head] = EMPTY;
       this.head++;
     }
   }
 
   /** Drops every entry containing an offset >= `offset`. */
   truncateFrom(offset: number): void {
-    while (this.entries.length > this.head && this.entries[this.entries.length - 1].lastOffset >= offset) {
-      this.bytes -= this.entries.pop()!.bytes.length;
+    while (this.lasts.length > this.head && this.lasts[this.lasts.length - 1] >= offset) {
+      this.bases.pop();
+      this.lasts.pop();
+      this.bytes -= this.views.pop()!.length;
     }
-  }
-
-  clear(): void {
-    this.entries = [];
-    this.head = 0;
-    this.bytes = 0;
   }
 
   /**
@@ -71,24 +73,27 @@ export class TailCache {
    * than the cache.
    */
   read(fetchOffset: number, maxBytes: number, upperBound: number): Uint8Array[] | null {
-    if (this.head >= this.entries.length || fetchOffset < this.entries[this.head].baseOffset) return null;
+    if (this.head >= this.bases.length || fetchOffset < this.bases[this.head]) return null;
     let lo = this.head;
-    let hi = this.entries.length - 1;
+    let hi = this.lasts.length - 1;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.entries[mid].lastOffset < fetchOffset) lo = mid + 1;
+      if (this.lasts[mid] < fetchOffset) lo = mid + 1;
       else hi = mid;
     }
     const out: Uint8Array[] = [];
     let total = 0;
-    for (let i = lo; i < this.entries.length; i++) {
-      const e = this.entries[i];
-      if (e.lastOffset < fetchOffset) continue;
-      if (e.lastOffset >= upperBound) break;
-      if (out.length > 0 && total + e.bytes.length > maxBytes) break;
-      out.push(e.bytes);
-      total += e.bytes.length;
+    for (let i = lo; i < this.lasts.length; i++) {
+      const last = this.lasts[i];
+      const v = this.views[i];
+      if (last < fetchOffset) continue;
+      if (last >= upperBound) break;
+      if (out.length > 0 && total + v.length > maxBytes) break;
+      out.push(v);
+      total += v.length;
     }
     return out;
   }
 }
+
+const EMPTY = new Uint8Array(0);
