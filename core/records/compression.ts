@@ -30,7 +30,6 @@ export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024;
 export const codecName = (codec: number): string =>
   ['none', 'gzip', 'snappy', 'lz4', 'zstd'][codec] ?? `unknown(${codec})`;
 
-export const canDecompress = (codec: number): boolean => codec === 0 || codec === 1 || codec === 2 || codec === 4;
 export const canCompress = (codec: number): boolean => codec === 0 || codec === 1 || codec === 2;
 
 export type Decompressed = { readonly bytes: Uint8Array } | { readonly error: RecordsError };
@@ -83,27 +82,24 @@ const streamed = (name: string, maxBytes: number, run: (sink: BoundedSink) => vo
   return { bytes: sink.join() };
 };
 
-const gunzip = (data: Uint8Array, maxBytes: number): Decompressed =>
-  streamed('gzip', maxBytes, (sink) => {
-    let ended = false;
-    const g = new Gunzip((chunk, final) => {
-      sink.add(chunk);
-      if (final) ended = true;
+/** A push-style streaming decoder (fflate's Gunzip, fzstd's Decompress) run over `data` into the bounded sink. */
+interface PushDecoder {
+  push(chunk: Uint8Array, final?: boolean): void;
+}
+const pushStream = (name: string, Decoder: new (ondata: (chunk: Uint8Array, final?: boolean) => void) => PushDecoder) =>
+  (data: Uint8Array, maxBytes: number): Decompressed =>
+    streamed(name, maxBytes, (sink) => {
+      let ended = false;
+      const d = new Decoder((chunk, final) => {
+        sink.add(chunk);
+        if (final) ended = true;
+      });
+      d.push(data, true);
+      if (!ended) throw new Error('truncated stream');
     });
-    g.push(data, true);
-    if (!ended) throw new Error('truncated stream');
-  });
 
-const unzstd = (data: Uint8Array, maxBytes: number): Decompressed =>
-  streamed('zstd', maxBytes, (sink) => {
-    let ended = false;
-    const z = new ZstdDecompress((chunk, final) => {
-      sink.add(chunk);
-      if (final) ended = true;
-    });
-    z.push(data, true);
-    if (!ended) throw new Error('truncated stream');
-  });
+const gunzip = pushStream('gzip', Gunzip);
+const unzstd = pushStream('zstd', ZstdDecompress);
 
 // xerial snappy-java stream framing: magic, version 1, min-compatible 1, then
 // [int32 BE compressed length][raw snappy block] repeated.

@@ -30,7 +30,3 @@ export const recordsError = (kind: RecordsErrorKind, message: string, at = 0): R
   message,
   at,
 });
-
-/** Narrowing helper for `X | { error: RecordsError }` results. */
-export const isRecordsError = (x: unknown): x is { readonly error: RecordsError } =>
-  typeof x === 'object' && x !== null && 'error' in x;
