@@ -10,7 +10,7 @@
 //  CODEC-3  Reader methods signal malformed input by throwing `DecodeError` only; the public
 //           decoders catch it at their boundary and return `{ error }`. Nothing else escapes.
 // Faults survived: truncated, garbled or adversarial bytes (bit-rot, torn writes, fuzzing).
-import { writeUnsignedVarint } from '../records/varint.ts';
+import { sizeOfUnsignedVarint, writeUnsignedVarint } from '../records/varint.ts';
 import { type Uuid, UUID_BYTES, uuidFromBytes, uuidToBytes } from './uuid.ts';
 
 /** Malformed input. Thrown inside a Reader, caught by the decoder that owns it. */
@@ -26,6 +26,14 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Strings longer than this (in UTF-8 bytes) are refused on both sides. */
 export const MAX_STRING_BYTES = 32767;
+
+/** The ranges the Writer accepts; the controller checks wire input with the same predicates. */
+const isIntIn = (x: unknown, min: number, max: number): x is number => Number.isInteger(x) && (x as number) >= min && (x as number) <= max;
+const isInt8 = (x: unknown): x is number => isIntIn(x, -128, 127);
+export const isInt16 = (x: unknown): x is number => isIntIn(x, -32768, 32767);
+export const isUint16 = (x: unknown): x is number => isIntIn(x, 0, 0xffff);
+export const isInt32 = (x: unknown): x is number => isIntIn(x, -0x80000000, 0x7fffffff);
+const isUint32 = (x: unknown): x is number => isIntIn(x, 0, 0xffffffff);
 
 export class Writer {
   private buf = new Uint8Array(256);
@@ -63,7 +71,7 @@ export class Writer {
   }
 
   int8(value: number): void {
-    if (!Number.isInteger(value) || value < -128 || value > 127) throw new Error(`int8 out of range: ${value}`);
+    if (!isInt8(value)) throw new Error(`int8 out of range: ${value}`);
     this.ensure(1);
     this.view.setInt8(this.len, value);
     this.len += 1;
@@ -74,28 +82,28 @@ export class Writer {
   }
 
   int16(value: number): void {
-    if (!Number.isInteger(value) || value < -32768 || value > 32767) throw new Error(`int16 out of range: ${value}`);
+    if (!isInt16(value)) throw new Error(`int16 out of range: ${value}`);
     this.ensure(2);
     this.view.setInt16(this.len, value);
     this.len += 2;
   }
 
   uint16(value: number): void {
-    if (!Number.isInteger(value) || value < 0 || value > 0xffff) throw new Error(`uint16 out of range: ${value}`);
+    if (!isUint16(value)) throw new Error(`uint16 out of range: ${value}`);
     this.ensure(2);
     this.view.setUint16(this.len, value);
     this.len += 2;
   }
 
   int32(value: number): void {
-    if (!Number.isInteger(value) || value < -0x80000000 || value > 0x7fffffff) throw new Error(`int32 out of range: ${value}`);
+    if (!isInt32(value)) throw new Error(`int32 out of range: ${value}`);
     this.ensure(4);
     this.view.setInt32(this.len, value);
     this.len += 4;
   }
 
   uint32(value: number): void {
-    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new Error(`uint32 out of range: ${value}`);
+    if (!isUint32(value)) throw new Error(`uint32 out of range: ${value}`);
     this.ensure(4);
     this.view.setUint32(this.len, value);
     this.len += 4;
@@ -130,13 +138,26 @@ export class Writer {
     for (const item of items) each(item);
   }
 
-  compactNullableArray<T>(items: readonly T[] | null, each: (item: T) => void): void {
-    if (items === null) this.uvarint(0);
-    else this.compactArray(items, each);
-  }
-
   int32Array(items: readonly number[]): void {
     this.compactArray(items, (x) => this.int32(x));
+  }
+
+  /**
+   * `uvarint size` then the `size` bytes `write` appends, written in place: one byte is reserved
+   * for the size (enough below 128 bytes) and the body is moved up if the size needs more.
+   */
+  sizePrefixed(write: (w: Writer) => void): void {
+    this.ensure(1);
+    const at = this.len++;
+    write(this);
+    const sizeBytes = this.len - at - 1;
+    const extra = sizeOfUnsignedVarint(sizeBytes) - 1;
+    if (extra > 0) {
+      this.ensure(extra);
+      this.buf.copyWithin(at + 1 + extra, at + 1, this.len);
+      this.len += extra;
+    }
+    writeUnsignedVarint(this.buf, at, sizeBytes);
   }
 
   /** A tagged-field section: tags ascending, each as (tag, size, body). */
@@ -146,11 +167,8 @@ export class Writer {
     for (const field of fields) {
       if (field.tag <= lastTag) throw new Error(`tagged fields out of order: ${field.tag} after ${lastTag}`);
       lastTag = field.tag;
-      const body = new Writer();
-      field.write(body);
       this.uvarint(field.tag);
-      this.uvarint(body.length);
-      this.bytes(body.finish());
+      this.sizePrefixed(field.write);
     }
   }
 }
@@ -169,10 +187,6 @@ export class Reader {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
-  get offset(): number {
-    return this.pos;
-  }
-
   get remaining(): number {
     return this.end - this.pos;
   }
@@ -184,6 +198,14 @@ export class Reader {
   bytes(sizeBytes: number): Uint8Array {
     this.need(sizeBytes, 'bytes');
     const out = this.buf.subarray(this.pos, this.pos + sizeBytes);
+    this.pos += sizeBytes;
+    return out;
+  }
+
+  /** A Reader over the next `sizeBytes` (same buffer, no copy); this one skips past them. */
+  sub(sizeBytes: number, what: string): Reader {
+    this.need(sizeBytes, what);
+    const out = new Reader(this.buf, this.pos, this.pos + sizeBytes);
     this.pos += sizeBytes;
     return out;
   }
@@ -308,10 +330,7 @@ export class Reader {
       const tag = this.uvarint();
       if (tag <= lastTag) throw new DecodeError(`tagged field ${tag} out of order`);
       lastTag = tag;
-      const sizeBytes = this.uvarint();
-      this.need(sizeBytes, 'tagged field');
-      const body = new Reader(this.buf, this.pos, this.pos + sizeBytes);
-      this.pos += sizeBytes;
+      const body = this.sub(this.uvarint(), 'tagged field');
       if (known(tag, body) && body.remaining !== 0) throw new DecodeError(`tagged field ${tag} has trailing bytes`);
     }
   }

@@ -20,6 +20,7 @@
 //  CTRL-5  Unfencing a broker makes it leader of the leaderless partitions whose ISR holds it.
 // Faults survived: hostile command fields (from the wire) yield error codes, never throws.
 import { type Rng, nextInt } from '../rng.ts';
+import { isInt16, isInt32, isUint16 } from './byte-codec.ts';
 import { ErrorCode } from './errors.ts';
 import { type BrokerImage, type MetadataImage, type PartitionImage, type TopicImage, compareStrings, topicByName } from './image.ts';
 import {
@@ -148,8 +149,6 @@ const fail = (errorCode: number, message: string): ControllerError => ({ ok: fal
 const assert: (cond: unknown, msg: string) => asserts cond = (cond, msg) => {
   if (!cond) throw new Error(`controller: ${msg}`);
 };
-
-const isInt32 = (x: unknown): x is number => Number.isInteger(x) && (x as number) >= -0x80000000 && (x as number) <= 0x7fffffff;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers over the image
@@ -300,8 +299,8 @@ const deleteTopic = (image: MetadataImage, cmd: Extract<ControllerCommand, { kin
 const endpointProblem = (e: BrokerEndpoint): string | null => {
   if (typeof e !== 'object' || e === null) return 'endpoint must be an object';
   if (typeof e.name !== 'string' || typeof e.host !== 'string') return 'endpoint name/host must be strings';
-  if (!Number.isInteger(e.port) || e.port < 0 || e.port > 0xffff) return `bad port ${e.port}`;
-  if (!Number.isInteger(e.securityProtocol) || e.securityProtocol < -32768 || e.securityProtocol > 32767) return 'bad security protocol';
+  if (!isUint16(e.port)) return `bad port ${e.port}`;
+  if (!isInt16(e.securityProtocol)) return 'bad security protocol';
   return null;
 };
 
@@ -314,7 +313,6 @@ const registerBroker = (image: MetadataImage, cmd: Extract<ControllerCommand, { 
     if (problem !== null) return fail(ErrorCode.INVALID_REQUEST, problem);
   }
   if (cmd.rack !== undefined && cmd.rack !== null && typeof cmd.rack !== 'string') return fail(ErrorCode.INVALID_REQUEST, 'rack must be a string');
-  const isInt16 = (x: unknown) => Number.isInteger(x) && (x as number) >= -32768 && (x as number) <= 32767;
   if (cmd.features !== undefined && !Array.isArray(cmd.features)) return fail(ErrorCode.INVALID_REQUEST, 'features must be a list');
   for (const f of cmd.features ?? []) {
     if (typeof f !== 'object' || f === null || typeof f.name !== 'string' || !isInt16(f.minSupportedVersion) || !isInt16(f.maxSupportedVersion)) {

@@ -173,8 +173,6 @@ export type MetadataRecord =
   | FeatureLevelRecord
   | NoOpRecord;
 
-export type MetadataRecordType = MetadataRecord['type'];
-
 // ---------------------------------------------------------------------------------------------
 // Constructors: fill apiKey/version (and schema defaults), so call sites stay short.
 
@@ -224,6 +222,11 @@ export const noOpRecord = (): NoOpRecord => ({ type: 'NoOpRecord', apiKey: 20, v
 
 const noTags = (w: Writer): void => w.taggedFields([]);
 const skipTags = (r: Reader): void => r.taggedFields(() => false);
+/** `rec`, read before its (empty) tagged-field section, which this then skips. */
+const untagged = <T>(r: Reader, rec: T): T => {
+  skipTags(r);
+  return rec;
+};
 
 const writeBody = (w: Writer, rec: MetadataRecord): void => {
   switch (rec.type) {
@@ -336,31 +339,20 @@ const readBody = (r: Reader, apiKey: number, version: number): MetadataRecord =>
       const brokerId = r.int32();
       const incarnationId = r.uuid();
       const brokerEpoch = r.int64();
-      const endPoints = r.compactArray(6, () => {
-        const e = { name: r.compactString(), host: r.compactString(), port: r.uint16(), securityProtocol: r.int16() };
-        skipTags(r);
-        return e;
-      });
-      const features = r.compactArray(6, () => {
-        const f = { name: r.compactString(), minSupportedVersion: r.int16(), maxSupportedVersion: r.int16() };
-        skipTags(r);
-        return f;
-      });
+      const endPoints = r.compactArray(6, () =>
+        untagged(r, { name: r.compactString(), host: r.compactString(), port: r.uint16(), securityProtocol: r.int16() }),
+      );
+      const features = r.compactArray(6, () =>
+        untagged(r, { name: r.compactString(), minSupportedVersion: r.int16(), maxSupportedVersion: r.int16() }),
+      );
       const rack = r.compactNullableString();
       const fenced = r.bool();
-      skipTags(r);
-      return registerBrokerRecord({ brokerId, incarnationId, brokerEpoch, endPoints, features, rack, fenced });
+      return untagged(r, registerBrokerRecord({ brokerId, incarnationId, brokerEpoch, endPoints, features, rack, fenced }));
     }
-    case 1: {
-      const rec = unregisterBrokerRecord({ brokerId: r.int32(), brokerEpoch: r.int64() });
-      skipTags(r);
-      return rec;
-    }
-    case 2: {
-      const rec = topicRecord({ name: r.compactString(), topicId: r.uuid() });
-      skipTags(r);
-      return rec;
-    }
+    case 1:
+      return untagged(r, unregisterBrokerRecord({ brokerId: r.int32(), brokerEpoch: r.int64() }));
+    case 2:
+      return untagged(r, topicRecord({ name: r.compactString(), topicId: r.uuid() }));
     case 3: {
       const partitionId = r.int32();
       const topicId = r.uuid();
@@ -381,34 +373,23 @@ const readBody = (r: Reader, apiKey: number, version: number): MetadataRecord =>
         partitionId, topicId, replicas, isr, removingReplicas, addingReplicas, leader, leaderRecoveryState, leaderEpoch, partitionEpoch,
       });
     }
-    case 4: {
-      const rec = configRecord({
+    case 4:
+      return untagged(r, configRecord({
         resourceType: r.int8(), resourceName: r.compactString(), name: r.compactString(), value: r.compactNullableString(),
-      });
-      skipTags(r);
-      return rec;
-    }
+      }));
     case 5:
       return readPartitionChange(r);
     case 7:
     case 8: {
-      const body = { id: r.int32(), epoch: r.int64() };
-      skipTags(r);
+      const body = untagged(r, { id: r.int32(), epoch: r.int64() });
       return apiKey === 7 ? fenceBrokerRecord(body) : unfenceBrokerRecord(body);
     }
-    case 9: {
-      const rec = removeTopicRecord({ topicId: r.uuid() });
-      skipTags(r);
-      return rec;
-    }
-    case 12: {
-      const rec = featureLevelRecord({ name: r.compactString(), featureLevel: r.int16() });
-      skipTags(r);
-      return rec;
-    }
+    case 9:
+      return untagged(r, removeTopicRecord({ topicId: r.uuid() }));
+    case 12:
+      return untagged(r, featureLevelRecord({ name: r.compactString(), featureLevel: r.int16() }));
     case 20:
-      skipTags(r);
-      return noOpRecord();
+      return untagged(r, noOpRecord());
     default:
       throw new DecodeError(`unknown metadata apiKey ${apiKey}`);
   }
@@ -440,12 +421,7 @@ export const readRecordFrame = (r: Reader): MetadataRecord => {
 export const writeRecordList = (w: Writer, records: readonly MetadataRecord[], maxCount = MAX_RECORDS_PER_BATCH): void => {
   if (records.length > maxCount) throw new Error(`batch of ${records.length} records exceeds the bound`);
   w.uvarint(records.length);
-  for (const rec of records) {
-    const frame = new Writer();
-    writeRecordFrame(frame, rec);
-    w.uvarint(frame.length);
-    w.bytes(frame.finish());
-  }
+  for (const rec of records) w.sizePrefixed((frame) => writeRecordFrame(frame, rec));
 };
 
 /** Reads what writeRecordList wrote. Throws DecodeError (caught by callers). */
@@ -454,11 +430,7 @@ export const readRecordList = (r: Reader, maxCount = MAX_RECORDS_PER_BATCH): Met
   // Each frame takes at least 5 bytes (size, frame version, apiKey, version, tag count).
   if (count > maxCount || count * 5 > r.remaining) throw new DecodeError(`record count ${count} exceeds input`);
   const out: MetadataRecord[] = [];
-  for (let i = 0; i < count; i++) {
-    const sizeBytes = r.uvarint();
-    const frame = new Reader(r.bytes(sizeBytes));
-    out.push(readRecordFrame(frame));
-  }
+  for (let i = 0; i < count; i++) out.push(readRecordFrame(r.sub(r.uvarint(), 'bytes')));
   return out;
 };
 
@@ -469,9 +441,6 @@ export const encodeRecords = (records: readonly MetadataRecord[]): Uint8Array =>
   writeRecordList(w, records);
   return w.finish();
 };
-
-export const isDecodeError = (x: unknown): x is { readonly error: string } =>
-  typeof x === 'object' && x !== null && !Array.isArray(x) && typeof (x as { error?: unknown }).error === 'string';
 
 /** Decodes an entry payload; never throws (REC-2). */
 export const decodeRecords = (bytes: Uint8Array): MetadataRecord[] | { readonly error: string } => {
