@@ -20,10 +20,10 @@
 import { castDraft, current, enableMapSet, enablePatches, freeze, isDraft, produce, produceWithPatches, type Draft, type Patch } from 'immer';
 import {
   type BrokerEndpoint,
-  type BrokerFeature,
   type MetadataRecord,
   type PartitionChangeRecord,
   type PartitionRecord,
+  type RegisterBrokerRecord,
   ConfigResourceType,
   NO_LEADER,
   NO_LEADER_CHANGE,
@@ -33,27 +33,13 @@ import type { Uuid } from './uuid.ts';
 enableMapSet();
 enablePatches();
 
-export interface BrokerImage {
-  readonly brokerId: number;
-  readonly incarnationId: Uuid;
-  readonly brokerEpoch: number;
+/** The fields of the latest RegisterBrokerRecord (`endPoints` is named `endpoints` here). */
+export interface BrokerImage extends Omit<RegisterBrokerRecord, 'type' | 'apiKey' | 'version' | 'endPoints'> {
   readonly endpoints: readonly BrokerEndpoint[];
-  readonly features: readonly BrokerFeature[];
-  readonly rack: string | null;
-  readonly fenced: boolean;
 }
 
-export interface PartitionImage {
-  readonly partitionId: number;
-  readonly replicas: readonly number[];
-  readonly isr: readonly number[];
-  readonly removingReplicas: readonly number[];
-  readonly addingReplicas: readonly number[];
-  readonly leader: number;
-  readonly leaderRecoveryState: number;
-  readonly leaderEpoch: number;
-  readonly partitionEpoch: number;
-}
+/** A PartitionRecord's fields but its topic's id (PartitionChangeRecords merged in). */
+export type PartitionImage = Omit<PartitionRecord, 'type' | 'apiKey' | 'version' | 'topicId'>;
 
 export interface TopicImage {
   readonly name: string;
@@ -129,19 +115,8 @@ const replayPartition = (d: DraftImage, rec: PartitionRecord): void => {
   assert(topic !== undefined, () => `PartitionRecord for unknown topic ${rec.topicId}`);
   const where = () => `${topic.name}-${rec.partitionId}`;
   assert(Number.isInteger(rec.partitionId) && rec.partitionId >= 0 && rec.partitionId <= topic.partitions.length, () => `${where()}: partition id out of sequence`);
-  const p: PartitionImage = {
-    partitionId: rec.partitionId,
-    replicas: rec.replicas,
-    isr: rec.isr,
-    removingReplicas: rec.removingReplicas,
-    addingReplicas: rec.addingReplicas,
-    leader: rec.leader,
-    leaderRecoveryState: rec.leaderRecoveryState,
-    leaderEpoch: rec.leaderEpoch,
-    partitionEpoch: rec.partitionEpoch,
-  };
-  checkPartitionShape(where, p);
-  topic.partitions[rec.partitionId] = castDraft(frozenPartition(p));
+  checkPartitionShape(where, rec);
+  topic.partitions[rec.partitionId] = castDraft(frozenPartition(rec));
 };
 
 const peekPartition = (topic: Draft<TopicImage>, partitionId: number): PartitionImage | undefined => {
@@ -178,14 +153,21 @@ const replayPartitionChange = (d: DraftImage, rec: PartitionChangeRecord): void 
   topic.partitions[rec.partitionId] = castDraft(frozenPartition(next));
 };
 
-/** Copies the arrays (records may be shared with the caller) and deep-freezes the result. */
+/** A record's arrays may be shared with the caller: copy them unless already frozen (ours). */
+const owned = (xs: readonly number[]): readonly number[] => (Object.isFrozen(xs) ? xs : Object.freeze([...xs]));
+
+/** The PartitionImage fields of `p` (a record's extra fields stay out), deep-frozen. */
 const frozenPartition = (p: PartitionImage): PartitionImage =>
   Object.freeze({
-    ...p,
-    replicas: Object.freeze([...p.replicas]),
-    isr: Object.freeze([...p.isr]),
-    removingReplicas: Object.freeze([...p.removingReplicas]),
-    addingReplicas: Object.freeze([...p.addingReplicas]),
+    partitionId: p.partitionId,
+    replicas: owned(p.replicas),
+    isr: owned(p.isr),
+    removingReplicas: owned(p.removingReplicas),
+    addingReplicas: owned(p.addingReplicas),
+    leader: p.leader,
+    leaderRecoveryState: p.leaderRecoveryState,
+    leaderEpoch: p.leaderEpoch,
+    partitionEpoch: p.partitionEpoch,
   });
 
 const replayOne = (d: DraftImage, rec: MetadataRecord): void => {
