@@ -9,26 +9,23 @@
 // identical key, value, headers, offsets and timestamps; CMP-3 a batch no record of which was
 // removed is copied byte for byte; CMP-4 a segment's last batch is never removed entirely.
 // Pure functions; partition-log.ts drives the disk side (read, write `.cleaned`, sync, swap).
-import { ATTRIBUTES_OFFSET, batchSizeAt, readBatchHeader } from '../records/batch-header.ts';
-import { decodeBatch, encodeBatch, forEachRecord } from '../records/batch.ts';
+import { attributesAt, baseOffsetAt, batchSizeAt, CONTROL_MASK, TIMESTAMP_TYPE_MASK, TRANSACTIONAL_MASK } from '../records/batch-header.ts';
+import { assembleBatch, forEachRecord } from '../records/batch.ts';
+import type { RecordView } from '../records/record.ts';
 import { canCompress, COMPRESSION_CODEC_MASK } from '../records/compression.ts';
-
-const TRANSACTIONAL_MASK = 0x10;
-const CONTROL_MASK = 0x20;
-const TIMESTAMP_TYPE_MASK = 0x08;
 
 /** key (as a binary string) -> offset of its latest record in the range. */
 export type KeyMap = Map<string, number>;
 
-const keyString = (key: Uint8Array): string => {
+/** The key of the record in `v` (keyLength >= 0) as a map key, read from the section in place. */
+const keyString = (v: RecordView): string => {
   let s = '';
-  for (let i = 0; i < key.length; i++) s += String.fromCharCode(key[i]);
+  for (let i = v.keyStart; i < v.keyStart + v.keyLength; i++) s += String.fromCharCode(v.src[i]);
   return s;
 };
 
 const isSpecial = (buf: Uint8Array, off: number): boolean => {
-  const attrs = new DataView(buf.buffer, buf.byteOffset + off + ATTRIBUTES_OFFSET, 2).getInt16(0);
-  return (attrs & (TRANSACTIONAL_MASK | CONTROL_MASK)) !== 0;
+  return (attributesAt(buf, off) & (TRANSACTIONAL_MASK | CONTROL_MASK)) !== 0;
 };
 
 /** Adds every keyed record of the batches in `segment` (CRC-checked whole batches) to `map`. */
@@ -36,10 +33,15 @@ export const addToKeyMap = (segment: Uint8Array, map: KeyMap): string | null => 
   for (let off = 0; off < segment.length; ) {
     const size = batchSizeAt(segment, off);
     if (!isSpecial(segment, off)) {
-      const base = Number(readBatchHeader(segment, off).baseOffset);
-      const r = forEachRecord(segment, off, (v) => {
-        if (v.key !== null) map.set(keyString(v.key), base + v.offsetDelta);
-      });
+      const base = baseOffsetAt(segment, off);
+      const r = forEachRecord(
+        segment,
+        off,
+        (v) => {
+          if (v.keyLength >= 0) map.set(keyString(v), base + v.offsetDelta);
+        },
+        { views: false },
+      );
       if ('error' in r) return r.error.message;
     }
     off += size;
@@ -69,49 +71,68 @@ export const cleanSegment = (segment: Uint8Array, map: KeyMap, dropTombstones: b
       total += size;
       continue;
     }
-    const batch = decodeBatch(whole, 0, { verifyCrc: false });
-    if ('error' in batch) return { error: batch.error.message };
-    const keep = batch.records.filter((r) => {
-      if (r.key === null) return true;
-      if (map.get(keyString(r.key)) !== r.offset) return false;
-      return !(dropTombstones && r.value === null);
-    });
-    removed += batch.records.length - keep.length;
-    if (keep.length === batch.records.length) {
+    // Kept records as [start, end) ranges of their encoded bytes in the (decompressed) section.
+    const base = baseOffsetAt(whole, 0);
+    const kept: number[] = [];
+    let keptCount = 0;
+    let count = 0;
+    let section = whole;
+    const r = forEachRecord(
+      whole,
+      0,
+      (v) => {
+        count++;
+        section = v.src;
+        if (v.keyLength >= 0 && map.get(keyString(v)) !== base + v.offsetDelta) return;
+        if (v.keyLength >= 0 && dropTombstones && v.valueLength < 0) return;
+        keptCount++;
+        const end = v.recordStart + v.sizeBytes;
+        if (kept.length > 0 && kept[kept.length - 1] === v.recordStart) kept[kept.length - 1] = end;
+        else kept.push(v.recordStart, end);
+      },
+      { verifyCrc: false, views: false },
+    );
+    if ('error' in r) return { error: r.error.message };
+    removed += count - keptCount;
+    if (keptCount === count) {
       out.push(whole); // CMP-3
       total += size;
       continue;
     }
-    if (keep.length === 0 && off < segment.length) continue;
-    if (keep.length === 0) {
+    if (keptCount === 0 && off < segment.length) continue;
+    if (keptCount === 0) {
       // CMP-4: the segment's last batch is kept whole even if superseded, so a scan of the
       // segment still ends at its last offset (recovery derives the log end from it).
       out.push(whole);
       total += size;
       continue;
     }
-    const h = batch.header;
+    // The kept records' own bytes, re-wrapped (offset and timestamp deltas unchanged, CMP-2).
+    let plainBytes = 0;
+    for (let i = 0; i < kept.length; i += 2) plainBytes += kept[i + 1] - kept[i];
+    const plain = new Uint8Array(plainBytes);
+    for (let i = 0, at = 0; i < kept.length; i += 2) {
+      plain.set(section.subarray(kept[i], kept[i + 1]), at);
+      at += kept[i + 1] - kept[i];
+    }
+    const h = r.header;
     const codec = h.attributes & COMPRESSION_CODEC_MASK;
-    const rewritten = encodeBatch({
-      baseOffset: h.baseOffset,
-      partitionLeaderEpoch: h.partitionLeaderEpoch,
-      baseTimestamp: h.baseTimestamp,
-      maxTimestamp: h.maxTimestamp,
-      producerId: h.producerId,
-      producerEpoch: h.producerEpoch,
-      baseSequence: h.baseSequence,
-      logAppendTime: (h.attributes & TIMESTAMP_TYPE_MASK) !== 0,
-      compression: canCompress(codec) ? (codec as 0 | 1 | 2) : 0,
-      lastOffsetDelta: h.lastOffsetDelta,
-      records: keep.map((r) => ({
-        offsetDelta: r.offsetDelta,
-        timestampDelta: r.timestampDelta,
-        key: r.key,
-        value: r.value,
-        headers: r.headers,
-        attributes: r.attributes,
-      })),
-    });
+    const rewritten = assembleBatch(
+      {
+        baseOffset: h.baseOffset,
+        partitionLeaderEpoch: h.partitionLeaderEpoch,
+        baseTimestamp: h.baseTimestamp,
+        maxTimestamp: h.maxTimestamp,
+        producerId: h.producerId,
+        producerEpoch: h.producerEpoch,
+        baseSequence: h.baseSequence,
+        logAppendTime: (h.attributes & TIMESTAMP_TYPE_MASK) !== 0,
+        compression: canCompress(codec) ? (codec as 0 | 1 | 2) : 0,
+        recordsCount: keptCount,
+        lastOffsetDelta: h.lastOffsetDelta,
+      },
+      plain,
+    );
     out.push(rewritten);
     total += rewritten.length;
   }

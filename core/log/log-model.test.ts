@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import assert from 'node:assert/strict';
 import { SimDisk, type DiskFaultConfig } from '../../sim/disk.ts';
 import { makeSimRng } from '../../sim/rng.ts';
-import { BATCH_LOG_OVERHEAD, baseOffsetAt, batchSizeAt } from '../records/batch-header.ts';
+import { BATCH_LOG_OVERHEAD, baseOffsetAt, batchSizeAt, lastOffsetDeltaAt } from '../records/batch-header.ts';
 import { LogDriver, makeBatch, smallConfig } from './log-harness.test.ts';
 import { decodeBatch } from '../records/batch.ts';
 import { RECYCLE_SLOTS } from './segment.ts';
@@ -166,7 +166,7 @@ const checkAllCompact = (m: Model, r: Real): void => {
     for (const b of batches) {
       got.push(b);
       for (const rec of recordsOf(b)) seen.add(rec.offset);
-      fetch = baseOffsetAt(b, 0) + new DataView(b.buffer, b.byteOffset + 23, 4).getInt32(0) + 1;
+      fetch = baseOffsetAt(b, 0) + lastOffsetDeltaAt(b, 0) + 1;
     }
   }
   checkRecords(m, got);
@@ -218,7 +218,7 @@ export class AppendCmd implements Cmd {
       for (let off = 0; off < all.length; ) {
         const size = batchSizeAt(all, off);
         const base = baseOffsetAt(all, off);
-        const last = base + new DataView(all.buffer, off + 23, 4).getInt32(0);
+        const last = base + lastOffsetDeltaAt(all, off);
         const bytes = all.slice(off, off + size);
         m.batches.push({ base, last, bytes, records: recordsOf(bytes) });
         off += size;
@@ -263,7 +263,7 @@ export class ReadCmd implements Cmd {
     if (r.compact) {
       if (r.faults && !readLooksRight(m, got, fetch)) return; // a flip in flight (see readLooksRight)
       checkRecords(m, got);
-      if (got.length > 0) assert.ok(baseOffsetAt(got[0], 0) + new DataView(got[0].buffer, got[0].byteOffset + 23, 4).getInt32(0) >= fetch);
+      if (got.length > 0) assert.ok(baseOffsetAt(got[0], 0) + lastOffsetDeltaAt(got[0], 0) >= fetch);
       return checkInvariants(m, r);
     }
     assert.ok(got.length > 0, 'at least one batch');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { baseOffsetAt } from '../records/batch-header.ts';
+import { baseOffsetAt, batchSizeAt } from '../records/batch-header.ts';
 import { encodeBatch } from '../records/batch.ts';
 import { makeBatch, newDriver, smallConfig } from './log-harness.test.ts';
 
@@ -8,7 +8,7 @@ const offsetsOf = (chunks: readonly Uint8Array[]): number[] => {
   const out: number[] = [];
   for (const c of chunks) for (let off = 0; off < c.length; ) {
     out.push(baseOffsetAt(c, off));
-    off += 12 + new DataView(c.buffer, c.byteOffset + off + 8, 4).getInt32(0);
+    off += batchSizeAt(c, off);
   }
   return out;
 };

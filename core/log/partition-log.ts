@@ -909,12 +909,12 @@ const appendError = (error: LogError): AppendResult & { effects: Effect[] } => (
 /** Offset of the batch's first record with timestamp >= `timestamp` (the base if undecodable). */
 const firstOffsetAtOrAfter = (buf: Uint8Array, off: number, timestamp: number, base: number): number => {
   let found = -1;
+  const header = readBatchHeader(buf, off);
   const r = forEachRecord(
     buf,
     off,
     (v) => {
       if (found >= 0) return false;
-      const header = readBatchHeader(buf, off);
       if (recordTimestamp(header, v.timestampDelta) >= timestamp) found = base + v.offsetDelta;
       return found < 0;
     },

@@ -2,6 +2,7 @@
 // runs it with crashes and faults (log-property.test.ts, `sweep-log.ts --recycle`).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { baseOffsetAt, batchSizeAt } from '../records/batch-header.ts';
 import { makeBatch, newDriver, smallConfig, type LogDriver } from './log-harness.test.ts';
 
 const DIR_OF = (d: LogDriver): string => d.config.dir;
@@ -134,8 +135,8 @@ test('a crash at every step of a retention pass and of a roll into a slot recove
       assert.equal(r.error, 'NONE', `k=${k} read at ${at}`);
       assert.ok(r.chunks.length > 0, `k=${k} read at ${at}`);
       for (const c of r.chunks) for (let off = 0; off < c.length; ) {
-        const size = 12 + new DataView(c.buffer, c.byteOffset + off + 8, 4).getInt32(0);
-        const base = Number(new DataView(c.buffer, c.byteOffset + off, 8).getBigInt64(0));
+        const size = batchSizeAt(c, off);
+        const base = baseOffsetAt(c, off);
         assert.equal(base, at, `k=${k} dense offsets`);
         at = base + 2;
         off += size;
