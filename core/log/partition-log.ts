@@ -44,7 +44,7 @@
 //        hit an unsynced write).
 // Faults survived: crash with unsynced or torn writes, bit-rot (CRC on every disk read and scan),
 // failed reads (typed error), failed writes/syncs (the log goes offline: KAFKA_STORAGE_ERROR).
-import { gather, type DiskError, type DiskOp, type DiskOpId, type DiskOpKind, type DiskResult, type Effect, type Stamp, type WriteData } from '../io.ts';
+import { gather, type DiskError, type DiskOpId, type DiskOpKind, type DiskResult, type Effect, type Stamp, type WriteData } from '../io.ts';
 import { BATCH_HEADER_SIZE, baseOffsetAt, batchSizeAt, lastOffsetDeltaAt, maxTimestampAt, readBatchHeader, stampBatch } from '../records/batch-header.ts';
 import { forEachRecord, recordTimestamp } from '../records/batch.ts';
 import { CKPT_HIGH_WATERMARK, CKPT_LEADER_EPOCH, CKPT_LOG_START, CKPT_RECOVERY_POINT, atomicWriteOps, encodeCheckpoint, sameBytes } from './checkpoint-file.ts';
@@ -965,5 +965,3 @@ const runOf = (first: Uint8Array, end: number): Uint8Array => {
   const len = end - first.byteOffset;
   return len === first.length ? first : new Uint8Array(first.buffer, first.byteOffset, len);
 };
-
-export type { DiskOp };
