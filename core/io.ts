@@ -35,6 +35,8 @@
 // Invariant IO-1 (see proofs-notes/io.md): no Reply or Send that acknowledges durability is
 // emitted before the DiskDone of the sync that covers the acknowledged data.
 
+import { concatBytes, totalLength } from './bytes.ts';
+
 export type NodeId = number;
 export type ConnId = number;
 export type DiskOpId = number;
@@ -70,24 +72,12 @@ export const isWriteData = (data: unknown): data is WriteData =>
   data instanceof Uint8Array || (Array.isArray(data) && data.every((c) => c instanceof Uint8Array));
 
 /** The number of bytes a write carries. */
-export const writeLength = (data: WriteData): number => {
-  if (data instanceof Uint8Array) return data.length;
-  let n = 0;
-  for (const c of data) n += c.length;
-  return n;
-};
+export const writeLength = (data: WriteData): number => (data instanceof Uint8Array ? data.length : totalLength(data));
 
 /** A write's bytes as one array (a copy only for a gathered write of two or more chunks). */
 export const gather = (data: WriteData): Uint8Array => {
   if (data instanceof Uint8Array) return data;
-  if (data.length === 1) return data[0]!;
-  const out = new Uint8Array(writeLength(data));
-  let at = 0;
-  for (const c of data) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return data.length === 1 ? data[0]! : concatBytes(data);
 };
 
 export interface DirEntry {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { World } from '../sim/world.ts';
 import { ControllerNode, type ControllerRequest, type ControllerResponse } from './node.ts';
-import { ErrorCode } from './metadata/errors.ts';
+import { ErrorCode } from './errors.ts';
 import type { RaftMessage } from './raft/messages.ts';
 
 const IDS = [1, 2, 3];

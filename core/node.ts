@@ -29,7 +29,7 @@ import type { RaftMessage } from './raft/messages.ts';
 import { ControllerState } from './metadata/controller-state.ts';
 import { type ControllerCommand, type ControllerQuery, handleRead } from './metadata/controller.ts';
 import { encodeRecords } from './metadata/records.ts';
-import { ErrorCode } from './metadata/errors.ts';
+import { ErrorCode } from './errors.ts';
 import { MetadataStateMachine } from './metadata/state-machine.ts';
 
 export type ControllerRequest =

@@ -1,13 +1,14 @@
 // `npm run bench -- sim [--seeds N] [--faults swarm]`: how fast the simulator sweeps. Prints wall
 // time, simulated time, their ratio, runs per second and operations checked, and the verdicts.
 import { parseArgs } from 'node:util';
-import { runSimulation, type FaultFlag } from '../sim/run.ts';
+import { parseDuration, parseFaults } from '../sim/cli.ts';
+import { runSimulation } from '../sim/run.ts';
 
 export const run = async (args: string[]): Promise<void> => {
   const { values } = parseArgs({ args, options: { seeds: { type: 'string', default: '100' }, faults: { type: 'string', default: 'swarm' }, duration: { type: 'string', default: '20000' } } });
   const n = Number(values.seeds);
-  const faults = values.faults!.split(',') as FaultFlag[];
-  const durationMs = Number(values.duration);
+  const faults = parseFaults(values.faults!);
+  const durationMs = parseDuration(values.duration!);
   const t0 = performance.now();
   let simulatedMs = 0;
   let ops = 0;

@@ -22,7 +22,7 @@ interface Cli {
   readonly sweep: boolean;
 }
 
-const parseDuration = (text: string): number => {
+export const parseDuration = (text: string): number => {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
   if (!m) throw new Error(`--duration: expected a number of ms (or 20s, 2m), got '${text}'`);
   const n = Number(m[1]);
@@ -37,7 +37,7 @@ const parseSeeds = (text: string): number[] => {
   return Array.from({ length: b - a + 1 }, (_, i) => a + i);
 };
 
-const parseFaults = (text: string): FaultFlag[] => {
+export const parseFaults = (text: string): FaultFlag[] => {
   if (text.trim() === '' || text === 'none') return [];
   const flags = text.split(',').map((f) => f.trim());
   for (const f of flags) {

@@ -4,7 +4,7 @@
 // its options: the same options give the same trace hash (WORLD-6).
 import type { NodeId } from '../core/io.ts';
 import { ControllerNode, type ControllerRequest, type ControllerResponse } from '../core/node.ts';
-import { ErrorCode } from '../core/metadata/errors.ts';
+import { ErrorCode } from '../core/errors.ts';
 import type { RaftMessage } from '../core/raft/messages.ts';
 import { raftMessageSize } from '../core/raft/messages.ts';
 import { encodeSnapshot } from '../core/metadata/snapshot.ts';

@@ -13,6 +13,7 @@ import { attributesAt, baseOffsetAt, batchSizeAt, CONTROL_MASK, TIMESTAMP_TYPE_M
 import { assembleBatch, forEachRecord } from '../records/batch.ts';
 import type { RecordView } from '../records/record.ts';
 import { canCompress, COMPRESSION_CODEC_MASK } from '../records/compression.ts';
+import { concatBytes } from '../bytes.ts';
 
 /** key (as a binary string) -> offset of its latest record in the range. */
 export type KeyMap = Map<string, number>;
@@ -136,11 +137,5 @@ export const cleanSegment = (segment: Uint8Array, map: KeyMap, dropTombstones: b
     out.push(rewritten);
     total += rewritten.length;
   }
-  const bytes = new Uint8Array(total);
-  let at = 0;
-  for (const b of out) {
-    bytes.set(b, at);
-    at += b.length;
-  }
-  return { bytes, recordsRemoved: removed };
+  return { bytes: concatBytes(out, total), recordsRemoved: removed };
 };

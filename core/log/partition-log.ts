@@ -59,6 +59,7 @@ import { startRecovery } from './recovery.ts';
 import { planRetention } from './retention.ts';
 import { scanBatches } from './batch-scan.ts';
 import { addToKeyMap, cleanSegment, type KeyMap } from './compaction.ts';
+import { totalLength } from '../bytes.ts';
 
 export type LogState = 'new' | 'recovering' | 'ready' | 'failed';
 
@@ -513,9 +514,7 @@ export class PartitionLog {
   }
 
   private answerRead(token: number, error: LogError, chunks: Uint8Array[]): void {
-    let sizeBytes = 0;
-    for (const c of chunks) sizeBytes += c.length;
-    const result: ReadResult = { error, chunks, sizeBytes, logStartOffset: this.logStartOffset, logEndOffset: this.logEndOffset };
+    const result: ReadResult = { error, chunks, sizeBytes: totalLength(chunks), logStartOffset: this.logStartOffset, logEndOffset: this.logEndOffset };
     this.events.push({ kind: 'read', token, result });
   }
 

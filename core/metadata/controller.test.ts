@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { makeRng, type Rng } from '../rng.ts';
 import { type ControllerCommand, type ControllerResult, handleCommand, handleRead } from './controller.ts';
 import { ControllerState } from './controller-state.ts';
-import { ErrorCode } from './errors.ts';
+import { ErrorCode } from '../errors.ts';
 import { type MetadataImage, applyRecords, emptyImage, imageInvariantViolations, topicByName } from './image.ts';
 import { decodeRecords, encodeRecords } from './records.ts';
 

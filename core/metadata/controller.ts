@@ -21,7 +21,7 @@
 // Faults survived: hostile command fields (from the wire) yield error codes, never throws.
 import { type Rng, nextInt } from '../rng.ts';
 import { isInt16, isInt32, isUint16 } from './byte-codec.ts';
-import { ErrorCode } from './errors.ts';
+import { ErrorCode } from '../errors.ts';
 import { type BrokerImage, type MetadataImage, type PartitionImage, type TopicImage, compareStrings, topicByName } from './image.ts';
 import {
   type BrokerEndpoint,

@@ -9,7 +9,7 @@
 //         the caller commits it only if its entry has the leader's epoch.
 // Faults: a hostile fetchOffset/lastFetchedEpoch only produces one of those answers.
 import type { FetchRequest, FetchResponse } from './messages.ts';
-import { ErrorCode } from './messages.ts';
+import { ErrorCode } from '../errors.ts';
 import type { LogStore } from './log-store.ts';
 
 /** Kafka's validateOffsetAndEpoch: undefined when (fetchOffset, lastFetchedEpoch) matches the log. */

@@ -7,21 +7,8 @@
 // sender's stored bytes (never copied on the data path).
 // Faults: a message may be malformed or hostile; receivers validate (see replica.ts) and answer
 // with an error code instead of throwing.
+import type { ErrorCodeValue } from '../errors.ts';
 import type { NodeId } from '../io.ts';
-
-/** Kafka error codes used by the quorum. */
-export const ErrorCode = {
-  NONE: 0,
-  OFFSET_OUT_OF_RANGE: 1,
-  NOT_LEADER_OR_FOLLOWER: 6,
-  INVALID_REQUEST: 42,
-  FENCED_LEADER_EPOCH: 74,
-  UNKNOWN_LEADER_EPOCH: 75,
-  INCONSISTENT_VOTER_SET: 78,
-  SNAPSHOT_NOT_FOUND: 98,
-  POSITION_OUT_OF_RANGE: 99,
-} as const;
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** One replicated log entry as it travels. `control` marks quorum entries (LeaderChange) that
  *  the state machine never sees. */
@@ -55,7 +42,7 @@ export interface VoteRequest {
 
 export interface VoteResponse {
   readonly type: 'VoteResponse';
-  readonly errorCode: ErrorCode;
+  readonly errorCode: ErrorCodeValue;
   readonly leaderId: NodeId | -1;
   readonly leaderEpoch: number;
   readonly voteGranted: boolean;
@@ -71,7 +58,7 @@ export interface BeginQuorumEpochRequest {
 
 export interface BeginQuorumEpochResponse {
   readonly type: 'BeginQuorumEpochResponse';
-  readonly errorCode: ErrorCode;
+  readonly errorCode: ErrorCodeValue;
   readonly leaderId: NodeId | -1;
   readonly leaderEpoch: number;
 }
@@ -85,7 +72,7 @@ export interface EndQuorumEpochRequest {
 
 export interface EndQuorumEpochResponse {
   readonly type: 'EndQuorumEpochResponse';
-  readonly errorCode: ErrorCode;
+  readonly errorCode: ErrorCodeValue;
   readonly leaderId: NodeId | -1;
   readonly leaderEpoch: number;
 }
@@ -108,7 +95,7 @@ export interface FetchRequest {
 
 export interface FetchResponse {
   readonly type: 'FetchResponse';
-  readonly errorCode: ErrorCode;
+  readonly errorCode: ErrorCodeValue;
   readonly highWatermark: number;
   readonly logStartOffset: number;
   readonly divergingEpoch?: { readonly epoch: number; readonly endOffset: number };
@@ -134,7 +121,7 @@ export interface FetchSnapshotRequest {
 
 export interface FetchSnapshotResponse {
   readonly type: 'FetchSnapshotResponse';
-  readonly errorCode: ErrorCode;
+  readonly errorCode: ErrorCodeValue;
   readonly snapshotId: SnapshotId;
   readonly currentLeader: LeaderIdAndEpoch;
   /** Total snapshot size in bytes. */

@@ -63,13 +63,15 @@ import type {
   VoteRequest,
   VoteResponse,
 } from './messages.ts';
-import { ErrorCode, invalidRaftMessage } from './messages.ts';
+import { invalidRaftMessage } from './messages.ts';
+import { ErrorCode, type ErrorCodeValue } from '../errors.ts';
 import { VOTE_FLOOR_PENDING, VOTE_UNKNOWN } from './codec.ts';
 import { ReadIndex } from './read-index.ts';
 import { VoteFloor } from './vote-floor.ts';
 import { majorityDurableEnd, validateFetch } from './leader.ts';
 import { freshRecords } from './follower.ts';
 import { candidateLogIsUpToDate } from './election.ts';
+import { concatBytes } from '../bytes.ts';
 
 export interface RaftConfig {
   nodeId: NodeId;
@@ -705,7 +707,7 @@ export class RaftReplica {
   }
 
   private onBeginQuorumEpoch(from: NodeId, leaderId: NodeId, leaderEpoch: number): void {
-    let errorCode: ErrorCode = ErrorCode.NONE;
+    let errorCode: ErrorCodeValue = ErrorCode.NONE;
     if (leaderEpoch < this.sEpoch) errorCode = ErrorCode.FENCED_LEADER_EPOCH;
     else if (leaderId !== from || !this.cfg.voters.includes(leaderId)) errorCode = ErrorCode.INCONSISTENT_VOTER_SET;
     else if (leaderEpoch === this.sEpoch && this.sRole === 'leader') errorCode = ErrorCode.INVALID_REQUEST; // RAFT-1 would be broken
@@ -742,7 +744,7 @@ export class RaftReplica {
   }
 
   private onVoteRequest(from: NodeId, req: VoteRequest): void {
-    const answer = (voteGranted: boolean, errorCode: ErrorCode = ErrorCode.NONE): void =>
+    const answer = (voteGranted: boolean, errorCode: ErrorCodeValue = ErrorCode.NONE): void =>
       this.sendMsg(from, { type: 'VoteResponse', errorCode, voteGranted, preVote: req.preVote, ...this.currentLeader() });
     if (req.candidateId !== from || !this.cfg.voters.includes(from)) return answer(false, ErrorCode.INCONSISTENT_VOTER_SET);
     if (req.lastOffset < 0 || req.lastOffsetEpoch < 0 || req.lastOffsetEpoch > req.candidateEpoch) return answer(false, ErrorCode.INVALID_REQUEST);
@@ -786,11 +788,11 @@ export class RaftReplica {
 
   // ---- fetch: leader side
 
-  private fetchError(from: NodeId, errorCode: ErrorCode): void {
+  private fetchError(from: NodeId, errorCode: ErrorCodeValue): void {
     this.sendMsg(from, { type: 'FetchResponse', errorCode, highWatermark: this.sHighWatermark, logStartOffset: this.store.logStartOffset, currentLeader: this.currentLeader(), records: [], sessionId: 0 });
   }
 
-  private epochError(currentLeaderEpoch: number): ErrorCode | undefined {
+  private epochError(currentLeaderEpoch: number): ErrorCodeValue | undefined {
     if (currentLeaderEpoch < this.sEpoch) return ErrorCode.FENCED_LEADER_EPOCH;
     if (currentLeaderEpoch > this.sEpoch) return ErrorCode.UNKNOWN_LEADER_EPOCH;
     if (this.sRole !== 'leader') return ErrorCode.NOT_LEADER_OR_FOLLOWER;
@@ -877,7 +879,7 @@ export class RaftReplica {
 
   private onFetchSnapshotRequest(from: NodeId, req: FetchSnapshotRequest): void {
     const snap = this.store.snapshot;
-    const reply = (errorCode: ErrorCode, position = req.position, bytes: Uint8Array = new Uint8Array(0)): void =>
+    const reply = (errorCode: ErrorCodeValue, position = req.position, bytes: Uint8Array = new Uint8Array(0)): void =>
       this.sendMsg(from, { type: 'FetchSnapshotResponse', errorCode, snapshotId: req.snapshotId, currentLeader: this.currentLeader(), size: snap?.data.length ?? 0, position, unalignedRecords: bytes });
     const err = this.epochError(req.currentLeaderEpoch);
     if (err !== undefined) return reply(err);
@@ -985,12 +987,7 @@ export class RaftReplica {
       return this.maybeSendFetch();
     }
     if (d.position < d.size) return this.requestSnapshotChunk();
-    const data = new Uint8Array(d.size);
-    let at = 0;
-    for (const c of d.chunks) {
-      data.set(c, at);
-      at += c.length;
-    }
+    const data = concatBytes(d.chunks, d.size);
     this.download = undefined;
     this.snapshotWrite = { id: d.id, data, install: true };
     this.out.push(...this.store.writeSnapshot(d.id, data));

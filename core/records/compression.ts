@@ -19,6 +19,7 @@ import { Gunzip, gzipSync } from 'fflate';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { compress as snappyCompress, uncompress as snappyUncompress } from 'snappyjs';
 import { recordsError, type RecordsError } from './records-error.ts';
+import { concatBytes } from '../bytes.ts';
 
 export const Compression = { NONE: 0, GZIP: 1, SNAPPY: 2, LZ4: 3, ZSTD: 4 } as const;
 export type CompressionCodec = (typeof Compression)[keyof typeof Compression];
@@ -60,14 +61,7 @@ class BoundedSink {
     this.chunks.push(chunk);
   }
   join(): Uint8Array {
-    if (this.chunks.length === 1) return this.chunks[0];
-    const out = new Uint8Array(this.total);
-    let pos = 0;
-    for (const c of this.chunks) {
-      out.set(c, pos);
-      pos += c.length;
-    }
-    return out;
+    return this.chunks.length === 1 ? this.chunks[0] : concatBytes(this.chunks, this.total);
   }
 }
 

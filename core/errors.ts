@@ -1,6 +1,8 @@
-// The Kafka error codes the metadata controller returns (org.apache.kafka.common.protocol.Errors).
+// The Kafka error codes core/ uses (org.apache.kafka.common.protocol.Errors): the metadata
+// controller's answers and the quorum's message errors share this one table.
 export const ErrorCode = {
   NONE: 0,
+  OFFSET_OUT_OF_RANGE: 1,
   UNKNOWN_TOPIC_OR_PARTITION: 3,
   NOT_LEADER_OR_FOLLOWER: 6,
   REQUEST_TIMED_OUT: 7,
@@ -12,9 +14,13 @@ export const ErrorCode = {
   NOT_CONTROLLER: 41,
   INVALID_REQUEST: 42,
   FENCED_LEADER_EPOCH: 74,
+  UNKNOWN_LEADER_EPOCH: 75,
   STALE_BROKER_EPOCH: 77,
+  INCONSISTENT_VOTER_SET: 78,
   THROTTLING_QUOTA_EXCEEDED: 89,
   INVALID_UPDATE_VERSION: 95,
+  SNAPSHOT_NOT_FOUND: 98,
+  POSITION_OUT_OF_RANGE: 99,
   UNKNOWN_TOPIC_ID: 100,
   DUPLICATE_BROKER_REGISTRATION: 101,
   BROKER_ID_NOT_REGISTERED: 102,
