@@ -59,16 +59,23 @@ test('cancel is idempotent and a no-op after the event ran; the queue is bounded
   assert.throws(() => s.at(2, () => {}), /SCHED-4/);
 });
 
-test('heap handles 200k events quickly', () => {
+test('heap runs 200k events, in time order', () => {
+  // Speed is measured by `npm run bench -- sim`, not asserted here (tests never assert on wall time).
   const s = new Scheduler();
   let x = 1;
   let count = 0;
-  const t0 = performance.now();
+  let lastAt = -1;
+  let ordered = true;
   for (let i = 0; i < 200_000; i++) {
     x = (x * 1103515245 + 12345) & 0x7fffffff;
-    s.at(x % 10_000, () => count++);
+    const at = x % 10_000;
+    s.at(at, () => {
+      count++;
+      if (at < lastAt) ordered = false;
+      lastAt = at;
+    });
   }
   while (s.runNext());
   assert.equal(count, 200_000);
-  assert.ok(performance.now() - t0 < 2000);
+  assert.ok(ordered, 'events ran in time order');
 });

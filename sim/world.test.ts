@@ -395,6 +395,7 @@ function registerTests(): void {
     const ratio = 30_000 / realMs;
     console.log(`# speed: ${counters.delivered} msgs, ${w.stats().steps} steps in ${realMs.toFixed(0)} ms real => ${ratio.toFixed(0)}x real time`);
     assert.ok(counters.delivered / 30 > 600, `only ${counters.delivered / 30} msgs/s`);
-    assert.ok(ratio > 100, `only ${ratio.toFixed(0)}x real time`);
+    // The real-time ratio is printed, not asserted: tests never assert on wall time (the brief);
+    // `npm run bench -- sim` measures simulator speed.
   });
 }
