@@ -34,6 +34,9 @@ export const isInt16 = (x: unknown): x is number => isIntIn(x, -32768, 32767);
 export const isUint16 = (x: unknown): x is number => isIntIn(x, 0, 0xffff);
 export const isInt32 = (x: unknown): x is number => isIntIn(x, -0x80000000, 0x7fffffff);
 const isUint32 = (x: unknown): x is number => isIntIn(x, 0, 0xffffffff);
+/** A string the Writer accepts: at most MAX_STRING_BYTES in UTF-8 (<= 3 bytes per UTF-16 unit). */
+export const isEncodableString = (x: unknown): x is string =>
+  typeof x === 'string' && (x.length * 3 <= MAX_STRING_BYTES || utf8Encoder.encode(x).length <= MAX_STRING_BYTES);
 
 export class Writer {
   private buf = new Uint8Array(256);

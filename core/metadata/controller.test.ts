@@ -100,6 +100,26 @@ test('createTopic validation and error codes', () => {
   assert.equal(errorOf(image, { kind: 'createTopic', name: 't', numPartitions: 1, replicationFactor: 1, configs: [{ name: 'a', value: '1' }, { name: 'a', value: '2' }] }), ErrorCode.INVALID_REQUEST);
 });
 
+test('strings longer than the record format allows are refused with an error code, never encoded', () => {
+  const huge = 'x'.repeat(40_000); // > MAX_STRING_BYTES (32767): encodeRecords would throw
+  const wide = '\u20ac'.repeat(11_000); // 11,000 UTF-16 units, 33,000 UTF-8 bytes
+  const image = cluster(3);
+  const bad: ControllerCommand[] = [
+    { kind: 'registerBroker', brokerId: 7, incarnationId: inc(7), endpoints: [{ ...ep(7)[0]!, host: huge }] },
+    { kind: 'registerBroker', brokerId: 7, incarnationId: inc(7), endpoints: [{ ...ep(7)[0]!, name: wide }] },
+    { kind: 'registerBroker', brokerId: 7, incarnationId: inc(7), endpoints: ep(7), rack: huge },
+    { kind: 'registerBroker', brokerId: 7, incarnationId: inc(7), endpoints: ep(7), features: [{ name: huge, minSupportedVersion: 0, maxSupportedVersion: 1 }] },
+  ];
+  for (const cmd of bad) assert.equal(errorOf(image, cmd), ErrorCode.INVALID_REQUEST);
+  const topic = (configs: { name: string; value: string }[]): ControllerCommand => ({ kind: 'createTopic', name: 't', numPartitions: 1, replicationFactor: 1, configs });
+  assert.equal(errorOf(image, topic([{ name: huge, value: '1' }])), ErrorCode.INVALID_CONFIG);
+  assert.equal(errorOf(image, topic([{ name: 'cleanup.policy', value: wide }])), ErrorCode.INVALID_CONFIG);
+  // At the limit the command is accepted and its records encode.
+  const [, ok] = run(image, { kind: 'registerBroker', brokerId: 7, incarnationId: inc(7), endpoints: ep(7), rack: 'r'.repeat(32_767) });
+  assert.equal(ok.result.kind, 'registerBroker');
+  assert.ok(encodeRecords(ok.records).length > 32_767);
+});
+
 test('deleteTopic by name and id', () => {
   const [image, created] = run(cluster(1), { kind: 'createTopic', name: 't', numPartitions: 2, replicationFactor: 1, configs: [{ name: 'k', value: 'v' }] });
   assert.ok(created.result.kind === 'createTopic');

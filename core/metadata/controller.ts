@@ -20,7 +20,7 @@
 //  CTRL-5  Unfencing a broker makes it leader of the leaderless partitions whose ISR holds it.
 // Faults survived: hostile command fields (from the wire) yield error codes, never throws.
 import { type Rng, nextInt } from '../rng.ts';
-import { isInt16, isInt32, isUint16 } from './byte-codec.ts';
+import { isEncodableString, isInt16, isInt32, isUint16, MAX_STRING_BYTES } from './byte-codec.ts';
 import { ErrorCode } from '../errors.ts';
 import { type BrokerImage, type MetadataImage, type PartitionImage, type TopicImage, compareStrings, topicByName } from './image.ts';
 import {
@@ -257,7 +257,7 @@ const createTopic = (image: MetadataImage, cmd: Extract<ControllerCommand, { kin
   if (configs.length > MAX_CONFIGS_PER_TOPIC) return fail(ErrorCode.INVALID_CONFIG, `Too many configs (${configs.length}).`);
   const seen = new Set<string>();
   for (const c of configs) {
-    if (typeof c !== 'object' || c === null || typeof c.name !== 'string' || c.name.length === 0 || typeof c.value !== 'string') return fail(ErrorCode.INVALID_CONFIG, 'Bad config entry.');
+    if (typeof c !== 'object' || c === null || !isEncodableString(c.name) || c.name.length === 0 || !isEncodableString(c.value)) return fail(ErrorCode.INVALID_CONFIG, 'Bad config entry.');
     if (seen.has(c.name)) return fail(ErrorCode.INVALID_REQUEST, `Duplicate config ${c.name}.`);
     seen.add(c.name);
   }
@@ -298,7 +298,7 @@ const deleteTopic = (image: MetadataImage, cmd: Extract<ControllerCommand, { kin
 
 const endpointProblem = (e: BrokerEndpoint): string | null => {
   if (typeof e !== 'object' || e === null) return 'endpoint must be an object';
-  if (typeof e.name !== 'string' || typeof e.host !== 'string') return 'endpoint name/host must be strings';
+  if (!isEncodableString(e.name) || !isEncodableString(e.host)) return `endpoint name/host must be strings of at most ${MAX_STRING_BYTES} bytes`;
   if (!isUint16(e.port)) return `bad port ${e.port}`;
   if (!isInt16(e.securityProtocol)) return 'bad security protocol';
   return null;
@@ -312,10 +312,10 @@ const registerBroker = (image: MetadataImage, cmd: Extract<ControllerCommand, { 
     const problem = endpointProblem(e);
     if (problem !== null) return fail(ErrorCode.INVALID_REQUEST, problem);
   }
-  if (cmd.rack !== undefined && cmd.rack !== null && typeof cmd.rack !== 'string') return fail(ErrorCode.INVALID_REQUEST, 'rack must be a string');
+  if (cmd.rack !== undefined && cmd.rack !== null && !isEncodableString(cmd.rack)) return fail(ErrorCode.INVALID_REQUEST, `rack must be a string of at most ${MAX_STRING_BYTES} bytes`);
   if (cmd.features !== undefined && !Array.isArray(cmd.features)) return fail(ErrorCode.INVALID_REQUEST, 'features must be a list');
   for (const f of cmd.features ?? []) {
-    if (typeof f !== 'object' || f === null || typeof f.name !== 'string' || !isInt16(f.minSupportedVersion) || !isInt16(f.maxSupportedVersion)) {
+    if (typeof f !== 'object' || f === null || !isEncodableString(f.name) || !isInt16(f.minSupportedVersion) || !isInt16(f.maxSupportedVersion)) {
       return fail(ErrorCode.INVALID_REQUEST, 'bad broker feature');
     }
   }
