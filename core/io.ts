@@ -15,7 +15,13 @@
 //  - Disk effects of one node are carried out one at a time in the order they were emitted, and
 //    completions (`DiskDone` / `DiskFailed`) arrive in that same order. So a `sync` covers every
 //    `write` to that file emitted before it, and a reply emitted on a `DiskDone` of a `sync` may
-//    promise durability for those writes.
+//    promise durability for those writes. One exception: a run of consecutive durable writes
+//    (below) to one file may be carried out at the same time (their completions still arrive in
+//    emission order); an op of any other kind starts only once every earlier op completed.
+//  - A durable write (`write` with `sync: true`) completes only once its own bytes are durable,
+//    as if a sync of the file followed it; it need not cover the file's other unsynced writes.
+//    A crash may land each durable write of a run in progress whole, torn or not at all,
+//    independently of the others: a later one may survive an earlier one.
 //  - A `write` is durable only after a later `sync` of the same file completed. A crash loses
 //    writes not yet covered by a completed sync, and may tear the last one (a prefix of it, or
 //    a prefix plus garbage, reaches the platter).
@@ -51,7 +57,7 @@ export interface Stamp {
 // Disk operations
 
 export type DiskOp =
-  | { readonly kind: 'write'; readonly file: string; readonly offset: number; readonly data: WriteData }
+  | { readonly kind: 'write'; readonly file: string; readonly offset: number; readonly data: WriteData; readonly sync?: boolean }
   | { readonly kind: 'sync'; readonly file: string }
   | { readonly kind: 'syncDir'; readonly dir: string }
   | { readonly kind: 'read'; readonly file: string; readonly offset: number; readonly length: number }

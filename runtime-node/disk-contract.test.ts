@@ -36,6 +36,17 @@ const cases: readonly Case[] = [
     ],
   },
   {
+    name: 'durable writes (write with sync) land back to back and read back',
+    steps: [
+      [{ kind: 'write', file: 'd/seg.log', offset: 0, data: bytes(1, 2), sync: true }, ok()],
+      [{ kind: 'write', file: 'd/seg.log', offset: 2, data: [bytes(3), bytes(4, 5)], sync: true }, ok()],
+      [{ kind: 'write', file: 'd/seg.log', offset: 5, data: bytes(6), sync: true }, ok()],
+      [{ kind: 'read', file: 'd/seg.log', offset: 0, length: 9 }, ok({ data: bytes(1, 2, 3, 4, 5, 6) })],
+      [{ kind: 'write', file: 'd/seg.log', offset: 0, data: bytes(), sync: true }, ok()],
+      [{ kind: 'write', file: 'd/seg.log', offset: -1, data: bytes(1), sync: true }, fail('EINVAL')],
+    ],
+  },
+  {
     name: 'write past the end leaves a zero gap; overwrite in place',
     steps: [
       [{ kind: 'write', file: 'f', offset: 3, data: bytes(9) }, ok()],

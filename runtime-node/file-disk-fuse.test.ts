@@ -110,3 +110,48 @@ test('FDISK-4: after large writes an allocate extends sparsely (reads as zeroes)
     assert.equal((await readFile(join(root, 'seg1'))).length, 4 << 20);
   });
 });
+
+// FDISK-10: durable writes (write with sync) to one file may run at once; nothing else overlaps.
+const dw = (file: string, offset: number, ...xs: number[]): DiskOp => ({ kind: 'write', file, offset, data: Uint8Array.from(xs), sync: true });
+const startedOf = (disk: FileDisk): number => (disk as unknown as { started: number }).started;
+
+test('FDISK-10: durable writes to one file overlap (up to maxOverlap); completions keep their order', async () => {
+  await withDisk(async (disk, root) => {
+    await disk.execute(dw('d/seg.log', 0, 0)); // the file and its O_DSYNC handle exist
+    const all = runAll(disk, [dw('d/seg.log', 1, 1), dw('d/seg.log', 2, 2), dw('d/seg.log', 3, 3), sync('d/seg.log'), dw('d/seg.log', 4, 4)]);
+    assert.equal(startedOf(disk), 3, 'three durable writes started at once; the sync waits for them');
+    const done = await all;
+    assert.deepEqual(done.map((d) => d.i), [0, 1, 2, 3, 4]);
+    assert.ok(done.every((d) => d.outcome.ok));
+    assert.deepEqual([...(await readFile(join(root, 'd/seg.log')))], [0, 1, 2, 3, 4]);
+  });
+});
+
+test('FDISK-10: a durable write to another file, or any other op, does not overlap; maxOverlap 1 runs one at a time', async () => {
+  await withDisk(async (disk) => {
+    await disk.execute(dw('a', 0, 0));
+    await disk.execute(dw('b', 0, 0));
+    const p = runAll(disk, [dw('a', 1, 1), dw('b', 1, 1), dw('a', 2, 2)]);
+    assert.equal(startedOf(disk), 1, 'the write to b waits, and so does everything behind it');
+    assert.deepEqual((await p).map((d) => d.i), [0, 1, 2]);
+  });
+  const root = await mkdtemp(join(tmpdir(), 'cairn-fuse-'));
+  const one = new FileDisk(root, { maxOverlap: 1 });
+  try {
+    await one.execute(dw('a', 0, 0));
+    const p = runAll(one, [dw('a', 1, 1), dw('a', 2, 2)]);
+    assert.equal(startedOf(one), 1);
+    await p;
+  } finally {
+    await one.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('FDISK-10: durable writes to a file not yet open share one handle (no leaked descriptor)', async () => {
+  await withDisk(async (disk) => {
+    const done = await runAll(disk, [dw('n/seg.log', 0, 1), dw('n/seg.log', 1, 2), dw('n/seg.log', 2, 3)]);
+    assert.ok(done.every((d) => d.outcome.ok));
+    assert.equal(disk.openHandles, 1, 'the O_DSYNC handle of n/seg.log only');
+  });
+});

@@ -5,9 +5,15 @@
 // node's disk operations.
 //
 // Invariants:
-//  - FDISK-1 (order): operations run strictly one at a time, in submission order, and their
-//    completions are delivered in that order. A `sync` therefore covers every earlier `write`
-//    to its file, which is what IO-1 relies on.
+//  - FDISK-1 (order): operations run one at a time, in submission order (except FDISK-10), and
+//    their completions are delivered in submission order, always. A `sync` therefore covers
+//    every earlier `write` to its file, which is what IO-1 relies on.
+//  - FDISK-10 (overlapped durable writes): a durable write (`write` with `sync`, run as one
+//    pwritev on the file's O_DSYNC handle, or write + fdatasync with fusion off) may start while
+//    up to `maxOverlap` - 1 earlier durable writes to the same file still run; any other op
+//    waits for everything before it. A write that finishes before an earlier one waits for it
+//    to be handed back. The kernel overlaps one write's copy with another's flush: a raw loop of
+//    256 KiB O_DSYNC writes here ran ~1.4x faster with two in flight than with one.
 //  - FDISK-2 (confinement): every path is relative, '/'-separated, free of '..', empty segments
 //    and NUL; anything else fails with EINVAL before touching the file system.
 //  - FDISK-3 (durability): `sync` is fdatasync of the file's handle; `syncDir` opens the
@@ -77,6 +83,8 @@ export interface FileDiskOptions {
   readonly stamp?: () => Stamp;
   /** Fuse a write and the sync after it into one O_DSYNC write (FDISK-8); default true. */
   readonly fuseSync?: boolean;
+  /** FDISK-10: durable writes to one file that may run at once (default 4; 1: one op at a time). */
+  readonly maxOverlap?: number;
   /** Prepare preallocated spares in the background (FDISK-7); default true. */
   readonly spares?: boolean;
   /** FDISK-4: average write size from which allocate extends sparsely (default 48 KiB). */
@@ -153,6 +161,8 @@ class DiskFault extends Error {
 interface Pending {
   readonly op: DiskOp;
   readonly finish: (outcome: DiskOutcome) => void;
+  /** Set when its fs call returned; handed back once every earlier op's was (FDISK-1). */
+  outcome?: DiskOutcome;
 }
 
 export class FileDisk {
@@ -160,7 +170,10 @@ export class FileDisk {
   private readonly handles = new Map<string, FileHandle>(); // insertion order = LRU order
   private readonly queue: Pending[] = [];
   private queueHead = 0;
-  private executing = false;
+  /** Ops from queueHead on that have started (a fused pair counts two); FDISK-10 lets several
+   * durable writes to one file run at once, everything else runs alone. */
+  private started = 0;
+  private readonly maxOverlap: number;
   /** FDISK-8: a write arrived at an idle queue; it starts on the next enqueue or microtask. */
   private startPending = false;
   /** FDISK-8: files modified (write/truncate/allocate/rename target) since their last sync. */
@@ -203,12 +216,14 @@ export class FileDisk {
     this.stamp = options.stamp ?? realStamp;
     this.spares = options.spares ?? true;
     this.fuseSync = options.fuseSync ?? true;
+    this.maxOverlap = options.maxOverlap ?? 4;
     this.sparseAboveBytes = options.sparseAboveBytes ?? 48 << 10;
     this.spareSyncBytes = Math.max(1, Math.round((options.spareSyncBytes ?? 4 << 20) / zeroChunkBytes)) * zeroChunkBytes;
     this.sparePauseMs = options.sparePauseMs ?? 2;
     this.spareRate = options.spareRate ?? 1.5;
     if (!(this.maxOpenFiles >= 1)) throw new Error('FileDisk: maxOpenFiles must be >= 1');
     if (!(this.maxQueued >= 1)) throw new Error('FileDisk: maxQueued must be >= 1');
+    if (!(this.maxOverlap >= 1)) throw new Error('FileDisk: maxOverlap must be >= 1');
   }
 
   /** Handles currently open (for tests and metrics). */
@@ -239,7 +254,7 @@ export class FileDisk {
   /** FDISK-6: waits for queued ops, then closes every cached handle. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.executing) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    if (this.queued > 0) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
     await this.spareJob?.done;
     this.spare = null;
     if (this.spares) await rm(join(this.root, SPARE_DIR), { recursive: true, force: true }).catch(() => {});
@@ -257,29 +272,46 @@ export class FileDisk {
     this.queue.push({ op, finish });
     if (this.startPending) {
       this.startPending = false; // the idle write's successor is here: start it (maybe fused)
-      this.startHead();
-    } else if (!this.executing) {
-      if (this.fuseSync && op.kind === 'write') {
-        this.startPending = true;
-        this.executing = true; // FDISK-1: nothing else may start before this write
-        queueMicrotask(() => {
-          if (!this.startPending) return;
-          this.startPending = false;
-          this.startHead();
-        });
-      } else this.startHead();
+      this.pump();
+    } else if (this.queued === 1 && this.fuseSync && op.kind === 'write' && op.sync !== true) {
+      this.startPending = true; // FDISK-8: nothing else may start before this write
+      queueMicrotask(() => {
+        if (!this.startPending) return;
+        this.startPending = false;
+        this.pump();
+      });
+    } else this.pump();
+  }
+
+  /** Starts every queued op that may start now (FDISK-1, FDISK-10). */
+  private pump(): void {
+    if (this.startPending) return;
+    for (;;) {
+      const at = this.queueHead + this.started;
+      const p = this.queue[at];
+      if (p === undefined || (this.started > 0 && !this.mayOverlap(p.op))) return;
+      this.start(at);
     }
   }
 
-  /** Starts the op at the head of the queue. The fs call of a write/sync on a cached handle is
-   * issued synchronously, so I/O overlaps whatever the caller does next. */
-  private startHead(): void {
-    const head = this.queue[this.queueHead];
-    if (head === undefined) throw new Error('FDISK-1: start without a head');
-    this.executing = true;
-    const next = this.queue[this.queueHead + 1];
+  /** FDISK-10: `op` is a durable write to the file every started op durably writes, with room. */
+  private mayOverlap(op: DiskOp): boolean {
+    if (op.kind !== 'write' || op.sync !== true || this.started >= this.maxOverlap) return false;
+    for (let i = this.queueHead; i < this.queueHead + this.started; i++) {
+      const r = this.queue[i]!.op;
+      if (r.kind !== 'write' || r.sync !== true || r.file !== op.file) return false;
+    }
+    return true;
+  }
+
+  /** Starts the op at `at`. The fs call of a write/sync on a cached handle is issued
+   * synchronously, so I/O overlaps whatever the caller does next. */
+  private start(at: number): void {
+    const head = this.queue[at]!;
+    const next = this.queue[at + 1];
     // FDISK-8: one O_DSYNC write completes `write` and then `sync`; a failure fails both.
-    const sync = next !== undefined && this.fusable(head.op, next.op) ? next : null;
+    const sync = this.started === 0 && next !== undefined && this.fusable(head.op, next.op) ? next : null;
+    this.started += sync === null ? 1 : 2;
     let running: Promise<DiskResult>;
     try {
       if (sync === null) running = this.run(head.op);
@@ -293,45 +325,45 @@ export class FileDisk {
     running.then(
       (result) => {
         if (sync !== null) this.fusedSyncs++;
-        this.complete(head, sync, { ok: true, result });
+        this.settle(head, sync, { ok: true, result });
       },
-      (err: unknown) => this.complete(head, sync, { ok: false, error: err instanceof DiskFault ? err.error : toDiskError(err) }),
+      (err: unknown) => this.settle(head, sync, { ok: false, error: err instanceof DiskFault ? err.error : toDiskError(err) }),
     );
   }
 
   /** FDISK-8: `write f` then `sync f`, and f has no other unsynced change. */
   private fusable(op: DiskOp, next: DiskOp): boolean {
-    return this.fuseSync && op.kind === 'write' && next.kind === 'sync' && next.file === op.file && !this.unsynced.has(op.file);
+    return this.fuseSync && op.kind === 'write' && op.sync !== true && next.kind === 'sync' && next.file === op.file && !this.unsynced.has(op.file);
   }
 
   /**
-   * FDISK-1: pops `head` (and `sync`, its fused successor, FDISK-8), starts the next queued op
-   * (I/O first), then hands back `outcome` to each, in order.
+   * FDISK-1: records `outcome` for `op` (and `sync`, its fused successor, FDISK-8); pops every
+   * finished op at the head, starts what may start next (I/O first), then hands back each
+   * outcome in submission order.
    */
-  private complete(head: Pending, sync: Pending | null, outcome: DiskOutcome): void {
-    if (this.queue[this.queueHead] !== head || (sync !== null && this.queue[this.queueHead + 1] !== sync) || !this.executing) {
-      throw new Error('FDISK-1: completion out of order');
+  private settle(op: Pending, sync: Pending | null, outcome: DiskOutcome): void {
+    if (op.outcome !== undefined) throw new Error('FDISK-1: an op finished twice');
+    op.outcome = outcome;
+    if (sync !== null) sync.outcome = outcome;
+    const done: Pending[] = [];
+    for (let p = this.queue[this.queueHead]; this.started > 0 && p !== undefined && p.outcome !== undefined; p = this.queue[this.queueHead]) {
+      done.push(p);
+      this.queueHead++;
+      this.started--;
     }
-    this.popAndStartNext(sync === null ? 1 : 2);
-    head.finish(outcome); // a throwing callback is the caller's bug: let it surface
-    sync?.finish(outcome);
-  }
-
-  /** Pops `count` finished ops and starts the next queued one, or wakes drain waiters. */
-  private popAndStartNext(count: number): void {
-    this.queueHead += count;
-    this.executing = false;
+    if (done.length === 0) return; // an overlapped write finished before an earlier one
     if (this.queueHead < this.queue.length) {
-      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      if (this.started === 0 && this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
         this.queue.splice(0, this.queueHead);
         this.queueHead = 0;
       }
-      this.startHead();
+      this.pump();
     } else {
       this.queue.length = 0;
       this.queueHead = 0;
       for (const wake of this.drainWaiters.splice(0)) wake();
     }
+    for (const p of done) p.finish(p.outcome!); // a throwing callback is the caller's bug: let it surface
   }
 
   private path(rel: string, allowRoot = false): string {
@@ -347,7 +379,7 @@ export class FileDisk {
   private run(op: DiskOp): Promise<DiskResult> {
     switch (op.kind) {
       case 'write':
-        return this.write(this.path(op.file), op.offset, op.data);
+        return op.sync === true ? this.durableWrite(this.path(op.file), op.offset, op.data) : this.write(this.path(op.file), op.offset, op.data);
       case 'sync':
         return this.sync(this.path(op.file));
       case 'syncDir':
@@ -406,6 +438,11 @@ export class FileDisk {
         fh = await open(path, flags, 0o644);
       }
     }
+    const raced = this.handles.get(key); // FDISK-10: an overlapped op opened it meanwhile
+    if (raced !== undefined) {
+      await fh.close();
+      return raced;
+    }
     this.handles.set(key, fh);
     if (this.handles.size > this.maxOpenFiles) await this.evictOldest();
     return fh;
@@ -426,7 +463,7 @@ export class FileDisk {
     await Promise.allSettled(gone.map(([, fh]) => fh.close()));
   }
 
-  // write and sync: no await before the fs call when the handle is cached (see startHead).
+  // write and sync: no await before the fs call when the handle is cached (see start).
   /** `fused` (FDISK-8): through the file's O_DSYNC handle, so durable when it returns. */
   private async write(rel: string, offset: number, data: WriteData, fused = false): Promise<DiskResult> {
     if (!isCount(offset) || !isWriteData(data)) throw new DiskFault('EINVAL');
@@ -435,6 +472,29 @@ export class FileDisk {
     const fh = fused ? (this.cached(dsyncKey(rel)) ?? (await this.handle(rel, true, true))) : (this.cached(rel) ?? (await this.handle(rel, true)));
     await writeFully(fh, data, offset);
     if (fused) this.unsynced.delete(rel);
+    return noResult;
+  }
+
+  /**
+   * A durable write (io contract: durable when it completes, covering its own bytes): on the
+   * O_DSYNC handle (FDISK-8's), or write + fdatasync without fusion. It leaves the file's other
+   * unsynced changes, if any, unsynced; a failure may leave its own pages dirty.
+   */
+  private async durableWrite(rel: string, offset: number, data: WriteData): Promise<DiskResult> {
+    if (!isCount(offset) || !isWriteData(data)) throw new DiskFault('EINVAL');
+    this.noteWrite(writeLength(data));
+    try {
+      if (this.fuseSync) {
+        await writeFully(this.cached(dsyncKey(rel)) ?? (await this.handle(rel, true, true)), data, offset);
+      } else {
+        const fh = this.cached(rel) ?? (await this.handle(rel, true));
+        await writeFully(fh, data, offset);
+        await fh.datasync();
+      }
+    } catch (err) {
+      this.unsynced.add(rel);
+      throw err;
+    }
     return noResult;
   }
 

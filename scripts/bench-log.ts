@@ -3,8 +3,9 @@
 //  a. limit: sequential writes of W bytes rewriting a preallocated (zero-filled) file, each
 //     followed by fdatasync, straight on a FileHandle (no Cairn code): MB/s. a' is the same loop
 //     into new sparse files (the limit of a log that cannot reuse space; printed for fresh logs).
-//  b. Cairn: core/log's PartitionLog driven by FileDisk, 1 KiB batches appended by 2*G closed-loop
-//     producers, so group commit puts G batches (W = G KiB) into each write + sync. MB/s,
+//  b. Cairn: core/log's PartitionLog driven by FileDisk, 1 KiB batches appended by (D+1)*G
+//     closed-loop producers (D = commitDepth commits in flight, one group accumulating), so group
+//     commit puts G batches (W = G KiB) into each durable write. MB/s,
 //     records/s, append-to-durable latency p50/p99, average write size, main-thread busy share,
 //     and b/a. Two tables: a fresh log (default config, every segment new space) and the steady
 //     state of a log bounded by retention, with segment recycling on (rc) and off (ret).
@@ -12,7 +13,7 @@
 //  d. recovery: 1 GiB written through the log, no extra checkpoint, FileDisk closed as by a crash
 //     after the last sync; a fresh PartitionLog on the same directory is timed to 'ready'.
 //
-// Flags: --quick (a short smoke run), --no-spares (FileDisk zeroes new segments inline),
+// Flags: --quick (a short smoke run), --depth=N (commitDepth of the b rows; default the log's, 2), --no-spares (FileDisk zeroes new segments inline),
 // --no-fuse (FileDisk runs every write and fdatasync separately, FDISK-8 off), --ops
 // (per-op-kind counts and mean times of the b rows), --segment-mib=N (segment.bytes of the b rows;
 // e.g. 1024: the window then writes into space zero-filled before it and never rolls, which
@@ -20,6 +21,7 @@
 // Everything happens under one mkdtemp directory in os.tmpdir(), deleted at the end.
 
 import { open, mkdtemp, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeLength, type DiskOp, type Effect } from '../core/io.ts';
@@ -390,6 +392,34 @@ export const measureLimit = async (dir: string, writeBytes: number, ms: number, 
   return { mbps: (n * writeBytes) / MiB / (elapsed / 1000), opsPerSec: n / (elapsed / 1000) };
 };
 
+/**
+ * a with `depth` writes in flight: W-byte writes on an O_DSYNC handle rewriting a zero-filled
+ * 64 MiB file, `depth` at a time (what a pipelined log, commitDepth = depth, can use).
+ */
+export const measureOverlap = async (dir: string, writeBytes: number, ms: number, depth: number): Promise<Rate> => {
+  const fileBytes = 64 * MiB;
+  const path = join(dir, `overlap-${writeBytes}`);
+  await zeroFill(path, fileBytes);
+  const fh = await open(path, constants.O_RDWR | constants.O_DSYNC);
+  const buf = new Uint8Array(writeBytes).fill(0x62);
+  let n = 0;
+  let at = 0;
+  const t0 = performance.now();
+  const worker = async (): Promise<void> => {
+    while (performance.now() - t0 < ms) {
+      const pos = at;
+      at = at + 2 * writeBytes > fileBytes ? 0 : at + writeBytes;
+      await fh.write(buf, 0, writeBytes, pos);
+      n++;
+    }
+  };
+  await Promise.all(Array.from({ length: depth }, worker));
+  const elapsed = performance.now() - t0;
+  await fh.close();
+  await rm(path);
+  return { mbps: (n * writeBytes) / MiB / (elapsed / 1000), opsPerSec: n / (elapsed / 1000) };
+};
+
 // ---------------------------------------------------------------------------------------------
 // b. appends with group commit
 
@@ -461,8 +491,9 @@ const percentile = (xs: Float64Array, n: number, p: number): number => {
 };
 
 /**
- * 2*G closed-loop producers, started so that G are in flight and G wait (one primer batch goes
- * first alone): each commit then carries G batches. Returns once all producers stopped.
+ * (commitDepth+1)*G closed-loop producers, started so that commitDepth groups of G are in flight
+ * and G wait (one primer batch goes first alone): each commit then carries G batches. Returns
+ * once all producers stopped.
  */
 export const measureAppend = async (
   dir: string,
@@ -473,7 +504,7 @@ export const measureAppend = async (
   steady: Steady | null = null,
 ): Promise<AppendResult> => {
   if (group % recordsPerBatch !== 0) throw new Error('group must be a multiple of recordsPerBatch');
-  const producers = group / recordsPerBatch; // per half: G records in flight, G waiting
+  const producers = group / recordsPerBatch; // per wave: G records in flight, G waiting
   const data = join(dir, `append-${group}`);
   const disk = new FileDisk(data, diskOptions);
   const host = new LogHost(disk, benchConfig(steady === null ? config : { ...config, ...steadyConfig(config, steady) }));
@@ -487,10 +518,11 @@ export const measureAppend = async (
   const loop = new ClosedLoop(host, template, Infinity, (ms) => {
     if (measuring && measured < latencies.length) latencies[measured++] = ms;
   });
-  const second = Array.from({ length: producers }, () => loop.producer());
+  // commitDepth waves of G records in flight and one accumulating: each commit then carries G.
+  const later = Array.from({ length: producers * host.log.config.commitDepth }, () => loop.producer());
   host.appendCopy(template, () => {
     host.tick();
-    for (const go of second) go();
+    for (const go of later) go();
   });
   for (let i = 0; i < producers; i++) loop.producer()();
   await sleep(o.warmupMs);
@@ -753,7 +785,12 @@ export const run = async (args: string[]): Promise<void> => {
   diskOptions = { spares: !args.includes('--no-spares'), fuseSync: !args.includes('--no-fuse') };
   timeOps = args.includes('--ops');
   const segArg = args.find((a) => a.startsWith('--segment-mib='));
-  segmentOverride = segArg === undefined ? {} : { segmentBytes: Number(segArg.slice(14)) * MiB };
+  const depthArg = args.find((a) => a.startsWith('--depth='));
+  segmentOverride = {
+    ...(segArg === undefined ? {} : { segmentBytes: Number(segArg.slice(14)) * MiB }),
+    ...(depthArg === undefined ? {} : { commitDepth: Number(depthArg.slice(8)) }),
+  };
+  const depth = segmentOverride.commitDepth ?? benchConfig().commitDepth;
   const dir = await mkdtemp(join(tmpdir(), 'cairn-bench-'));
   const started = performance.now();
   try {
@@ -761,8 +798,15 @@ export const run = async (args: string[]): Promise<void> => {
     console.log('a = write+fdatasync limit rewriting a preallocated file (raw FileHandle, no Cairn code); a\' = the same into new sparse files');
     console.log('b = PartitionLog + FileDisk, group commit; main = share of the b window the main thread was busy');
     console.log('b/a = best b over best a; pair = median over rounds of b/a within one round (a and b adjacent in time)');
-    console.log('group = 1 KiB records per write (2*group/r_bat closed-loop producers, each appending r_bat-record batches)');
+    console.log(`group = 1 KiB records per write ((commitDepth+1)*group/r_bat closed-loop producers, each appending r_bat-record batches); commitDepth ${depth}`);
     console.log(`best of ${o.rounds} alternating rounds each (a ${o.limitMs} ms, b ${o.appendMs} ms after ${o.warmupMs} ms warm-up)\n`);
+    const overlap: string[] = [];
+    for (const g of [64, 256]) {
+      const one = await measureOverlap(dir, g * KiB, o.limitMs, 1);
+      const two = await measureOverlap(dir, g * KiB, o.limitMs, 2);
+      overlap.push(`${g} KiB ${f1(one.mbps)} -> ${f1(two.mbps)} MB/s (x${f2(two.mbps / one.mbps)})`);
+    }
+    console.log(`the disk with O_DSYNC writes overlapped (raw, rewriting a zero-filled file), 1 -> 2 in flight: ${overlap.join('; ')}\n`);
     console.log('fresh log: every segment is new space (default config: segmentRecycling off, no retention)');
     console.log(header());
     const ratios: string[] = [];

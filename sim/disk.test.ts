@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { DiskOp, DiskResult } from '../core/io.ts';
-import { SimDisk } from './disk.ts';
+import { SimDisk, inProgressRun } from './disk.ts';
 import { makeSimRng } from './rng.ts';
 
 const bytes = (...xs: number[]): Uint8Array => Uint8Array.from(xs);
@@ -386,4 +386,36 @@ test('same seed and ops give the same disk; different seeds may differ (DISK-4)'
   };
   assert.equal(run(11), run(11));
   assert.notEqual(run(11), run(12));
+});
+
+test('DISK-5: a durable write is synced when it completes; DISK-1: overlapped durable writes in progress land independently', () => {
+  const d0 = fresh('dw');
+  ok(d0, { kind: 'write', file: 'f', offset: 0, data: bytes(1, 2), sync: true });
+  ok(d0, { kind: 'syncDir', dir: '' });
+  d0.crash();
+  assert.deepEqual(read(d0, 'f'), [1, 2], 'durable once completed');
+
+  const w1: DiskOp = { kind: 'write', file: 'f', offset: 2, data: bytes(3, 3, 3, 3), sync: true };
+  const w2: DiskOp = { kind: 'write', file: 'f', offset: 6, data: bytes(4, 4, 4, 4), sync: true };
+  const other: DiskOp = { kind: 'sync', file: 'f' };
+  assert.deepEqual(inProgressRun([w1, w2, other, w1]), [w1, w2], 'a run of durable writes to one file');
+  assert.deepEqual(inProgressRun([other, w1]), [other]);
+  assert.deepEqual(inProgressRun([w1, { ...w2, file: 'g' }]), [w1]);
+  const seen = new Set<string>();
+  for (let seed = 0; seed < 200; seed++) {
+    const d = fresh(`dw-${seed}`);
+    ok(d, { kind: 'write', file: 'f', offset: 0, data: bytes(1, 2), sync: true });
+    ok(d, { kind: 'syncDir', dir: '' });
+    d.crash([w1, w2]);
+    const got = read(d, 'f');
+    assert.deepEqual(got.slice(0, 2), [1, 2], 'completed data survives');
+    assert.ok(got.length <= 10);
+    const fate = (from: number, v: number): string => {
+      const part = got.slice(from, from + 4);
+      return part.length === 0 || part.every((x) => x === 0) ? 'lost' : part.length === 4 && part.every((x) => x === v) ? 'whole' : 'torn';
+    };
+    seen.add(`${fate(2, 3)}/${fate(6, 4)}`);
+  }
+  for (const combo of ['lost/whole', 'whole/lost', 'whole/whole', 'lost/lost']) assert.ok(seen.has(combo), `${combo} in ${[...seen]}`);
+  assert.ok([...seen].some((c) => c.includes('torn')));
 });

@@ -13,7 +13,13 @@
 // Invariants:
 //  DISK-1  After crash(), every file's contents equal its contents at its last completed sync,
 //          except that the last unsynced write, if it is the file's last change, may land torn
-//          (a prefix of it, or a prefix plus garbage) within that write's byte range.
+//          (a prefix of it, or a prefix plus garbage) within that write's byte range; and each
+//          durable write the driver names as still in progress (a run of them may overlap, see
+//          core/io.ts) lands whole, torn or not at all, independently of the others: a later one
+//          may survive an earlier one.
+//  DISK-5  A durable write (`write` with `sync`) is a write followed by a sync of its file (this
+//          model syncs the whole file, which the contract allows: it promises at least the
+//          write's own bytes).
 //  DISK-2  After crash(), each name resolves as of the last syncDir of its directory, plus some
 //          prefix (in issue order) of later creates/renames/removes; a rename is never split
 //          (unless a syncDir of just one of its two directories already made half of it durable).
@@ -149,6 +155,23 @@ const validRange = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
 const EMPTY: DiskResult = Object.freeze({});
 const DEFAULT_LATENCY_MS: NonNullable<DiskFaultConfig['latencyMs']> = { min: 0.05, max: 0.5 };
 
+/**
+ * The ops that may be in progress together at the head of a node's not-yet-completed disk ops
+ * (core/io.ts): a leading run of durable writes to one file, else just the head.
+ */
+export const inProgressRun = (pending: readonly DiskOp[]): DiskOp[] => {
+  const first = pending[0];
+  if (first === undefined) return [];
+  if (first.kind !== 'write' || first.sync !== true) return [first];
+  let n = 1;
+  while (n < pending.length) {
+    const op = pending[n];
+    if (op === undefined || op.kind !== 'write' || op.sync !== true || op.file !== first.file) break;
+    n++;
+  }
+  return pending.slice(0, n);
+};
+
 export class SimDisk {
   private readonly rng: SimRng;
   private faults: DiskFaultConfig;
@@ -186,8 +209,10 @@ export class SimDisk {
 
   execute(op: DiskOp): DiskExecResult {
     switch (op.kind) {
-      case 'write':
-        return this.opWrite(op.file, op.offset, op.data);
+      case 'write': {
+        const r = this.opWrite(op.file, op.offset, op.data);
+        return r.ok && op.sync === true ? this.opSync(op.file) : r; // DISK-5
+      }
       case 'sync':
         return this.opSync(op.file);
       case 'syncDir':
@@ -373,8 +398,11 @@ export class SimDisk {
   // -------------------------------------------------------------------------------------------
   // Crash and at-rest faults
 
-  /** Power loss: see DISK-1 and DISK-2. */
-  crash(): void {
+  /**
+   * Power loss: see DISK-1 and DISK-2. `inProgress`: durable writes the driver had started (or
+   * could have) but not completed; each lands whole, torn or not at all, after the rollback.
+   */
+  crash(inProgress: readonly DiskOp[] = []): void {
     const keep = this.rng.int(0, this.journal.length);
     for (let i = 0; i < keep; i++) for (const c of this.journal[i]) this.applyDurable(c);
     this.journal = [];
@@ -386,6 +414,19 @@ export class SimDisk {
         seen.add(inode);
         this.crashInode(inode);
       }
+    }
+    for (const op of inProgress) {
+      if (op.kind !== 'write' || op.sync !== true || !isWriteData(op.data)) continue;
+      const inode = this.live.get(op.file);
+      const data = gather(op.data);
+      if (inode === undefined || data.length === 0 || op.offset + data.length > MAX_FILE_BYTES) continue;
+      const fate = this.rng.int(0, 2); // 0 lost, 1 whole, 2 torn
+      if (fate === 0) continue;
+      const keep = fate === 1 ? data.length : this.rng.int(0, data.length - 1);
+      const landed = data.slice(0, keep);
+      if (fate === 2 && this.rng.chance(0.5)) for (let i = this.rng.int(0, keep); i < keep; i++) landed[i] = this.rng.int(0, 255);
+      if (landed.length > 0) inode.write(op.offset, landed);
+      inode.undo = [];
     }
   }
 

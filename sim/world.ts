@@ -20,7 +20,7 @@
 
 import type { ConnId, DiskOp, DiskOpId, DiskOpKind, Effect, Input, Machine, NodeId } from '../core/io.ts';
 import { NodeClock } from './clock.ts';
-import { type DiskExecResult, type DiskFaultConfig, SimDisk } from './disk.ts';
+import { type DiskExecResult, type DiskFaultConfig, SimDisk, inProgressRun } from './disk.ts';
 import { type BreakReason, type Connection, type Endpoint, type NetworkConfig, SimNetwork } from './network.ts';
 import { makeSimRng, type SimRng } from './rng.ts';
 import { type ScheduledEvent, Scheduler } from './scheduler.ts';
@@ -76,6 +76,8 @@ interface NodeState<Msg, Req, Res> {
   readonly disk: SimDisk;
   readonly timers: Map<string, TimerEntry>;
   diskQueue: PendingDisk[];
+  /** The op the disk is carrying out (applied when it started), if busy. */
+  diskRunning: DiskOp | undefined;
   diskHead: number;
   diskBusy: boolean;
   paused: boolean;
@@ -174,6 +176,7 @@ export class World<Msg = unknown, Req = unknown, Res = unknown> {
       disk: new SimDisk(this.rng.fork(`disk/${id}`), opts.disk),
       timers: new Map(),
       diskQueue: [],
+      diskRunning: undefined,
       diskHead: 0,
       diskBusy: false,
       paused: false,
@@ -293,14 +296,19 @@ export class World<Msg = unknown, Req = unknown, Res = unknown> {
     n.life++;
     for (const t of n.timers.values()) this.scheduler.cancel(t.ev);
     n.timers.clear();
+    // DISK-1: durable writes queued behind a running one may have been in progress with it (the
+    // running op was applied when it started).
+    const running = n.diskBusy ? n.diskRunning : undefined;
+    const overlapped = running === undefined ? [] : inProgressRun([running, ...n.diskQueue.slice(n.diskHead).map((p) => p.op)]).slice(1);
     n.diskQueue = [];
     n.diskHead = 0;
     n.diskBusy = false;
+    n.diskRunning = undefined;
     n.held = [];
     n.paused = false;
     this.scheduler.cancel(n.resumeEv);
     n.resumeEv = undefined;
-    if (!opts.keepPageCache) n.disk.crash();
+    if (!opts.keepPageCache) n.disk.crash(overlapped);
     this.network.breakEndpoint(id);
   }
 
@@ -499,6 +507,7 @@ export class World<Msg = unknown, Req = unknown, Res = unknown> {
     const res = n.disk.execute(p.op);
     const latencyMs = n.disk.latencyMs(p.op);
     n.diskBusy = true;
+    n.diskRunning = p.op;
     const life = n.life;
     this.scheduler.after(latencyMs, () => {
       if (n.life !== life) return; // crashed meanwhile (WORLD-3)

@@ -3,7 +3,7 @@
 // builder, and a plain in-memory model. The property runner lives in log-property.ts-style form
 // here so scripts/sweep-log.ts can run thousands of sequences.
 import type { Effect, Stamp } from '../io.ts';
-import { SimDisk, type DiskFaultConfig } from '../../sim/disk.ts';
+import { SimDisk, inProgressRun, type DiskFaultConfig } from '../../sim/disk.ts';
 import { makeSimRng, type SimRng } from '../../sim/rng.ts';
 import { encodeBatch } from '../records/batch.ts';
 import { logConfig, type LogConfig } from './config.ts';
@@ -98,8 +98,9 @@ export class LogDriver {
     return hit.result;
   }
 
+  /** Power loss: the durable writes that may have been in progress together land or not (DISK-1). */
   crash(): void {
-    this.disk.crash();
+    this.disk.crash(inProgressRun(this.pending.map((p) => p.op.op)));
     this.boot();
   }
 }

@@ -91,7 +91,7 @@ const healthy = (m: Model, r: Real): void => {
 const reconcile = (m: Model, r: Real, durable: number): void => {
   const log = r.d.log;
   assert.ok(log.logEndOffset >= durable, `LOG-2 durable ${durable} survives (LEO ${log.logEndOffset})`);
-  assert.ok(log.logEndOffset <= m.leo, 'nothing beyond what was appended');
+  assert.ok(log.logEndOffset <= m.leo, `nothing beyond what was appended (LEO ${log.logEndOffset}, appended ${m.leo})`);
   const cut = m.batches.findIndex((b) => b.base >= log.logEndOffset);
   if (cut >= 0) m.batches = m.batches.slice(0, cut);
   const lastEnd = m.batches.length > 0 ? m.batches[m.batches.length - 1].last + 1 : log.logEndOffset;
@@ -408,6 +408,16 @@ export class CrashCmd implements Cmd {
   toString = (): string => `crash(${this.stepsBefore}${this.corruptTail >= 0 ? `,corrupt@${this.corruptTail.toFixed(3)}` : ''})`;
 }
 
+/** Several commands as one (a crash right behind appends left in flight: LOG-4's pipeline). */
+export class SeqCmd implements Cmd {
+  constructor(readonly cmds: readonly Cmd[]) {}
+  check = (): boolean => true;
+  run(m: Model, r: Real): void {
+    for (const c of this.cmds) c.run(m, r);
+  }
+  toString = (): string => this.cmds.map(String).join(';');
+}
+
 const frac = fc.integer({ min: 0, max: 999 }).map((n) => n / 1000);
 
 const appendArb = fc
@@ -430,6 +440,8 @@ export const commandArb = fc.commands(
     frac.map((f) => new TruncateCmd(f)),
     fc.integer({ min: 0, max: 5000 }).map((ms) => new RetentionCmd(ms)),
     fc.tuple(fc.integer({ min: 0, max: 10 }), fc.oneof(fc.constant(-1), frac)).map(([s, c]) => new CrashCmd(s, c)),
+    // Two or three commits in flight, then power loss (each durable write lands, tears or not).
+    fc.tuple(fc.array(appendArb.map((a) => new AppendCmd(a.counts, a.valueBytes, a.bumpEpoch, false)), { minLength: 2, maxLength: 3 }), fc.integer({ min: 0, max: 2 })).map(([as, steps]) => new SeqCmd([...as, new CrashCmd(steps, -1)])),
   ],
   { maxCommands: 80, size: 'max' },
 );

@@ -20,29 +20,67 @@ test('empty log starts ready at offset 0', () => {
   assert.equal(d.take('ready').length, 1);
 });
 
-test('append stamps offsets and group-commits: one write + one sync while a commit is in flight', () => {
-  const { d } = newDriver(2);
+/** A disk op as a string: kind, '+sync' for a durable write. */
+const opName = (p: { op: { op: { kind: string; sync?: boolean } } }): string => p.op.op.kind + (p.op.op.sync === true ? '+sync' : '');
+
+test('append stamps offsets and group-commits: one durable write while a commit is in flight (commitDepth 1)', () => {
+  const { d } = newDriver(2, smallConfig({ commitDepth: 1 }));
   const r1 = d.log.append(makeBatch(3, 100, 1), 5, d.stamp());
   assert.equal(r1.error, 'NONE');
   assert.deepEqual([r1.baseOffset, r1.lastOffset], [0, 2]);
   d.push(r1.effects);
-  assert.deepEqual(r1.effects.map((e) => (e.tag === 'Disk' ? e.op.kind : e.tag)), ['write', 'sync']);
+  assert.deepEqual(d.pending.map(opName), ['write+sync'], 'one op: the write syncs itself');
   const r2 = d.log.append(makeBatch(2, 101, 2), 5, d.stamp());
   const r3 = d.log.append(makeBatch(1, 102, 3), 5, d.stamp());
   assert.deepEqual([r2.effects.length, r3.effects.length], [0, 0]);
-  d.stepOne(); // write
   assert.equal(d.log.durableOffset, 0);
-  d.stepOne(); // sync -> durable 3, next commit goes out
+  d.stepOne(); // durable write -> durable 3, the next commit (both batches) goes out
   assert.equal(d.log.durableOffset, 3);
-  assert.deepEqual(d.pending.map((p) => p.op.op.kind), ['write', 'sync']);
+  assert.deepEqual(d.pending.map(opName), ['write+sync']);
   d.drain();
   assert.equal(d.log.durableOffset, 6);
   assert.deepEqual(d.take('durable').map((e) => (e.kind === 'durable' ? e.offset : -1)), [3, 6]);
   assert.deepEqual(d.log.epochs.cache.all(), [{ epoch: 5, startOffset: 0 }]);
 });
 
+test('LOG-4: with commitDepth 2 a second commit overlaps the first; durability advances in order', () => {
+  const { d } = newDriver(2, smallConfig({ commitDepth: 2 }));
+  d.push(d.log.append(makeBatch(1, 100, 1), 0, d.stamp()).effects);
+  d.push(d.log.append(makeBatch(1, 101, 2), 0, d.stamp()).effects);
+  assert.deepEqual(d.pending.map(opName), ['write+sync', 'write+sync'], 'the second commit did not wait');
+  for (const t of [3, 4]) assert.equal(d.log.append(makeBatch(1, 102, t), 0, d.stamp()).effects.length, 0, 'two in flight: group');
+  d.stepOne();
+  assert.equal(d.log.durableOffset, 1);
+  assert.deepEqual(d.pending.map(opName), ['write+sync', 'write+sync'], 'the third commit carries both queued batches');
+  d.drain();
+  assert.deepEqual(d.take('durable').map((e) => (e.kind === 'durable' ? e.offset : -1)), [1, 2, 4]);
+  assert.deepEqual(offsetsOf(d.read(0, 1 << 20).chunks), [0, 1, 2, 3]);
+});
+
+test('LOG-4: a commit over pipelineMaxBytes, or one that rolls, waits for the commits in flight', () => {
+  const { d } = newDriver(2, smallConfig({ commitDepth: 2, pipelineMaxBytes: 200 }));
+  d.push(d.log.append(makeBatch(1, 100, 1), 0, d.stamp()).effects);
+  const big = d.log.append(makeBatch(1, 101, 2, 300), 0, d.stamp());
+  assert.equal(big.effects.length, 0, 'over pipelineMaxBytes: not overlapped');
+  d.push(big.effects);
+  d.stepOne();
+  assert.deepEqual(d.pending.map(opName), ['write+sync'], 'it goes out alone once the first completed');
+  d.drain();
+  // A roll: the segment (4096 bytes) fills up; the rolling commit is not queued behind one in flight.
+  const oldFile = d.log.activeSegment.logFile;
+  for (let i = 0; d.log.segments.length === 1; i++) d.push(d.log.append(makeBatch(1, 102, i, 100), 0, d.stamp()).effects);
+  assert.deepEqual(d.pending.map(opName), ['write+sync', 'write+sync'], 'two in flight, the roll queued');
+  const trimAt = (): number => d.pending.findIndex((p) => p.op.op.kind === 'truncate' && 'file' in p.op.op && p.op.op.file === oldFile);
+  while (trimAt() < 0 && d.stepOne());
+  const kinds = d.pending.map(opName);
+  assert.ok(trimAt() >= 0, 'the roll trims the old segment');
+  assert.ok(!kinds.slice(0, trimAt()).includes('write+sync'), `roll ops queued behind a durable write: ${kinds}`);
+  d.drain();
+  assert.equal(d.log.durableOffset, d.log.logEndOffset);
+});
+
 test('LOG-9: a commit writes the batches themselves: adjacent views merge, separate buffers are gathered', () => {
-  const { d } = newDriver(2);
+  const { d } = newDriver(2, smallConfig({ commitDepth: 1 }));
   d.push(d.log.append(makeBatch(1, 100, 0), 0, d.stamp()).effects); // first commit, in flight
   const a = makeBatch(1, 101, 1);
   const b = makeBatch(2, 102, 2);
@@ -53,8 +91,7 @@ test('LOG-9: a commit writes the batches themselves: adjacent views merge, separ
   const vb = slab.subarray(a.length, a.length + b.length);
   const c = makeBatch(1, 103, 3);
   for (const batch of [va, vb, c]) assert.equal(d.log.append(batch, 0, d.stamp()).error, 'NONE');
-  d.stepOne(); // write
-  d.stepOne(); // sync: the second commit goes out
+  d.stepOne(); // the first commit's durable write: the second commit goes out
   const write = d.pending[0]!.op.op;
   assert.equal(write.kind, 'write');
   if (write.kind !== 'write') return;

@@ -9,8 +9,11 @@
 //        is present bit-exact (torn/corrupt tails above it are truncated, never served).
 //  LOG-3 offsets are dense per append and strictly increasing across the log; logStartOffset <=
 //        highWatermark <= logEndOffset; durableOffset <= logEndOffset.
-//  LOG-4 group commit: at most one commit (writes + one sync per touched segment) is in flight;
-//        appends meanwhile accumulate and go out as ONE write + ONE sync when it completes.
+//  LOG-4 group commit: appends accumulate while commits are in flight and go out together as ONE
+//        commit. A commit is one durable write (write + sync in one op) when it can be; up to
+//        commitDepth such commits of <= pipelineMaxBytes may be in flight at once (the disk
+//        overlaps them); any other commit (a roll, several writes, flush.messages > 1) is issued
+//        only when none is in flight. Durability advances in commit order (completions are FIFO).
 //  LOG-5 the active segment is never deleted by retention; only whole segments below
 //        min(highWatermark, durableOffset) and below logStartOffset are deleted.
 //  LOG-6 a segment is trusted without a scan at recovery only if it lies wholly below the
@@ -42,6 +45,11 @@
 //        crash tears the terminator, the stale batch behind it fails the offset check (REC-LOG)
 //        and recovery truncates there as for any torn tail (above the durable offset: the tear
 //        hit an unsynced write).
+//  SEG-5 after a crash, the span pipelined commits could have written past the durable end
+//        (commitDepth x (pipelineMaxBytes + 12), depth at least 2) is zero past the recovered end:
+//        fresh segments are truncated and re-extended there, a recycled one gets that span
+//        zeroed. Else a commit that landed past a lost one could, once the log re-grows over the
+//        gap to exactly its position, be read back with the very next offset and a valid CRC.
 // Faults survived: crash with unsynced or torn writes, bit-rot (CRC on every disk read and scan),
 // failed reads (typed error), failed writes/syncs (the log goes offline: KAFKA_STORAGE_ERROR).
 import { gather, type DiskError, type DiskOpId, type DiskOpKind, type DiskResult, type Effect, type Stamp, type WriteData } from '../io.ts';
@@ -74,6 +82,8 @@ interface Commit {
   syncedEnd: number;
   /** A roll happened: advance the recovery point once everything before it is synced. */
   rolled: boolean;
+  /** One durable write that may be in flight together with others like it (LOG-4). */
+  piped: boolean;
 }
 
 /** A DiskDone / DiskFailed input (the io.ts Input works as is; stamps are not needed). */
@@ -105,7 +115,8 @@ export class PartitionLog {
   events: LogEvent[] = [];
   private queued: Action[] = [];
   private pendingBytes = 0;
-  private inflight: Commit | null = null;
+  /** Commits in flight, oldest first (LOG-4: completions arrive in this order). */
+  private inflight: Commit[] = [];
   private pendingTruncate = -1;
   private busyJobs = 0;
   /** Disk read walks in progress; a compaction swap waits for zero (a walk must see one file). */
@@ -263,47 +274,82 @@ export class PartitionLog {
     this.queued.push({ kind: 'roll', old, next });
   }
 
-  /** Emits everything queued as one commit if none is in flight (LOG-4). */
+  /**
+   * Emits everything queued as one commit (LOG-4): when none is in flight, or — pipelined — when
+   * it is one durable write of at most pipelineMaxBytes and fewer than commitDepth commits, all
+   * such writes, are in flight.
+   */
   private commit(): void {
-    if (this.inflight !== null || this.state !== 'ready') return;
+    if (this.state !== 'ready') return;
     if (this.queued.length === 0 && !(this.flushRequested && this.dirty !== null)) return;
+    const single = this.durableWriteAction();
+    if (this.inflight.length > 0) {
+      if (single === null || !single.piped || this.inflight.length >= this.config.commitDepth) return;
+      for (const c of this.inflight) if (!c.piped) return;
+    }
     const actions = this.queued;
     this.queued = [];
     this.pendingBytes = 0;
-    const commit: Commit = { endOffset: this.writtenOffset, syncedEnd: this.durableOffset, rolled: false };
+    const commit: Commit = { endOffset: this.writtenOffset, syncedEnd: this.durableOffset, rolled: false, piped: false };
     let lastOp = -1;
-    for (const a of actions) {
-      if (a.kind === 'data') {
-        // SEG-4: on a recycled file the write carries the zero terminator as its last chunk (one
-        // write: a separate write op would cost a syscall and FileDisk's write+sync fusion).
-        const tail = a.seg.dirtyTail ? Math.max(0, Math.min(TERMINATOR.length, this.config.segmentBytes - a.position - a.bytes)) : 0;
-        const data = writeData(a.views, a.bytes, tail);
-        lastOp = this.q.emit({ kind: 'write', file: a.seg.logFile, offset: a.position, data });
-        a.seg.writtenBytes = Math.max(a.seg.writtenBytes, a.position + a.bytes);
-        commit.endOffset = a.endOffset;
-        this.writtenOffset = a.endOffset;
-        this.dirty = a.seg;
-      } else {
-        if (this.dirty !== null && this.dirty !== a.old) throw new Error('LOG-4: unsynced writes outside the rolled segment');
-        lastOp = this.emitRoll(a.old, a.next); // syncs everything written to the old segment
+    if (single !== null) {
+      // One data write that syncs itself (io contract: a durable write covers its own bytes):
+      // the whole commit is one op, so the disk may overlap it with the commits before it.
+      const a = single.action;
+      lastOp = this.q.emit({ kind: 'write', file: a.seg.logFile, offset: a.position, data: this.commitData(a), sync: true });
+      a.seg.writtenBytes = Math.max(a.seg.writtenBytes, a.position + a.bytes);
+      commit.endOffset = commit.syncedEnd = this.writtenOffset = a.endOffset;
+      commit.piped = single.piped;
+    } else {
+      for (const a of actions) {
+        if (a.kind === 'data') {
+          lastOp = this.q.emit({ kind: 'write', file: a.seg.logFile, offset: a.position, data: this.commitData(a) });
+          a.seg.writtenBytes = Math.max(a.seg.writtenBytes, a.position + a.bytes);
+          commit.endOffset = a.endOffset;
+          this.writtenOffset = a.endOffset;
+          this.dirty = a.seg;
+        } else {
+          if (this.dirty !== null && this.dirty !== a.old) throw new Error('LOG-4: unsynced writes outside the rolled segment');
+          lastOp = this.emitRoll(a.old, a.next); // syncs everything written to the old segment
+          this.dirty = null;
+          commit.syncedEnd = commit.endOffset;
+          commit.rolled = true;
+        }
+      }
+      if (this.dirty !== null && this.shouldSyncNow(commit.endOffset)) {
+        lastOp = this.q.emit({ kind: 'sync', file: this.dirty.logFile });
         this.dirty = null;
         commit.syncedEnd = commit.endOffset;
-        commit.rolled = true;
       }
-    }
-    if (this.dirty !== null && this.shouldSyncNow(commit.endOffset)) {
-      lastOp = this.q.emit({ kind: 'sync', file: this.dirty.logFile });
-      this.dirty = null;
-      commit.syncedEnd = commit.endOffset;
     }
     if (lastOp < 0) throw new Error('LOG-4: empty commit');
     if (commit.syncedEnd > this.durableOffset) {
       this.lastSyncMs = this.nowMs;
       this.flushRequested = false;
     }
-    this.inflight = commit;
+    this.inflight.push(commit);
     this.q.attach(lastOp, () => this.onCommitSynced(commit));
     this.tail.evict(this.writtenOffset);
+  }
+
+  /**
+   * The queued commit as one durable write, if it can be: a single data action, to a segment
+   * with no unsynced write before it, that the flush policy syncs now. `piped`: small enough to
+   * overlap other commits (pipelineMaxBytes bounds what recovery must re-zero, SEG-5).
+   */
+  private durableWriteAction(): { action: Extract<Action, { kind: 'data' }>; piped: boolean } | null {
+    if (this.queued.length !== 1 || this.dirty !== null) return null;
+    const a = this.queued[0];
+    if (a.kind !== 'data' || !this.shouldSyncNow(a.endOffset)) return null;
+    return { action: a, piped: this.config.commitDepth > 1 && a.bytes <= this.config.pipelineMaxBytes };
+  }
+
+  /** A data action's write: its views, plus SEG-4's terminator on a segment with a dirty tail. */
+  private commitData(a: Extract<Action, { kind: 'data' }>): WriteData {
+    // SEG-4: on a recycled file the write carries the zero terminator as its last chunk (one
+    // write: a separate write op would cost a syscall and the write's own sync).
+    const tail = a.seg.dirtyTail ? Math.max(0, Math.min(TERMINATOR.length, this.config.segmentBytes - a.position - a.bytes)) : 0;
+    return writeData(a.views, a.bytes, tail);
   }
 
   /** flush.messages / flush.ms policy; the default (1) syncs every commit. */
@@ -332,9 +378,9 @@ export class PartitionLog {
   }
 
   private onCommitSynced(commit: Commit): void {
-    if (this.inflight !== commit) throw new Error('LOG-4: completion of a commit not in flight');
-    this.inflight = null;
-    if (this.state !== 'ready') return; // an earlier op of this commit failed: nothing is durable
+    if (this.state !== 'ready') return; // an earlier op failed: nothing more becomes durable
+    if (this.inflight[0] !== commit) throw new Error('LOG-4: completion of a commit not in flight');
+    this.inflight.shift();
     const end = Math.min(commit.syncedEnd, this.logEndOffset);
     if (end > this.durableOffset) {
       this.durableOffset = end;
@@ -654,7 +700,7 @@ export class PartitionLog {
   }
 
   private runDeferred(): void {
-    if (this.pendingTruncate < 0 || this.inflight !== null || this.queued.length > 0 || this.busyJobs > 0) return;
+    if (this.pendingTruncate < 0 || this.inflight.length > 0 || this.queued.length > 0 || this.busyJobs > 0) return;
     if (this.state !== 'ready') return;
     const target = this.pendingTruncate;
     if (target >= this.logEndOffset) {

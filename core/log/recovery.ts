@@ -16,6 +16,7 @@ import { CKPT_HIGH_WATERMARK, CKPT_LEADER_EPOCH, CKPT_LOG_START, CKPT_RECOVERY_P
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
 import { parseOffsetIndex } from './offset-index.ts';
 import type { PartitionLog } from './partition-log.ts';
+import type { LogConfig } from './config.ts';
 import { RECYCLE_NAME_RE, RECYCLE_SLOTS, SEGMENT_NAME_RE, Segment, segmentName, type RecycleSlot } from './segment.ts';
 import { parseTimeIndex } from './time-index.ts';
 
@@ -192,9 +193,9 @@ const scanFrom = (log: PartitionLog, found: Found[], segs: Segment[], trusted: S
     // The new active segment was trusted: its end is unknown without a scan.
     trusted.delete(i - 1);
     segs[i - 1] = new Segment(log.config.dir, segs[i - 1].baseOffset);
-    return scanSegment(log, segs[i - 1], found[i - 1].fileBytes, () => settle(log, found, segs, trusted, i, logStart, hw));
+    return scanSegment(log, segs[i - 1], found[i - 1].fileBytes, segs[i]?.baseOffset, () => settle(log, found, segs, trusted, i, logStart, hw));
   }
-  scanSegment(log, segs[i], found[i].fileBytes, (clean) => {
+  scanSegment(log, segs[i], found[i].fileBytes, segs[i + 1]?.baseOffset, (clean) => {
     if (!clean) return settle(log, found, segs, trusted, i + 1, logStart, hw);
     scanFrom(log, found, segs, trusted, i + 1, logStart, hw);
   });
@@ -203,9 +204,12 @@ const scanFrom = (log: PartitionLog, found: Found[], segs: Segment[], trusted: S
 /**
  * Scans a whole segment file with the batch walker (WALK-1's chunked reads and re-reads, SCAN-1's
  * checks), rebuilding the segment's state and the epoch cache; `clean` is false when it ended at a
- * corrupt batch (a batch whose offsets would overflow the segment's u32 space counts as one).
+ * corrupt batch (a batch whose offsets would overflow the segment's u32 space, or reach the next
+ * segment's base offset `nextBase`, counts as one: re-read, then reported). The second bound is
+ * what catches, in a compacted log (whose scan allows offset gaps), a base offset read with a
+ * flipped high bit, which the CRC does not cover.
  */
-const scanSegment = (log: PartitionLog, seg: Segment, fileBytes: number, done: (clean: boolean) => void): void => {
+const scanSegment = (log: PartitionLog, seg: Segment, fileBytes: number, nextBase: number | undefined, done: (clean: boolean) => void): void => {
   const c = log.config;
   const spec: WalkSpec = {
     file: seg.logFile,
@@ -213,7 +217,7 @@ const scanSegment = (log: PartitionLog, seg: Segment, fileBytes: number, done: (
     limitBytes: fileBytes,
     minOffset: seg.baseOffset,
     strictOffsets: c.cleanupPolicy === 'delete',
-    endOffset: seg.baseOffset + 0xffffffff, // SEG-2: canHoldOffset
+    endOffset: Math.min(seg.baseOffset + 0xffffffff, nextBase ?? Infinity), // SEG-2: canHoldOffset
     maxBatchBytes: c.segmentBytes,
     chunkBytes: SCAN_CHUNK_BYTES,
   };
@@ -262,8 +266,12 @@ const settle = (log: PartitionLog, found: Found[], segs: Segment[], trusted: Set
   }
   if (log.config.segmentRecycling && active.dirtyTail) {
     // SEG-4: the scan ended at 12 zero bytes (a terminator or a zeroed head); keep the file's
-    // allocation (and whatever stale bytes lie past the terminator) and keep terminating commits.
+    // allocation and keep terminating commits. SEG-5: a pipelined commit may have landed past a
+    // lost one, so the span commits in flight could cover is zeroed (older stale bytes beyond
+    // it hold offsets below the segment's base, REC-LOG).
     active.dirtyTail = true;
+    const span = Math.min((found[kept.length - 1]?.fileBytes ?? 0) - active.sizeBytes, unsyncedSpanBytes(log.config));
+    if (span > 0) log.q.emit({ kind: 'write', file: active.logFile, offset: active.sizeBytes, data: new Uint8Array(span) });
   } else {
     log.q.emit({ kind: 'truncate', file: active.logFile, size: active.sizeBytes });
   }
@@ -273,6 +281,13 @@ const settle = (log: PartitionLog, found: Found[], segs: Segment[], trusted: Set
   log.q.emit({ kind: 'syncDir', dir: log.config.dir });
   finish(log, logStart, hw);
 };
+
+/**
+ * SEG-5: bytes past the durable end that commits in flight at a crash may have written: up to
+ * commitDepth pipelined commits of at most pipelineMaxBytes, each with its terminator (at least
+ * a depth of 2 is assumed: the run before the crash may have had a deeper pipeline).
+ */
+export const unsyncedSpanBytes = (c: LogConfig): number => Math.max(2, c.commitDepth) * (c.pipelineMaxBytes + 12);
 
 const finish = (log: PartitionLog, logStart: number, hw: number): void => {
   const active = log.activeSegment;

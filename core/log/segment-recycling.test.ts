@@ -145,3 +145,43 @@ test('a crash at every step of a retention pass and of a roll into a slot recove
     assert.equal(at, d.log.logEndOffset, `k=${k}`);
   }
 });
+
+test('SEG-5: a pipelined commit that landed past a lost one is not resurrected after recovery', () => {
+  const { d } = newDriver('recycle-seg5', smallConfig({ segmentRecycling: true, retentionBytes: 4096, retentionMs: -1, commitDepth: 2 }));
+  for (let round = 0; round < 3; round++) {
+    appendN(d, 60, round * 1000);
+    retain(d);
+  }
+  for (let i = 0; i < 100 && !d.log.activeSegment.dirtyTail; i++) appendN(d, 1, 5000 + i); // roll into a slot
+  appendN(d, 2, 6000);
+  const end = d.log.logEndOffset;
+  // Two commits in flight: A (2 records) and B (2 records) right behind it.
+  d.push(d.log.append(makeBatch(2, d.wall, 7001, 100), 1, d.stamp()).effects);
+  d.push(d.log.append(makeBatch(2, d.wall, 7002, 100), 1, d.stamp()).effects);
+  assert.deepEqual(d.pending.map((p) => p.op.op.kind), ['write', 'write']);
+  // Power loss: A never landed, B did (the disk overlapped them).
+  assert.ok(d.disk.execute(d.pending[1]!.op.op).ok);
+  d.pending = [];
+  d.disk.crash();
+  d.boot();
+  d.drain();
+  assert.equal(d.log.logEndOffset, end, 'recovery stops where A should have been');
+  // A' is exactly A's size, and a crash tears its commit right after A' (its terminator never
+  // lands): without SEG-5's zeroing, B's stale copy would follow with the very next offset.
+  d.push(d.log.append(makeBatch(2, d.wall, 7003, 100), 1, d.stamp()).effects);
+  const w = d.pending[0]!.op.op;
+  assert.ok(w.kind === 'write' && Array.isArray(w.data), 'the data and the terminator');
+  if (w.kind !== 'write' || !Array.isArray(w.data)) return;
+  assert.ok(d.disk.execute({ kind: 'write', file: w.file, offset: w.offset, data: w.data[0]!, sync: true }).ok);
+  d.pending = [];
+  d.disk.crash();
+  d.boot();
+  d.drain();
+  assert.equal(d.log.logEndOffset, end + 2, 'B (never acknowledged, declared lost) stays lost');
+  const r = d.read(end, 1 << 20);
+  assert.equal(r.error, 'NONE');
+  let batches = 0;
+  for (const c of r.chunks) for (let off = 0; off < c.length; off += batchSizeAt(c, off)) batches++;
+  assert.equal(batches, 1);
+  assert.equal(baseOffsetAt(r.chunks[0]!, 0), end);
+});
