@@ -189,6 +189,7 @@ class LogHost {
     if (bytes > 12) {
       c.dataWrites++;
       c.dataWriteBytes += bytes;
+      if (op.kind === 'write' && op.sync === true) c.syncs++; // a durable write syncs itself
     } else if (op.kind === 'sync') c.syncs++;
   }
 
