@@ -41,9 +41,9 @@
 //    zeroing a second file inline.
 //  - FDISK-8 (write+sync in one call): a `write` whose successor in the queue is a `sync` of the
 //    same file, when that file has no other modification since its last completed sync, is
-//    carried out as one pwrite on an O_DSYNC handle (the kernel syncs the written range and the
-//    metadata needed to read it back before returning, as fdatasync would); both ops then
-//    complete, in order. The sync covers exactly what fdatasync would have: the only unsynced
+//    carried out as a durable write: one pwrite on an O_DSYNC handle (the kernel syncs the
+//    written range and the metadata needed to read it back before returning, as fdatasync
+//    would); both ops then complete, in order. The sync covers exactly what fdatasync would have: the only unsynced
 //    change to the file is that write. A failure fails both ops (the sync must never succeed
 //    after the write's durability failed). This saves the main-thread hop between the write's
 //    completion and the sync's start (with group commit the main thread is busy appending then).
@@ -316,8 +316,9 @@ export class FileDisk {
     try {
       if (sync === null) running = this.run(head.op);
       else {
+        // The file's only unsynced change will be this write: a durable write covers the sync.
         const op = head.op as Extract<DiskOp, { kind: 'write' }>;
-        running = this.write(this.path(op.file), op.offset, op.data, true);
+        running = this.durableWrite(this.path(op.file), op.offset, op.data);
       }
     } catch (err) {
       running = Promise.reject(err);
@@ -463,22 +464,20 @@ export class FileDisk {
     await Promise.allSettled(gone.map(([, fh]) => fh.close()));
   }
 
-  // write and sync: no await before the fs call when the handle is cached (see start).
-  /** `fused` (FDISK-8): through the file's O_DSYNC handle, so durable when it returns. */
-  private async write(rel: string, offset: number, data: WriteData, fused = false): Promise<DiskResult> {
+  // write, durableWrite and sync: no await before the fs call when the handle is cached (see start).
+  private async write(rel: string, offset: number, data: WriteData): Promise<DiskResult> {
     if (!isCount(offset) || !isWriteData(data)) throw new DiskFault('EINVAL');
-    this.unsynced.add(rel); // fused: until the write returned (a failure leaves it unsynced)
+    this.unsynced.add(rel);
     this.noteWrite(writeLength(data));
-    const fh = fused ? (this.cached(dsyncKey(rel)) ?? (await this.handle(rel, true, true))) : (this.cached(rel) ?? (await this.handle(rel, true)));
-    await writeFully(fh, data, offset);
-    if (fused) this.unsynced.delete(rel);
+    await writeFully(this.cached(rel) ?? (await this.handle(rel, true)), data, offset);
     return noResult;
   }
 
   /**
    * A durable write (io contract: durable when it completes, covering its own bytes): on the
    * O_DSYNC handle (FDISK-8's), or write + fdatasync without fusion. It leaves the file's other
-   * unsynced changes, if any, unsynced; a failure may leave its own pages dirty.
+   * unsynced changes, if any, unsynced; a failure may leave its own pages dirty. Also carries
+   * out a fused write+sync (FDISK-8), whose file has no other unsynced change.
    */
   private async durableWrite(rel: string, offset: number, data: WriteData): Promise<DiskResult> {
     if (!isCount(offset) || !isWriteData(data)) throw new DiskFault('EINVAL');
