@@ -76,10 +76,9 @@ interface NodeState<Msg, Req, Res> {
   readonly disk: SimDisk;
   readonly timers: Map<string, TimerEntry>;
   diskQueue: PendingDisk[];
-  /** The op the disk is carrying out (applied when it started), if busy. */
+  /** The op the disk is carrying out (applied when it started); undefined when idle. */
   diskRunning: DiskOp | undefined;
   diskHead: number;
-  diskBusy: boolean;
   paused: boolean;
   resumeEv: ScheduledEvent | undefined;
   held: (() => void)[];
@@ -178,7 +177,6 @@ export class World<Msg = unknown, Req = unknown, Res = unknown> {
       diskQueue: [],
       diskRunning: undefined,
       diskHead: 0,
-      diskBusy: false,
       paused: false,
       resumeEv: undefined,
       held: [],
@@ -298,11 +296,9 @@ export class World<Msg = unknown, Req = unknown, Res = unknown> {
     n.timers.clear();
     // DISK-1: durable writes queued behind a running one may have been in progress with it (the
     // running op was applied when it started).
-    const running = n.diskBusy ? n.diskRunning : undefined;
-    const overlapped = running === undefined ? [] : inProgressRun([running, ...n.diskQueue.slice(n.diskHead).map((p) => p.op)]).slice(1);
+    const overlapped = n.diskRunning === undefined ? [] : inProgressRun([n.diskRunning, ...n.diskQueue.slice(n.diskHead).map((p) => p.op)]).slice(1);
     n.diskQueue = [];
     n.diskHead = 0;
-    n.diskBusy = false;
     n.diskRunning = undefined;
     n.held = [];
     n.paused = false;
@@ -498,7 +494,7 @@ export class World<Msg = unknown, Req = unknown, Res = unknown> {
   }
 
   private pumpDisk(n: NodeState<Msg, Req, Res>): void {
-    if (n.diskBusy || n.diskHead >= n.diskQueue.length) return;
+    if (n.diskRunning !== undefined || n.diskHead >= n.diskQueue.length) return;
     const p = n.diskQueue[n.diskHead++];
     if (n.diskHead > 1024 && n.diskHead * 2 > n.diskQueue.length) {
       n.diskQueue = n.diskQueue.slice(n.diskHead);
@@ -506,12 +502,11 @@ export class World<Msg = unknown, Req = unknown, Res = unknown> {
     }
     const res = n.disk.execute(p.op);
     const latencyMs = n.disk.latencyMs(p.op);
-    n.diskBusy = true;
     n.diskRunning = p.op;
     const life = n.life;
     this.scheduler.after(latencyMs, () => {
       if (n.life !== life) return; // crashed meanwhile (WORLD-3)
-      n.diskBusy = false;
+      n.diskRunning = undefined;
       this.deliverDisk(n, life, p.id, p.op.kind, res);
       if (n.life === life) this.pumpDisk(n);
     });
