@@ -399,7 +399,6 @@ export class PartitionLog {
   /** Roll ops: trim the old segment, persist its indexes, create the next one (SEG-1). */
   private emitRoll(old: Segment, next: Segment): DiskOpId {
     old.sealTimeIndex();
-    old.preallocated = false;
     this.q.emit({ kind: 'truncate', file: old.logFile, size: old.sizeBytes });
     const syncId = this.q.emit({ kind: 'sync', file: old.logFile });
     this.emitIndexFiles(old);
@@ -413,7 +412,6 @@ export class PartitionLog {
     this.q.emit({ kind: 'write', file: seg.logFile, offset: 0, data: new Uint8Array(12) });
     this.q.emit({ kind: 'truncate', file: seg.logFile, size: 0 });
     this.q.emit({ kind: 'allocate', file: seg.logFile, size: this.config.segmentBytes });
-    seg.preallocated = true;
     this.q.emit({ kind: 'sync', file: seg.logFile });
     this.q.emit({ kind: 'syncDir', dir: this.config.dir });
   }
@@ -432,7 +430,6 @@ export class PartitionLog {
     this.q.emit({ kind: 'sync', file: slot.file }, undefined, failed);
     this.q.emit({ kind: 'rename', from: slot.file, to: seg.logFile }, undefined, failed);
     this.q.emit({ kind: 'allocate', file: seg.logFile, size: this.config.segmentBytes });
-    seg.preallocated = true;
     seg.dirtyTail = true;
     this.q.emit({ kind: 'sync', file: seg.logFile });
     this.q.emit({ kind: 'syncDir', dir: this.config.dir });
@@ -746,7 +743,6 @@ export class PartitionLog {
     seg.truncateTo(position, newEnd);
     this.q.emit({ kind: 'truncate', file: seg.logFile, size: position });
     this.q.emit({ kind: 'allocate', file: seg.logFile, size: this.config.segmentBytes });
-    seg.preallocated = true;
     seg.dirtyTail = false; // everything past the cut is zero again
     if (!wasActive) {
       this.emitRemove(seg.indexFile);

@@ -269,14 +269,12 @@ const settle = (log: PartitionLog, found: Found[], segs: Segment[], trusted: Set
     // allocation and keep terminating commits. SEG-5: a pipelined commit may have landed past a
     // lost one, so the span commits in flight could cover is zeroed (older stale bytes beyond
     // it hold offsets below the segment's base, REC-LOG).
-    active.dirtyTail = true;
     const span = Math.min((found[kept.length - 1]?.fileBytes ?? 0) - active.sizeBytes, unsyncedSpanBytes(log.config));
     if (span > 0) log.q.emit({ kind: 'write', file: active.logFile, offset: active.sizeBytes, data: new Uint8Array(span) });
   } else {
     log.q.emit({ kind: 'truncate', file: active.logFile, size: active.sizeBytes });
   }
   log.q.emit({ kind: 'allocate', file: active.logFile, size: log.config.segmentBytes });
-  active.preallocated = true;
   log.q.emit({ kind: 'sync', file: active.logFile });
   log.q.emit({ kind: 'syncDir', dir: log.config.dir });
   finish(log, logStart, hw);

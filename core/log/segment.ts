@@ -36,8 +36,6 @@ export class Segment {
   readonly logFile: string;
   readonly indexFile: string;
   readonly timeIndexFile: string;
-  /** Whether the file is preallocated past sizeBytes (the active segment). */
-  preallocated = false;
   /**
    * SEG-4: the file may hold stale bytes (old batches of a recycled file) past the logical end, so
    * every commit also writes a 12-byte zero terminator right after its data (see partition-log.ts).
@@ -58,7 +56,6 @@ export class Segment {
     this.indexFile = `${stem}.index`;
     this.timeIndexFile = `${stem}.timeindex`;
   }
-
 
   /** True when a batch ending at `lastOffset` still fits the u32 relative-offset space (SEG-2). */
   canHoldOffset(lastOffset: number): boolean {
