@@ -42,8 +42,7 @@ const fill = (d: LogDriver, n: number, tombstoneKey = -1): void => {
       [`k${(2 * i) % 7}`, `v${i}a`],
       [`k${(2 * i + 1) % 7}`, i === tombstoneKey ? null : `v${i}b`],
     ];
-    d.push(d.log.append(batch(1000 + i, recs), 1, d.stamp()).effects);
-    d.drain();
+    d.appendDrained(batch(1000 + i, recs), 1);
   }
   d.log.setHighWatermark(d.log.logEndOffset);
 };

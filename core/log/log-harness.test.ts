@@ -1,14 +1,14 @@
 // Test support for the partition log (no tests of its own): a driver that carries out the log's
-// disk effects on a SimDisk one at a time (as the disk contract orders them), a tiny batch
-// builder, and a plain in-memory model. The property runner lives in log-property.ts-style form
-// here so scripts/sweep-log.ts can run thousands of sequences.
+// disk effects on a SimDisk one at a time (as the disk contract orders them) and a tiny batch
+// builder. The model-based property runner is in log-model.test.ts (run by log-property.test.ts,
+// and by scripts/sweep-log.ts for thousands of sequences).
 import type { Effect, Stamp } from '../io.ts';
 import { SimDisk, inProgressRun, type DiskFaultConfig } from '../../sim/disk.ts';
 import { makeSimRng, type SimRng } from '../../sim/rng.ts';
 import { encodeBatch } from '../records/batch.ts';
 import { logConfig, type LogConfig } from './config.ts';
 import { PartitionLog } from './partition-log.ts';
-import type { LogEvent, ReadResult } from './log-types.ts';
+import type { AppendResult, LogEvent, ReadResult } from './log-types.ts';
 
 export const DIR = 'topic-0';
 
@@ -79,6 +79,29 @@ export class LogDriver {
   drain(limit = 1_000_000): void {
     for (let i = 0; i < limit && this.stepOne(); i++);
     if (this.pending.length > 0) throw new Error('drain limit reached');
+  }
+
+  /** Boots again (and drains) up to `tries` times while the log is not ready (after injected faults). */
+  restartUntilReady(tries = 20): void {
+    for (let i = 0; i < tries && this.log.state !== 'ready'; i++) {
+      this.boot();
+      this.drain();
+    }
+  }
+
+  /** Appends `batch` at leader epoch `epoch` and drains the disk; returns the append's result. */
+  appendDrained(batch: Uint8Array, epoch = 0): AppendResult {
+    const r = this.log.append(batch, epoch, this.stamp());
+    this.push(r.effects);
+    this.drain();
+    return r;
+  }
+
+  /** A retention pass with the high watermark at the log end; drains the disk. */
+  retain(): void {
+    this.log.setHighWatermark(this.log.logEndOffset);
+    this.push(this.log.applyRetention(this.stamp()));
+    this.drain();
   }
 
   take(kind: LogEvent['kind']): LogEvent[] {

@@ -8,10 +8,10 @@
 // corrupted tail batch is detected and truncated exactly at its base offset (SCAN-1).
 import fc from 'fast-check';
 import assert from 'node:assert/strict';
-import { SimDisk, type DiskFaultConfig } from '../../sim/disk.ts';
-import { makeSimRng } from '../../sim/rng.ts';
-import { BATCH_LOG_OVERHEAD, baseOffsetAt, batchSizeAt, lastOffsetDeltaAt } from '../records/batch-header.ts';
-import { LogDriver, makeBatch, smallConfig } from './log-harness.test.ts';
+import type { DiskFaultConfig } from '../../sim/disk.ts';
+import { concatBytes } from '../bytes.ts';
+import { baseOffsetAt, batchSizeAt, lastOffsetDeltaAt } from '../records/batch-header.ts';
+import { makeBatch, newDriver, smallConfig, type LogDriver } from './log-harness.test.ts';
 import { decodeBatch } from '../records/batch.ts';
 import { RECYCLE_SLOTS } from './segment.ts';
 
@@ -79,10 +79,7 @@ const modelBatchAt = (m: Model, base: number): MBatch | undefined => m.batches.f
 const healthy = (m: Model, r: Real): void => {
   if (r.d.log.state !== 'failed') return;
   const durable = r.d.log.durableOffset;
-  for (let i = 0; i < 20 && (r.d.log.state as string) !== 'ready'; i++) {
-    r.d.boot();
-    r.d.drain();
-  }
+  r.d.restartUntilReady();
   assert.equal(r.d.log.state, 'ready', 'log recovers after a restart');
   reconcile(m, r, durable);
 };
@@ -207,9 +204,7 @@ export class AppendCmd implements Cmd {
   run(m: Model, r: Real): void {
     healthy(m, r);
     const parts = this.counts.map((c, i) => makeBatch(c, r.d.wall + i, m.leo + i, this.valueBytes, r.compact ? (m.leo + i) % 5 : -1));
-    const all = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-    let at = 0;
-    for (const p of parts) all.set(p, (at += p.length) - p.length);
+    const all = concatBytes(parts);
     if (this.bumpEpoch) m.epoch++;
     const res = r.d.log.append(all, m.epoch, r.d.stamp());
     r.d.push(res.effects);
@@ -350,9 +345,7 @@ export class RetentionCmd implements Cmd {
     r.d.drain();
     healthy(m, r);
     r.d.wall += this.advanceMs;
-    r.d.log.setHighWatermark(r.d.log.logEndOffset);
-    r.d.push(r.d.log.applyRetention(r.d.stamp()));
-    r.d.drain();
+    r.d.retain();
     healthy(m, r);
     const start = r.d.log.logStartOffset;
     assert.ok(start === m.leo || m.batches.some((b) => b.base === start), 'logStart on a batch boundary');
@@ -392,10 +385,7 @@ export class CrashCmd implements Cmd {
     r.d.take('corruption');
     r.d.crash();
     r.d.drain();
-    for (let i = 0; i < 20 && r.d.log.state !== 'ready'; i++) {
-      r.d.boot();
-      r.d.drain();
-    }
+    r.d.restartUntilReady();
     const log = r.d.log;
     if (mustTruncateAt >= 0) {
       assert.equal(log.logEndOffset, mustTruncateAt, 'SCAN-1 a corrupt tail batch is truncated at its base');
@@ -476,14 +466,9 @@ export const runLogProperty = (opts: PropertyOptions): fc.RunDetails<[number, It
         cleanupPolicy: opts.compact ? 'compact' : 'delete',
         segmentRecycling: opts.recycle ?? false,
       });
-      const d = new LogDriver(new SimDisk(makeSimRng(diskSeed).fork('disk'), faults ? FAULTS : {}), cfg);
-      d.boot();
-      d.drain();
+      const { d } = newDriver(diskSeed, cfg, faults ? FAULTS : {});
+      d.restartUntilReady();
       const real: Real = { d, faults, compact: opts.compact ?? false };
-      for (let i = 0; i < 20 && d.log.state !== 'ready'; i++) {
-        d.boot();
-        d.drain();
-      }
       fc.modelRun(() => ({ model: { batches: [], leo: 0, epoch: 0 }, real }), cmds);
     }),
     { numRuns: opts.numRuns, seed: opts.seed, path: opts.path, endOnFailure: opts.path !== undefined },

@@ -110,8 +110,7 @@ test('LOG-9: a commit writes the batches themselves: adjacent views merge, separ
 test('reads: from memory and from disk, whole batches, upper bound, out of range', () => {
   const { d } = newDriver(3, smallConfig({ tailCacheBytes: 1 }));
   for (let i = 0; i < 40; i++) {
-    d.push(d.log.append(makeBatch(2, 100 + i, i, 40), 0, d.stamp()).effects);
-    d.drain();
+    d.appendDrained(makeBatch(2, 100 + i, i, 40));
   }
   assert.equal(d.log.logEndOffset, 80);
   assert.ok(d.log.segments.length > 1, 'rolled by size');
@@ -127,8 +126,7 @@ test('reads: from memory and from disk, whole batches, upper bound, out of range
 
 test('crash before sync loses only undurable data; recovery keeps the durable prefix', () => {
   const { d } = newDriver(4);
-  d.push(d.log.append(makeBatch(2, 100, 1), 0, d.stamp()).effects);
-  d.drain();
+  d.appendDrained(makeBatch(2, 100, 1));
   d.push(d.log.append(makeBatch(2, 100, 2), 0, d.stamp()).effects);
   d.stepOne(); // write only
   d.crash();
@@ -141,8 +139,7 @@ test('crash before sync loses only undurable data; recovery keeps the durable pr
 test('bit-rot in the tail is detected and truncated at recovery', () => {
   const { d } = newDriver(5);
   for (let i = 0; i < 3; i++) {
-    d.push(d.log.append(makeBatch(1, 100, i), 0, d.stamp()).effects);
-    d.drain();
+    d.appendDrained(makeBatch(1, 100, i));
   }
   const seg = d.log.activeSegment;
   const pos = seg.sizeBytes - 10;
@@ -158,8 +155,7 @@ test('compacted log: a flipped high bit in a tail batch\'s baseOffset is truncat
   // must be caught as overflowing the segment's u32 offset space (SEG-2), like any corrupt batch.
   const { d } = newDriver(5, smallConfig({ cleanupPolicy: 'compact' }));
   for (let i = 0; i < 3; i++) {
-    d.push(d.log.append(makeBatch(1, 100, i), 0, d.stamp()).effects);
-    d.drain();
+    d.appendDrained(makeBatch(1, 100, i));
   }
   const seg = d.log.activeSegment;
   d.disk.corrupt(seg.logFile, (2 * seg.sizeBytes) / 3 + 2, 1);
@@ -173,14 +169,12 @@ test('compacted log: a flipped high bit in a tail batch\'s baseOffset is truncat
 test('truncateTo removes whole batches and new appends continue', () => {
   const { d } = newDriver(6);
   for (let i = 0; i < 30; i++) {
-    d.push(d.log.append(makeBatch(2, 100, i, 60), 1, d.stamp()).effects);
-    d.drain();
+    d.appendDrained(makeBatch(2, 100, i, 60), 1);
   }
   d.push(d.log.truncateTo(11));
   d.drain();
   assert.equal(d.log.logEndOffset, 10);
-  d.push(d.log.append(makeBatch(1, 100, 99), 2, d.stamp()).effects);
-  d.drain();
+  d.appendDrained(makeBatch(1, 100, 99), 2);
   assert.deepEqual(offsetsOf(d.read(8, 1 << 20).chunks), [8, 10]);
   d.crash();
   d.drain();
@@ -191,13 +185,10 @@ test('truncateTo removes whole batches and new appends continue', () => {
 test('retention deletes old segments, never the active one, and moves logStartOffset', () => {
   const { d } = newDriver(7, smallConfig({ retentionBytes: 2000 }));
   for (let i = 0; i < 40; i++) {
-    d.push(d.log.append(makeBatch(2, 100, i, 60), 0, d.stamp()).effects);
-    d.drain();
+    d.appendDrained(makeBatch(2, 100, i, 60));
   }
-  d.log.setHighWatermark(d.log.logEndOffset);
   const before = d.log.segments.length;
-  d.push(d.log.applyRetention(d.stamp()));
-  d.drain();
+  d.retain();
   assert.ok(d.log.segments.length < before);
   assert.ok(d.log.logStartOffset > 0);
   assert.equal(d.read(0, 100).error, 'OFFSET_OUT_OF_RANGE');
@@ -211,8 +202,7 @@ test('retention deletes old segments, never the active one, and moves logStartOf
 test('bit-rot below the recovery point is reported and never served', () => {
   const { d } = newDriver(8);
   for (let i = 0; i < 40; i++) {
-    d.push(d.log.append(makeBatch(2, 100, i, 60), 0, d.stamp()).effects);
-    d.drain();
+    d.appendDrained(makeBatch(2, 100, i, 60));
   }
   d.crash(); // empties the tail cache: every read below goes to disk
   d.drain();
@@ -227,8 +217,7 @@ test('bit-rot below the recovery point is reported and never served', () => {
 test('recovery of a rolled log reads only index files below the recovery point', () => {
   const { d } = newDriver(9);
   for (let i = 0; i < 60; i++) {
-    d.push(d.log.append(makeBatch(2, 100, i, 60), 0, d.stamp()).effects);
-    d.drain();
+    d.appendDrained(makeBatch(2, 100, i, 60));
   }
   const segs = d.log.segments.length;
   assert.ok(segs >= 4);
@@ -248,8 +237,7 @@ test('recovery of a rolled log reads only index files below the recovery point',
 test('offsetForTimestamp finds the first record with timestamp >= t', () => {
   const { d } = newDriver(10);
   for (let i = 0; i < 30; i++) {
-    d.push(d.log.append(makeBatch(2, 1000 + i * 10, i, 60), 0, d.stamp()).effects);
-    d.drain();
+    d.appendDrained(makeBatch(2, 1000 + i * 10, i, 60));
   }
   const withDeltas = encodeBatch({
     baseOffset: 0,
@@ -257,8 +245,7 @@ test('offsetForTimestamp finds the first record with timestamp >= t', () => {
     baseTimestamp: 2000,
     records: [0, 5, 9].map((t, i) => ({ offsetDelta: i, timestampDelta: t, key: null, value: new Uint8Array(4) })),
   });
-  d.push(d.log.append(withDeltas, 0, d.stamp()).effects); // offsets 60..62 at 2000, 2005, 2009
-  d.drain();
+  d.appendDrained(withDeltas); // offsets 60..62 at 2000, 2005, 2009
   const ask = (ts: number): number => {
     d.push(d.log.offsetForTimestamp(ts, 7));
     d.drain();
@@ -283,8 +270,7 @@ test('offsetForTimestamp finds the first record with timestamp >= t', () => {
 test('deleteRecords moves logStartOffset and drops whole segments below it', () => {
   const { d } = newDriver(11);
   for (let i = 0; i < 40; i++) {
-    d.push(d.log.append(makeBatch(2, 100, i, 60), 0, d.stamp()).effects);
-    d.drain();
+    d.appendDrained(makeBatch(2, 100, i, 60));
   }
   d.log.setHighWatermark(80);
   const second = d.log.segments[1].baseOffset;
@@ -307,11 +293,9 @@ test('flush.messages > 1: commits write without syncing until N offsets, flush()
   d.push(r1.effects);
   d.drain();
   assert.equal(d.log.durableOffset, 0);
-  d.push(d.log.append(makeBatch(3, 100, 2), 0, d.stamp()).effects);
-  d.drain();
+  d.appendDrained(makeBatch(3, 100, 2));
   assert.equal(d.log.durableOffset, 5, 'five unsynced offsets force a sync');
-  d.push(d.log.append(makeBatch(1, 100, 3), 0, d.stamp()).effects);
-  d.drain();
+  d.appendDrained(makeBatch(1, 100, 3));
   assert.equal(d.log.durableOffset, 5);
   d.push(d.log.flush());
   d.drain();

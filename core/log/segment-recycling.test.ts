@@ -5,10 +5,8 @@ import assert from 'node:assert/strict';
 import { baseOffsetAt, batchSizeAt } from '../records/batch-header.ts';
 import { makeBatch, newDriver, smallConfig, type LogDriver } from './log-harness.test.ts';
 
-const DIR_OF = (d: LogDriver): string => d.config.dir;
-
 const files = (d: LogDriver): { name: string; size: number }[] => {
-  const r = d.disk.execute({ kind: 'list', dir: DIR_OF(d) });
+  const r = d.disk.execute({ kind: 'list', dir: d.config.dir });
   if (!r.ok) throw new Error('list failed');
   return (r.result.entries ?? []).map((e) => ({ name: e.name, size: e.size }));
 };
@@ -16,18 +14,7 @@ const slots = (d: LogDriver): string[] => files(d).filter((f) => f.name.endsWith
 const logs = (d: LogDriver): string[] => files(d).filter((f) => f.name.endsWith('.log')).map((f) => f.name);
 
 const appendN = (d: LogDriver, n: number, tag: number): void => {
-  for (let i = 0; i < n; i++) {
-    const r = d.log.append(makeBatch(2, d.wall, tag + i, 100), 1, d.stamp());
-    assert.equal(r.error, 'NONE');
-    d.push(r.effects);
-    d.drain();
-  }
-};
-
-const retain = (d: LogDriver): void => {
-  d.log.setHighWatermark(d.log.logEndOffset);
-  d.push(d.log.applyRetention(d.stamp()));
-  d.drain();
+  for (let i = 0; i < n; i++) assert.equal(d.appendDrained(makeBatch(2, d.wall, tag + i, 100), 1).error, 'NONE');
 };
 
 const recyclingConfig = smallConfig({ segmentRecycling: true, retentionBytes: 4096, retentionMs: -1 });
@@ -36,7 +23,7 @@ test('retention renames whole segments into at most 2 slots; rolls reuse them', 
   const { d } = newDriver('recycle-1', recyclingConfig);
   appendN(d, 80, 0); // ~20 KiB: several 4 KiB segments
   assert.ok(d.log.segments.length >= 4);
-  retain(d);
+  d.retain();
   assert.equal(slots(d).length, 2, 'two slots kept, the other deleted segments removed');
   assert.equal(d.log.recycled.length, 2);
   const before = new Set(logs(d));
@@ -52,7 +39,7 @@ test('a reused file holds stale batches past the logical end: crash + recovery s
   const { d } = newDriver('recycle-2', recyclingConfig);
   for (let round = 0; round < 3; round++) {
     appendN(d, 60, round * 1000);
-    retain(d);
+    d.retain();
   }
   for (let i = 0; i < 100 && !d.log.activeSegment.dirtyTail; i++) appendN(d, 1, 5000 + i); // roll into a slot
   appendN(d, 5, 6000); // a few commits into the reused file
@@ -65,7 +52,7 @@ test('a reused file holds stale batches past the logical end: crash + recovery s
   assert.equal(d.log.state, 'ready');
   assert.equal(d.log.logEndOffset, end);
   assert.deepEqual(d.take('corruption'), [], 'SEG-4: the terminator ends the scan, stale data is never read');
-  const size = files(d).find((f) => f.name === active.logFile.slice(DIR_OF(d).length + 1))?.size ?? -1;
+  const size = files(d).find((f) => f.name === active.logFile.slice(d.config.dir.length + 1))?.size ?? -1;
   assert.equal(size, d.config.segmentBytes, 'the file keeps its allocation (not truncated to the logical end)');
   appendN(d, 30, 9000);
   const r = d.read(d.log.logStartOffset, 1 << 20);
@@ -75,7 +62,7 @@ test('a reused file holds stale batches past the logical end: crash + recovery s
 test('REC-LOG: a slot is not reused by a segment below its bound (after a full truncation)', () => {
   const { d } = newDriver('recycle-3', recyclingConfig);
   appendN(d, 80, 0);
-  retain(d);
+  d.retain();
   const bounds = d.log.recycled.map((s) => s.bound);
   assert.ok(bounds.length > 0);
   d.push(d.log.truncateTo(0)); // below the first segment: the log restarts at 0
@@ -91,7 +78,7 @@ test('REC-LOG: a slot is not reused by a segment below its bound (after a full t
 test('with segmentRecycling off (the default) leftover slots are removed at recovery', () => {
   const { d } = newDriver('recycle-4', recyclingConfig);
   appendN(d, 80, 0);
-  retain(d);
+  d.retain();
   assert.ok(slots(d).length > 0);
   (d as { config: unknown }).config = smallConfig({ retentionBytes: 4096, retentionMs: -1 });
   d.crash();
@@ -121,10 +108,7 @@ test('a crash at every step of a retention pass and of a roll into a slot recove
     const durableAtCrash = Math.max(durable, d.log.durableOffset);
     d.crash();
     d.drain();
-    for (let i = 0; i < 5 && d.log.state !== 'ready'; i++) {
-      d.boot();
-      d.drain();
-    }
+    d.restartUntilReady(5);
     assert.equal(d.log.state, 'ready', `k=${k}`);
     assert.ok(d.log.logEndOffset >= durableAtCrash, `LOG-2 at k=${k}`);
     assert.ok(slots(d).length <= 2, `k=${k}`);
@@ -150,7 +134,7 @@ test('SEG-5: a pipelined commit that landed past a lost one is not resurrected a
   const { d } = newDriver('recycle-seg5', smallConfig({ segmentRecycling: true, retentionBytes: 4096, retentionMs: -1, commitDepth: 2 }));
   for (let round = 0; round < 3; round++) {
     appendN(d, 60, round * 1000);
-    retain(d);
+    d.retain();
   }
   for (let i = 0; i < 100 && !d.log.activeSegment.dirtyTail; i++) appendN(d, 1, 5000 + i); // roll into a slot
   appendN(d, 2, 6000);
