@@ -43,8 +43,8 @@
 //    same file, when that file has no other modification since its last completed sync, is
 //    carried out as a durable write: one pwrite on an O_DSYNC handle (the kernel syncs the
 //    written range and the metadata needed to read it back before returning, as fdatasync
-//    would); both ops then complete, in order. The sync covers exactly what fdatasync would have: the only unsynced
-//    change to the file is that write. A failure fails both ops (the sync must never succeed
+//    would); both ops then complete, in order. The sync covers exactly what fdatasync would
+//    have: the only unsynced change to the file is that write. A failure fails both ops (the sync must never succeed
 //    after the write's durability failed). This saves the main-thread hop between the write's
 //    completion and the sync's start (with group commit the main thread is busy appending then).
 //    To let the caller queue the sync, a write that arrives at an idle queue starts on the next
@@ -709,15 +709,18 @@ const maxIovecs = 1024;
  * loops on short writes.
  */
 const writeFully = async (fh: FileHandle, data: WriteData, offset: number): Promise<void> => {
-  let rest = data instanceof Uint8Array ? (data.length > 0 ? [data] : []) : data.filter((c) => c.length > 0);
+  const total = writeLength(data);
+  // Empty chunks are harmless in one call; only a list split across calls drops them, so that
+  // no call is made of empty chunks alone. The common case allocates nothing but the iovec list.
+  let rest = data instanceof Uint8Array ? [data] : data.length > maxIovecs ? data.filter((c) => c.length > 0) : data;
   let at = offset;
-  const maxRounds = writeLength(data);
-  for (let rounds = 0; rest.length > 0; rounds++) {
-    if (rounds > maxRounds) throw new Error('FileDisk.write: no progress'); // bound: >= 1 byte per round
+  for (let rounds = 0; at - offset < total; rounds++) {
+    if (rounds > total) throw new Error('FileDisk.write: no progress'); // bound: >= 1 byte per round
     const call = rest.length > maxIovecs ? rest.slice(0, maxIovecs) : rest;
     const { bytesWritten } = await fh.writev(call as Uint8Array[], at);
     if (bytesWritten <= 0) throw new DiskFault('EIO');
     at += bytesWritten;
+    if (at - offset >= total) return;
     let left = bytesWritten;
     let i = 0;
     while (i < rest.length && left >= rest[i]!.length) left -= rest[i++]!.length;
