@@ -190,7 +190,6 @@ export class RaftReplica {
   private epochStartOffset = 0;
   private readonly reads: ReadIndex;
   // snapshots
-  private entriesSinceSnapshot = 0;
   private snapshotWrite: { id: SnapshotId; data: Uint8Array; install: boolean } | undefined = undefined;
 
   constructor(
@@ -1002,16 +1001,16 @@ export class RaftReplica {
       if (e === undefined) throw new Error(`RAFT-12: committed entry ${this.sAppliedOffset} missing`);
       if (!e.control) this.sm.apply({ offset: e.offset, epoch: e.epoch, payload: e.payload });
       this.sAppliedOffset++;
-      this.entriesSinceSnapshot++;
     }
   }
 
   private maybeSnapshot(): void {
-    if (this.snapshotWrite !== undefined || this.entriesSinceSnapshot < this.cfg.snapshotEveryEntries) return;
+    // Entries applied since the durable snapshot (none is started while one is being written).
+    const sinceSnapshot = this.sAppliedOffset - (this.store.snapshot?.id.endOffset ?? 0);
+    if (this.snapshotWrite !== undefined || sinceSnapshot < this.cfg.snapshotEveryEntries) return;
     if (this.sAppliedOffset <= this.store.logStartOffset) return;
     const id = { endOffset: this.sAppliedOffset, epoch: this.store.entryAt(this.sAppliedOffset - 1)!.epoch };
     const data = this.sm.snapshot();
-    this.entriesSinceSnapshot = 0;
     this.snapshotWrite = { id, data, install: false };
     this.out.push(...this.store.writeSnapshot(id, data));
   }
@@ -1028,7 +1027,6 @@ export class RaftReplica {
       this.sm.restore(w.data, id.endOffset, id.epoch);
       this.sAppliedOffset = id.endOffset;
       this.sHighWatermark = id.endOffset;
-      this.entriesSinceSnapshot = 0;
       this.out.push(...this.store.adoptSnapshot(id, w.data, older));
       this.maybeFinishRepair();
       return this.maybeSendFetch();
