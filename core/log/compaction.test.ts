@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeBatch, encodeBatch } from '../records/batch.ts';
-import { batchSizeAt } from '../records/batch-header.ts';
-import { newDriver, smallConfig, type LogDriver } from './log-harness.test.ts';
+import { batchesIn, newDriver, smallConfig, type LogDriver } from './log-harness.test.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -24,13 +23,11 @@ const dump = (d: LogDriver): [number, string, string | null][] => {
     const r = d.read(fetch, 1 << 20);
     assert.equal(r.error, 'NONE');
     if (r.chunks.length === 0) break;
-    for (const c of r.chunks) {
-      for (let off = 0; off < c.length; off += batchSizeAt(c, off)) {
-        const b = decodeBatch(c, off);
-        assert.ok(!('error' in b));
-        for (const rec of b.records) out.push([rec.offset, dec.decode(rec.key!), rec.value === null ? null : dec.decode(rec.value)]);
-        fetch = Number(b.header.baseOffset) + b.header.lastOffsetDelta + 1;
-      }
+    for (const bytes of batchesIn(r.chunks)) {
+      const b = decodeBatch(bytes, 0);
+      assert.ok(!('error' in b));
+      for (const rec of b.records) out.push([rec.offset, dec.decode(rec.key!), rec.value === null ? null : dec.decode(rec.value)]);
+      fetch = Number(b.header.baseOffset) + b.header.lastOffsetDelta + 1;
     }
   }
   return out;

@@ -6,6 +6,7 @@ import type { Effect, Stamp } from '../io.ts';
 import { SimDisk, inProgressRun, type DiskFaultConfig } from '../../sim/disk.ts';
 import { makeSimRng, type SimRng } from '../../sim/rng.ts';
 import { encodeBatch } from '../records/batch.ts';
+import { batchSizeAt } from '../records/batch-header.ts';
 import { logConfig, type LogConfig } from './config.ts';
 import { PartitionLog } from './partition-log.ts';
 import type { AppendResult, LogEvent, ReadResult } from './log-types.ts';
@@ -28,6 +29,13 @@ export const makeBatch = (count: number, ts: number, tag: number, valueBytes = 8
       value: new Uint8Array(valueBytes).fill((tag + i) & 0xff),
     })),
   });
+
+/** The batches in a read's chunks, in order, as views (no copies). */
+export const batchesIn = (chunks: readonly Uint8Array[]): Uint8Array[] => {
+  const out: Uint8Array[] = [];
+  for (const c of chunks) for (let off = 0, size = 0; off < c.length; off += size) out.push(c.subarray(off, off + (size = batchSizeAt(c, off))));
+  return out;
+};
 
 export class LogDriver {
   log!: PartitionLog;

@@ -1,17 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { baseOffsetAt, batchSizeAt } from '../records/batch-header.ts';
+import { baseOffsetAt } from '../records/batch-header.ts';
 import { encodeBatch } from '../records/batch.ts';
-import { makeBatch, newDriver, smallConfig } from './log-harness.test.ts';
+import { batchesIn, makeBatch, newDriver, smallConfig } from './log-harness.test.ts';
 
-const offsetsOf = (chunks: readonly Uint8Array[]): number[] => {
-  const out: number[] = [];
-  for (const c of chunks) for (let off = 0; off < c.length; ) {
-    out.push(baseOffsetAt(c, off));
-    off += batchSizeAt(c, off);
-  }
-  return out;
-};
+const offsetsOf = (chunks: readonly Uint8Array[]): number[] => batchesIn(chunks).map((b) => baseOffsetAt(b, 0));
 
 test('empty log starts ready at offset 0', () => {
   const { d } = newDriver(1);
