@@ -422,9 +422,7 @@ export class SimDisk {
       if (inode === undefined || data.length === 0 || op.offset + data.length > MAX_FILE_BYTES) continue;
       const fate = this.rng.int(0, 2); // 0 lost, 1 whole, 2 torn
       if (fate === 0) continue;
-      const keep = fate === 1 ? data.length : this.rng.int(0, data.length - 1);
-      const landed = data.slice(0, keep);
-      if (fate === 2 && this.rng.chance(0.5)) for (let i = this.rng.int(0, keep); i < keep; i++) landed[i] = this.rng.int(0, 255);
+      const landed = fate === 1 ? data : this.tear(data);
       if (landed.length > 0) inode.write(op.offset, landed);
       inode.undo = [];
     }
@@ -432,19 +430,24 @@ export class SimDisk {
 
   private crashInode(inode: Inode): void {
     const last = inode.undo.length > 0 ? inode.undo[inode.undo.length - 1] : undefined;
-    let torn: { offset: number; bytes: Uint8Array; garbage: number } | undefined;
-    if (last && last.writeLen > 0 && this.rng.chance(this.faults.tornWriteRate ?? 0.5)) {
-      const keepBytes = this.rng.int(0, last.writeLen - 1);
-      const garbage = this.rng.chance(0.5) ? this.rng.int(1, last.writeLen - keepBytes) : 0;
-      torn = { offset: last.offset, bytes: inode.buf.slice(last.offset, last.offset + keepBytes), garbage };
-    }
+    const landed =
+      last && last.writeLen > 0 && this.rng.chance(this.faults.tornWriteRate ?? 0.5)
+        ? this.tear(inode.buf.subarray(last.offset, last.offset + last.writeLen)) // a copy: taken before the rollback
+        : undefined;
     inode.rollback();
-    if (!torn || torn.bytes.length + torn.garbage === 0) return;
-    const landed = new Uint8Array(torn.bytes.length + torn.garbage);
-    landed.set(torn.bytes);
-    for (let i = torn.bytes.length; i < landed.length; i++) landed[i] = this.rng.int(0, 255);
-    inode.write(torn.offset, landed);
+    if (!last || !landed || landed.length === 0) return;
+    inode.write(last.offset, landed);
     inode.undo = []; // what reached the platter after the crash is durable as it stands
+  }
+
+  /** What a torn write of `data` lands (DISK-1), as a copy: a prefix of it, maybe followed by
+   *  garbage, within its length. */
+  private tear(data: Uint8Array): Uint8Array {
+    const keep = this.rng.int(0, data.length - 1);
+    const landed = new Uint8Array(this.rng.chance(0.5) ? keep + this.rng.int(1, data.length - keep) : keep);
+    landed.set(data.subarray(0, keep));
+    for (let i = keep; i < landed.length; i++) landed[i] = this.rng.int(0, 255);
+    return landed;
   }
 
   /** Bit-rot at rest: flips one bit in every byte of [offset, offset+length) that exists, both
