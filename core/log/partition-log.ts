@@ -72,12 +72,10 @@ import { totalLength } from '../bytes.ts';
 export type LogState = 'new' | 'recovering' | 'ready' | 'failed';
 
 
-type Action =
-  | { kind: 'data'; seg: Segment; position: number; views: Uint8Array[]; bytes: number; endOffset: number }
-  | { kind: 'roll'; old: Segment; next: Segment };
+type DataAction = { kind: 'data'; seg: Segment; position: number; views: Uint8Array[]; bytes: number };
+type Action = DataAction | { kind: 'roll'; old: Segment; next: Segment };
 
 interface Commit {
-  endOffset: number;
   /** Offsets below this are covered by a sync in this commit. */
   syncedEnd: number;
   /** A roll happened: advance the recovery point once everything before it is synced. */
@@ -104,8 +102,6 @@ export class PartitionLog {
   durableOffset = 0;
   highWatermark = 0;
   recoveryPoint = 0;
-  /** Next offset not yet handed to the disk as a write. */
-  writtenOffset = 0;
   readonly epochs: { cache: LeaderEpochCache } = { cache: new LeaderEpochCache() };
   readonly corruption: Corruption[] = [];
   /** REC-LOG: recycled segment files available to the next rolls (oldest first). */
@@ -115,7 +111,10 @@ export class PartitionLog {
   events: LogEvent[] = [];
   private queued: Action[] = [];
   private pendingBytes = 0;
-  /** Commits in flight, oldest first (LOG-4: completions arrive in this order). */
+  /**
+   * Commits in flight, oldest first (LOG-4: completions arrive in this order). A commit drains the
+   * whole queue, so once it is emitted everything below logEndOffset is handed to the disk.
+   */
   private inflight: Commit[] = [];
   private pendingTruncate = -1;
   private busyJobs = 0;
@@ -234,7 +233,7 @@ export class PartitionLog {
     seg.onBatch(buf, off, size, base, last, this.config.indexIntervalBytes);
     const view = off === 0 && size === buf.length ? buf : buf.subarray(off, off + size);
     this.tail.add(base, last, view);
-    this.queueData(seg, position, view, last + 1);
+    this.queueData(seg, position, view);
     this.logEndOffset = last + 1;
   }
 
@@ -246,14 +245,13 @@ export class PartitionLog {
     return seg.createdWallMs >= 0 && stamp.wall - seg.createdWallMs >= this.config.segmentMs;
   }
 
-  private queueData(seg: Segment, position: number, view: Uint8Array, endOffset: number): void {
+  private queueData(seg: Segment, position: number, view: Uint8Array): void {
     const last = this.queued[this.queued.length - 1];
     if (last !== undefined && last.kind === 'data' && last.seg === seg && last.position + last.bytes === position) {
       last.views.push(view);
       last.bytes += view.length;
-      last.endOffset = endOffset;
     } else {
-      this.queued.push({ kind: 'data', seg, position, views: [view], bytes: view.length, endOffset });
+      this.queued.push({ kind: 'data', seg, position, views: [view], bytes: view.length });
     }
     this.pendingBytes += view.length;
   }
@@ -283,43 +281,44 @@ export class PartitionLog {
     if (this.state !== 'ready') return;
     if (this.queued.length === 0 && !(this.flushRequested && this.dirty !== null)) return;
     const single = this.durableWriteAction();
+    // `piped`: small enough to overlap other commits (pipelineMaxBytes bounds what recovery must
+    // re-zero, SEG-5).
+    const piped = single !== null && this.config.commitDepth > 1 && single.bytes <= this.config.pipelineMaxBytes;
     if (this.inflight.length > 0) {
-      if (single === null || !single.piped || this.inflight.length >= this.config.commitDepth) return;
+      if (!piped || this.inflight.length >= this.config.commitDepth) return;
       for (const c of this.inflight) if (!c.piped) return;
     }
     const actions = this.queued;
     this.queued = [];
     this.pendingBytes = 0;
-    const commit: Commit = { endOffset: this.writtenOffset, syncedEnd: this.durableOffset, rolled: false, piped: false };
+    // Every queued action is emitted below, so the commit ends at logEndOffset (and a roll's old
+    // segment at the next one's base offset).
+    const commit: Commit = { syncedEnd: this.durableOffset, rolled: false, piped };
     let lastOp = -1;
     if (single !== null) {
       // One data write that syncs itself (io contract: a durable write covers its own bytes):
       // the whole commit is one op, so the disk may overlap it with the commits before it.
-      const a = single.action;
-      lastOp = this.q.emit({ kind: 'write', file: a.seg.logFile, offset: a.position, data: this.commitData(a), sync: true });
-      a.seg.writtenBytes = Math.max(a.seg.writtenBytes, a.position + a.bytes);
-      commit.endOffset = commit.syncedEnd = this.writtenOffset = a.endOffset;
-      commit.piped = single.piped;
+      lastOp = this.q.emit({ kind: 'write', file: single.seg.logFile, offset: single.position, data: this.commitData(single), sync: true });
+      single.seg.writtenBytes = Math.max(single.seg.writtenBytes, single.position + single.bytes);
+      commit.syncedEnd = this.logEndOffset;
     } else {
       for (const a of actions) {
         if (a.kind === 'data') {
           lastOp = this.q.emit({ kind: 'write', file: a.seg.logFile, offset: a.position, data: this.commitData(a) });
           a.seg.writtenBytes = Math.max(a.seg.writtenBytes, a.position + a.bytes);
-          commit.endOffset = a.endOffset;
-          this.writtenOffset = a.endOffset;
           this.dirty = a.seg;
         } else {
           if (this.dirty !== null && this.dirty !== a.old) throw new Error('LOG-4: unsynced writes outside the rolled segment');
           lastOp = this.emitRoll(a.old, a.next); // syncs everything written to the old segment
           this.dirty = null;
-          commit.syncedEnd = commit.endOffset;
+          commit.syncedEnd = a.next.baseOffset;
           commit.rolled = true;
         }
       }
-      if (this.dirty !== null && this.shouldSyncNow(commit.endOffset)) {
+      if (this.dirty !== null && this.shouldSyncNow(this.logEndOffset)) {
         lastOp = this.q.emit({ kind: 'sync', file: this.dirty.logFile });
         this.dirty = null;
-        commit.syncedEnd = commit.endOffset;
+        commit.syncedEnd = this.logEndOffset;
       }
     }
     if (lastOp < 0) throw new Error('LOG-4: empty commit');
@@ -329,23 +328,21 @@ export class PartitionLog {
     }
     this.inflight.push(commit);
     this.q.attach(lastOp, () => this.onCommitSynced(commit));
-    this.tail.evict(this.writtenOffset);
+    this.tail.evict(this.logEndOffset);
   }
 
   /**
-   * The queued commit as one durable write, if it can be: a single data action, to a segment
-   * with no unsynced write before it, that the flush policy syncs now. `piped`: small enough to
-   * overlap other commits (pipelineMaxBytes bounds what recovery must re-zero, SEG-5).
+   * The queued commit as one durable write, if it can be: a single data action (it ends at
+   * logEndOffset), to a segment with no unsynced write before it, that the flush policy syncs now.
    */
-  private durableWriteAction(): { action: Extract<Action, { kind: 'data' }>; piped: boolean } | null {
+  private durableWriteAction(): DataAction | null {
     if (this.queued.length !== 1 || this.dirty !== null) return null;
     const a = this.queued[0];
-    if (a.kind !== 'data' || !this.shouldSyncNow(a.endOffset)) return null;
-    return { action: a, piped: this.config.commitDepth > 1 && a.bytes <= this.config.pipelineMaxBytes };
+    return a.kind === 'data' && this.shouldSyncNow(this.logEndOffset) ? a : null;
   }
 
   /** A data action's write: its views, plus SEG-4's terminator on a segment with a dirty tail. */
-  private commitData(a: Extract<Action, { kind: 'data' }>): WriteData {
+  private commitData(a: DataAction): WriteData {
     // SEG-4: on a recycled file the write carries the zero terminator as its last chunk (one
     // write: a separate write op would cost a syscall and the write's own sync).
     const tail = a.seg.dirtyTail ? Math.max(0, Math.min(TERMINATOR.length, this.config.segmentBytes - a.position - a.bytes)) : 0;
@@ -765,7 +762,6 @@ export class PartitionLog {
   private finishTruncation(newEnd: number): void {
     this.pendingTruncate = -1;
     this.logEndOffset = newEnd;
-    this.writtenOffset = newEnd;
     this.durableOffset = Math.min(this.durableOffset, newEnd);
     // Unsynced writes below the cut (flush.messages > 1) still await a flush.
     this.dirty = this.durableOffset < newEnd ? this.activeSegment : null;

@@ -290,7 +290,6 @@ export const unsyncedSpanBytes = (c: LogConfig): number => Math.max(2, c.commitD
 const finish = (log: PartitionLog, logStart: number, hw: number): void => {
   const active = log.activeSegment;
   log.logEndOffset = active.nextOffset;
-  log.writtenOffset = log.logEndOffset;
   log.logStartOffset = Math.min(Math.max(logStart, log.segments[0].baseOffset), log.logEndOffset);
   log.highWatermark = Math.max(log.logStartOffset, Math.min(hw, log.logEndOffset));
   log.recoveryPoint = active.baseOffset;
