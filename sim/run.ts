@@ -103,36 +103,17 @@ const sizeOf = (p: unknown): number =>
 class ReplicaView implements QuorumView {
   private digestOffset = -1;
   private digest = '';
+  readonly nodeId: number;
+  readonly replica: ControllerNode['raft'];
 
   constructor(
     readonly node: ControllerNode,
     readonly incarnation: number,
-  ) {}
+  ) {
+    this.nodeId = node.nodeId;
+    this.replica = node.raft;
+  }
 
-  get nodeId(): number {
-    return this.node.nodeId;
-  }
-  get role(): string {
-    return this.node.raft.role;
-  }
-  get epoch(): number {
-    return this.node.raft.epoch;
-  }
-  get highWatermark(): number {
-    return this.node.raft.highWatermark;
-  }
-  get logStartOffset(): number {
-    return this.node.raft.logStartOffset;
-  }
-  get logEndOffset(): number {
-    return this.node.raft.logEndOffset;
-  }
-  get appliedOffset(): number {
-    return this.node.raft.appliedOffset;
-  }
-  entryAt(offset: number): { readonly epoch: number; readonly payload: Uint8Array } | undefined {
-    return this.node.raft.entryAt(offset);
-  }
   appliedDigest(): string {
     const offset = this.node.raft.appliedOffset;
     if (offset !== this.digestOffset) {
@@ -458,7 +439,6 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
   let liveness: RunResult['liveness'] = 'skipped';
   if (!fatal) {
     healAll(world, schedule);
-    world.network.heal();
     const probe = clients[0];
     let committed = false;
     const name = `liveness-${seed}`;

@@ -15,9 +15,8 @@
 
 import { TraceHasher } from '../trace.ts';
 
-export interface QuorumView {
-  readonly nodeId: number;
-  readonly incarnation: number;
+/** The raft state the checker reads, live at each observe (core/raft/replica.ts's RaftReplica). */
+export interface ReplicaState {
   readonly role: string;
   readonly epoch: number;
   readonly highWatermark: number;
@@ -26,7 +25,13 @@ export interface QuorumView {
   /** The entry at `offset`, if the replica holds it (not below logStartOffset). */
   entryAt(offset: number): { readonly epoch: number; readonly payload: Uint8Array } | undefined;
   readonly appliedOffset: number;
-  /** A digest of the applied state (metadata image) at appliedOffset. */
+}
+
+export interface QuorumView {
+  readonly nodeId: number;
+  readonly incarnation: number;
+  readonly replica: ReplicaState;
+  /** A digest of the applied state (metadata image) at replica.appliedOffset. */
   appliedDigest(): string;
 }
 
@@ -79,20 +84,22 @@ export class QuorumChecker {
   }
 
   private checkElectionSafety(view: QuorumView, timeMs: number): void {
-    if (view.role !== 'leader') return;
-    const prior = this.leaderOfEpoch.get(view.epoch);
-    if (prior === undefined) this.leaderOfEpoch.set(view.epoch, view.nodeId);
+    const r = view.replica;
+    if (r.role !== 'leader') return;
+    const prior = this.leaderOfEpoch.get(r.epoch);
+    if (prior === undefined) this.leaderOfEpoch.set(r.epoch, view.nodeId);
     else if (prior !== view.nodeId) {
-      this.fail('Q-1', view, timeMs, `two leaders in epoch ${view.epoch}: ${prior} and ${view.nodeId}`);
+      this.fail('Q-1', view, timeMs, `two leaders in epoch ${r.epoch}: ${prior} and ${view.nodeId}`);
     }
   }
 
   private checkHighWatermark(view: QuorumView, key: string, timeMs: number): void {
+    const r = view.replica;
     const prior = this.hwSeen.get(key) ?? 0;
-    if (view.highWatermark < prior) {
-      this.fail('Q-3', view, timeMs, `high watermark went back from ${prior} to ${view.highWatermark}`);
+    if (r.highWatermark < prior) {
+      this.fail('Q-3', view, timeMs, `high watermark went back from ${prior} to ${r.highWatermark}`);
     }
-    this.hwSeen.set(key, Math.max(prior, view.highWatermark));
+    this.hwSeen.set(key, Math.max(prior, r.highWatermark));
   }
 
   /**
@@ -101,13 +108,14 @@ export class QuorumChecker {
    * a truncation pulls the pointer back so re-appended entries are compared again.
    */
   private recordCommitted(view: QuorumView, key: string, timeMs: number): void {
-    let o = Math.max(this.checkedUpTo.get(key) ?? 0, view.logStartOffset, 0);
-    if (view.logEndOffset < o) o = Math.max(view.logEndOffset, view.logStartOffset, 0);
+    const r = view.replica;
+    let o = Math.max(this.checkedUpTo.get(key) ?? 0, r.logStartOffset, 0);
+    if (r.logEndOffset < o) o = Math.max(r.logEndOffset, r.logStartOffset, 0);
     // Only the replica's own committed prefix is compared: above its HW it may still hold a
     // divergent suffix of an older epoch that its leader will have it truncate.
-    const end = Math.min(view.logEndOffset, view.highWatermark);
+    const end = Math.min(r.logEndOffset, r.highWatermark);
     for (; o < end; o++) {
-      const entry = view.entryAt(o);
+      const entry = r.entryAt(o);
       if (entry === undefined) continue;
       const id = `${entry.epoch}/${digestBytes(entry.payload)}`;
       const known = this.committed.get(o);
@@ -119,33 +127,35 @@ export class QuorumChecker {
       }
     }
     this.checkedUpTo.set(key, o);
-    const covered = Math.min(view.highWatermark, view.logEndOffset);
+    const covered = Math.min(r.highWatermark, r.logEndOffset);
     if (covered > this.committedEnd && this.committed.has(covered - 1)) this.committedEnd = covered;
   }
 
   private checkLeaderCompleteness(view: QuorumView, key: string, timeMs: number): void {
-    if (view.role !== 'leader') return;
-    if (this.wasLeader.get(key) === view.epoch) return;
-    this.wasLeader.set(key, view.epoch);
+    const r = view.replica;
+    if (r.role !== 'leader') return;
+    if (this.wasLeader.get(key) === r.epoch) return;
+    this.wasLeader.set(key, r.epoch);
     // At the moment it becomes leader, its log must reach the committed end.
-    if (view.logEndOffset < this.committedEnd) {
-      this.fail('Q-4', view, timeMs, `leader of epoch ${view.epoch} has log end ${view.logEndOffset} < committed ${this.committedEnd}`);
+    if (r.logEndOffset < this.committedEnd) {
+      this.fail('Q-4', view, timeMs, `leader of epoch ${r.epoch} has log end ${r.logEndOffset} < committed ${this.committedEnd}`);
     }
   }
 
   private checkApplied(view: QuorumView, timeMs: number): void {
+    const r = view.replica;
     // Sampled: a diverged image stays diverged, so comparing every 4th offset still catches it
     // while costing a quarter of the digests (each digest encodes the whole image).
-    if (view.appliedOffset <= 0 || view.appliedOffset % 4 !== 0) return;
-    const known = this.appliedDigests.get(view.appliedOffset);
+    if (r.appliedOffset <= 0 || r.appliedOffset % 4 !== 0) return;
+    const known = this.appliedDigests.get(r.appliedOffset);
     if (known === undefined) {
-      this.appliedDigests.set(view.appliedOffset, { node: view.nodeId, digest: view.appliedDigest() });
+      this.appliedDigests.set(r.appliedOffset, { node: view.nodeId, digest: view.appliedDigest() });
       return;
     }
     if (known.node === view.nodeId) return;
     const digest = view.appliedDigest();
     if (digest !== known.digest) {
-      this.fail('Q-5', view, timeMs, `image at offset ${view.appliedOffset} differs from node ${known.node}'s`);
+      this.fail('Q-5', view, timeMs, `image at offset ${r.appliedOffset} differs from node ${known.node}'s`);
     }
   }
 }
