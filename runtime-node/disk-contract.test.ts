@@ -1,5 +1,5 @@
 // The disk contract of core/io.ts, checked against both drivers: every sequence below runs on
-// FileDisk (a fresh temp directory) and, when sim/disk.ts is present, on SimDisk without faults;
+// FileDisk (a fresh temp directory) and on SimDisk without faults;
 // each step's outcome must equal the expected one, so the two drivers agree op by op.
 // FileDisk-only checks follow: durability calls, handle lifetime, path confinement (FDISK-2).
 
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { DiskOp } from '../core/io.ts';
 import { FileDisk, type DiskOutcome } from './file-disk.ts';
 import { makeSimRng } from '../sim/rng.ts';
+import { SimDisk } from '../sim/disk.ts';
 
 const bytes = (...xs: number[]): Uint8Array => Uint8Array.from(xs);
 const ok = (result: object = {}): DiskOutcome => ({ ok: true, result });
@@ -236,26 +237,12 @@ for (const c of cases) {
     }));
 }
 
-// SimDisk joins when sim/disk.ts exists (another helper owns it).
-const simPath = new URL('../sim/disk.ts', import.meta.url);
-if (existsSync(simPath)) {
-  const sim = (await import(simPath.href)) as Record<string, unknown>;
-  const makeSim = simFactory(sim);
-  for (const c of cases) {
-    test(`contract (SimDisk): ${c.name}`, async () => {
-      const disk = makeSim();
-      await runCase(c, disk, 'SimDisk');
-    });
-  }
-}
-
-function simFactory(mod: Record<string, unknown>): () => Runner {
-  const SimDisk = mod.SimDisk as new (...args: unknown[]) => { execute(op: DiskOp): DiskOutcome | Promise<DiskOutcome> };
-  assert.equal(typeof SimDisk, 'function', 'sim/disk.ts exports SimDisk');
-  return () => {
+for (const c of cases) {
+  test(`contract (SimDisk): ${c.name}`, async () => {
+    assert.equal(typeof SimDisk, 'function', 'sim/disk.ts exports SimDisk');
     const d = new SimDisk(makeSimRng(1)); // no faults configured
-    return { execute: async (op) => d.execute(op), close: async () => {} };
-  };
+    await runCase(c, { execute: async (op) => d.execute(op), close: async () => {} }, 'SimDisk');
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
