@@ -47,6 +47,14 @@ export const walkBatches = (
   let steps = 0;
   let retriedAt = -1;
   let retries = 0;
+  /** A flipped bit may be in flight (a bad read), not at rest: a batch found corrupt at
+   *  `position` is re-read three times; true when it is still corrupt and is to be reported. */
+  const reportCorrupt = (): boolean => {
+    if (retriedAt === position && ++retries > 2) return true;
+    if (retriedAt !== position) retries = 0;
+    retriedAt = position;
+    return false;
+  };
   const step = (want: number): void => {
     if (position >= spec.limitBytes) return done({ kind: 'done', position });
     if (++steps > 3 * Math.ceil(spec.limitBytes / chunk) + 16) throw new Error('WALK: step budget exceeded');
@@ -74,21 +82,14 @@ export const walkBatches = (
       // it against the offset the batches visited before it reached.
       position += outOfRange;
       nextOffset = expected;
-      if (retriedAt === position && ++retries > 2) return done({ kind: 'corrupt', position });
-      if (retriedAt !== position) retries = 0;
-      retriedAt = position;
+      if (reportCorrupt()) return done({ kind: 'corrupt', position });
       return step(0);
     }
     position += r.position;
     if (r.stop === 'stopped') return done({ kind: 'done', position });
     nextOffset = r.nextOffset;
     if (r.stop === 'end') return done({ kind: 'done', position });
-    if (r.stop === 'corrupt') {
-      // A flipped bit may be in flight (a bad read), not at rest: re-read once before reporting.
-      if (retriedAt === position && ++retries > 2) return done({ kind: 'corrupt', position });
-      if (retriedAt !== position) retries = 0;
-      retriedAt = position;
-    }
+    if (r.stop === 'corrupt' && reportCorrupt()) return done({ kind: 'corrupt', position });
     step(r.neededBytes);
   };
   step(0);
