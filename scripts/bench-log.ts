@@ -270,7 +270,7 @@ const makeBatch = (bytesPerRecord: number, records = 1): Uint8Array => {
         key: null,
         value: new Uint8Array(i === records - 1 ? lastValueBytes : valueBytes).fill(0x61),
       })),
-    } as Parameters<typeof encodeBatch>[0]);
+    });
   const value = bytesPerRecord - 12 - Math.ceil(61 / records);
   let last = value;
   for (let i = 0; i < 8; i++) {
@@ -347,6 +347,12 @@ interface Rate {
   opsPerSec: number;
 }
 
+/** `writes` writes of `writeBytes` in `elapsedMs`. */
+const rate = (writes: number, writeBytes: number, elapsedMs: number): Rate => ({
+  mbps: (writes * writeBytes) / MiB / (elapsedMs / 1000),
+  opsPerSec: writes / (elapsedMs / 1000),
+});
+
 const zeroFill = async (path: string, sizeBytes: number): Promise<void> => {
   const fh = await open(path, 'w+');
   const zero = new Uint8Array(MiB);
@@ -390,7 +396,7 @@ export const measureLimit = async (dir: string, writeBytes: number, ms: number, 
     await reused.close();
     await rm(rewritten);
   }
-  return { mbps: (n * writeBytes) / MiB / (elapsed / 1000), opsPerSec: n / (elapsed / 1000) };
+  return rate(n, writeBytes, elapsed);
 };
 
 /**
@@ -418,7 +424,7 @@ export const measureOverlap = async (dir: string, writeBytes: number, ms: number
   const elapsed = performance.now() - t0;
   await fh.close();
   await rm(path);
-  return { mbps: (n * writeBytes) / MiB / (elapsed / 1000), opsPerSec: n / (elapsed / 1000) };
+  return rate(n, writeBytes, elapsed);
 };
 
 // ---------------------------------------------------------------------------------------------
