@@ -33,6 +33,9 @@ const dump = (d: LogDriver): [number, string, string | null][] => {
   return out;
 };
 
+/** A dumped record as a set key. */
+const key = (r: [number, string, string | null]): string => JSON.stringify(r);
+
 const fill = (d: LogDriver, n: number, tombstoneKey = -1): void => {
   for (let i = 0; i < n; i++) {
     const recs: [string, string | null][] = [
@@ -59,7 +62,6 @@ test('compaction keeps the last record per key in the cleaned range, with origin
   const after = dump(d);
   const lastInRange = new Map<string, number>();
   for (const [o, k] of before) if (o < upper) lastInRange.set(k, o);
-  const key = (r: [number, string, string | null]): string => JSON.stringify(r);
   const beforeSet = new Set(before.map(key));
   const afterSet = new Set(after.map(key));
   for (const r of after) assert.ok(beforeSet.has(key(r)), 'CMP-2: only records that were appended');
@@ -115,7 +117,6 @@ test('a crash at any point of a compaction leaves after ⊆ recovered ⊆ before
   assert.ok(opsInCompaction > 20);
   const after = dump(ref);
   assert.ok(after.length < before.length);
-  const key = (r: [number, string, string | null]): string => JSON.stringify(r);
   const beforeSet = new Set(before.map(key));
   for (let k = 0; k <= opsInCompaction; k += 1) {
     const d = setup();
