@@ -72,11 +72,6 @@ export class QuorumChecker {
     this.checkApplied(view, timeMs);
   }
 
-  /** The highest offset known committed (exclusive). */
-  get committedEndOffset(): number {
-    return this.committedEnd;
-  }
-
   private fail(invariant: string, view: QuorumView, timeMs: number, message: string): void {
     if (this.violations.length < this.maxViolations) {
       this.violations.push({ invariant, timeMs, node: view.nodeId, message });
