@@ -115,6 +115,12 @@ export const baseOffsetAt = (buf: Uint8Array, off: number): number => int64At(bu
 export const lastOffsetDeltaAt = (buf: Uint8Array, off: number): number => int32At(buf, off + 23);
 export const maxTimestampAt = (buf: Uint8Array, off: number): number => int64At(buf, off + 35);
 export const leaderEpochAt = (buf: Uint8Array, off: number): number => int32At(buf, off + 12);
+export const magicAt = (buf: Uint8Array, off: number): number => {
+  need(buf, off + 16, 1);
+  return (buf[off + 16]! << 24) >> 24;
+};
+/** The CRC stored in the header (unsigned). */
+export const storedCrcAt = (buf: Uint8Array, off: number): number => int32At(buf, off + CRC_OFFSET) >>> 0;
 export const attributesAt = (buf: Uint8Array, off: number): number => {
   need(buf, off + 21, 2);
   return ((buf[off + 21]! << 24) | (buf[off + 22]! << 16)) >> 16;
@@ -125,7 +131,7 @@ export const batchCrcValid = (buf: Uint8Array, off: number): boolean => {
   const size = batchSizeAt(buf, off);
   if (size < BATCH_HEADER_SIZE || off + size > buf.length) return false;
   if (buf[off + 16] !== MAGIC_V2) return false;
-  return crc32c(buf.subarray(off + ATTRIBUTES_OFFSET, off + size)) === int32At(buf, off + CRC_OFFSET) >>> 0;
+  return crc32c(buf.subarray(off + ATTRIBUTES_OFFSET, off + size)) === storedCrcAt(buf, off);
 };
 
 /** Writes baseOffset and partitionLeaderEpoch in place; the CRC stays valid (neither is covered). */

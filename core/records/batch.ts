@@ -25,8 +25,11 @@ import {
   NO_TIMESTAMP,
   TIMESTAMP_TYPE_MASK,
   TRANSACTIONAL_MASK,
+  batchSizeAt,
+  magicAt,
   readBatchHeader,
   sealBatchCrc,
+  storedCrcAt,
   type BatchHeader,
 } from './batch-header.ts';
 import { crc32c } from './crc32c.ts';
@@ -171,14 +174,13 @@ const checkFrame = (bytes: Uint8Array, off: number, verifyCrc: boolean): { size:
   if (!Number.isInteger(off) || off < 0 || off > bytes.length) return corrupt(`batch offset ${off} outside ${bytes.length} bytes`, 0);
   const remaining = bytes.length - off;
   if (remaining < BATCH_HEADER_SIZE) return corrupt(`truncated batch: ${remaining} bytes, header needs ${BATCH_HEADER_SIZE}`, off);
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const size = BATCH_LOG_OVERHEAD + v.getInt32(off + 8);
+  const size = batchSizeAt(bytes, off);
   if (size < BATCH_HEADER_SIZE) return corrupt(`Record batch is corrupt (the size ${size} is smaller than the minimum allowed overhead ${BATCH_HEADER_SIZE})`, off);
   if (size > remaining) return corrupt(`truncated batch: size ${size}, ${remaining} bytes remain`, off);
-  const magic = v.getInt8(off + 16);
+  const magic = magicAt(bytes, off);
   if (magic !== MAGIC_V2) return corrupt(`unsupported magic ${magic} (only 2)`, off + 16);
   if (verifyCrc) {
-    const stored = v.getUint32(off + CRC_OFFSET);
+    const stored = storedCrcAt(bytes, off);
     const computed = crc32c(bytes.subarray(off + ATTRIBUTES_OFFSET, off + size));
     if (stored !== computed) return corrupt(`Record is corrupt (stored crc = ${stored}, computed crc = ${computed})`, off + CRC_OFFSET);
   }
@@ -339,12 +341,11 @@ const checkProduceHeader = (h: BatchHeader, o: AppendValidationOptions): { error
 /** Validates one produced batch as a broker does before appending it (RB-4). */
 export const validateBatchForAppend = (bytes: Uint8Array, opts: AppendValidationOptions = {}): ValidatedBatch | { error: RecordsError } => {
   if (bytes.length < BATCH_LOG_OVERHEAD) return invalid('Produce requests must contain exactly one record batch (none found)', 0);
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const size = BATCH_LOG_OVERHEAD + v.getInt32(8);
+  const size = batchSizeAt(bytes, 0);
   if (size >= BATCH_HEADER_SIZE && size > bytes.length) return invalid(`Produce request holds a partial batch: size ${size}, ${bytes.length} bytes`, 0);
   if (size >= BATCH_HEADER_SIZE && size < bytes.length) return invalid('Produce requests must contain exactly one record batch', size);
-  if (bytes.length >= BATCH_HEADER_SIZE && v.getInt8(16) !== MAGIC_V2) {
-    return invalid(`Produce requests are only allowed to contain record batches with magic version 2, found ${v.getInt8(16)}`, 16);
+  if (bytes.length >= BATCH_HEADER_SIZE && magicAt(bytes, 0) !== MAGIC_V2) {
+    return invalid(`Produce requests are only allowed to contain record batches with magic version 2, found ${magicAt(bytes, 0)}`, 16);
   }
   const s = readRecordSection(bytes, 0, { verifyCrc: true, maxDecompressedBytes: opts.maxDecompressedBytes });
   if ('error' in s) return s;
@@ -399,10 +400,9 @@ export interface SplitResult {
  */
 export const splitBatches = (bytes: Uint8Array, off = 0, opts: { readonly verifyCrc?: boolean } = {}): SplitResult => {
   const batches: BatchSpan[] = [];
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = off;
   while (bytes.length - pos >= BATCH_LOG_OVERHEAD) {
-    const size = BATCH_LOG_OVERHEAD + v.getInt32(pos + 8);
+    const size = batchSizeAt(bytes, pos);
     if (size < BATCH_HEADER_SIZE) return { batches, endOffset: pos, error: corrupt(`Record batch is corrupt (the size ${size} is smaller than the minimum allowed overhead ${BATCH_HEADER_SIZE})`, pos).error };
     if (size > bytes.length - pos) break;
     const frame = checkFrame(bytes, pos, opts.verifyCrc ?? false);
