@@ -33,14 +33,14 @@ export const parseCheckpoint = (bytes: Uint8Array, fieldsPerRow: number): string
   return rows;
 };
 
-/** Parses a non-negative safe integer field, or null. */
+/** Parses a safe integer field (a sign is allowed: callers reject negatives where they must), or null. */
 export const parseOffset = (s: string): number | null => {
   if (!/^-?\d+$/.test(s)) return null;
   const n = Number(s);
   return Number.isSafeInteger(n) ? n : null;
 };
 
-/** The four disk ops of an atomic replace of `dir/name` (CKPT-1). */
+/** The five disk ops of an atomic replace of `dir/name` (CKPT-1): write, truncate, sync, rename, syncDir. */
 export const atomicWriteOps = (dir: string, name: string, data: Uint8Array): DiskOp[] => [
   { kind: 'write', file: `${dir}/${name}.tmp`, offset: 0, data },
   { kind: 'truncate', file: `${dir}/${name}.tmp`, size: data.length },
