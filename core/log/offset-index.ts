@@ -54,12 +54,6 @@ export class OffsetIndex {
     return found;
   }
 
-  /** File position from which a scan finds the batch containing `offset` (0 if none indexed). */
-  lookup(offset: number): number {
-    const i = this.floor(offset);
-    return i < 0 ? 0 : this.pos[i];
-  }
-
   /** The floor entry for `offset` as [absolute offset, position], or [baseOffset, 0]. */
   lookupEntry(offset: number): [number, number] {
     const i = this.floor(offset);
