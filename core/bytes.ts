@@ -19,3 +19,10 @@ export const concatBytes = (chunks: readonly Uint8Array[], total = totalLength(c
   }
   return out;
 };
+
+/** Byte equality: two reads of bytes without a checksum agree (CKPT-2, LOG-6, CMP-5, WALK-2). */
+export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};

@@ -6,6 +6,7 @@
 import type { DiskError } from '../io.ts';
 import type { DiskQueue } from './disk-queue.ts';
 import { scanBatches } from './batch-scan.ts';
+import { sameBytes } from '../bytes.ts';
 
 export const WALK_CHUNK_BYTES = 256 * 1024;
 
@@ -33,7 +34,16 @@ export interface WalkSpec {
   readonly endOffset?: number;
   readonly maxBatchBytes: number;
   readonly chunkBytes?: number;
+  /**
+   * WALK-2: read every chunk twice and use it only once two reads agree. For walks whose result
+   * becomes state (recovery's scan, truncation's cut) in a log with gaps (compacted): there a
+   * baseOffset bit flipped in flight passes both the CRC and the offset checks.
+   */
+  readonly confirmReads?: boolean;
 }
+
+/** WALK-2: disagreeing read pairs tolerated in one walk before it ends as an EIO. */
+const MAX_MISMATCHES = 8;
 
 export const walkBatches = (
   q: DiskQueue,
@@ -47,6 +57,7 @@ export const walkBatches = (
   let steps = 0;
   let retriedAt = -1;
   let retries = 0;
+  let mismatches = 0;
   /** A flipped bit may be in flight (a bad read), not at rest: a batch found corrupt at
    *  `position` is re-read three times; true when it is still corrupt and is to be reported. */
   const reportCorrupt = (): boolean => {
@@ -59,10 +70,33 @@ export const walkBatches = (
     if (position >= spec.limitBytes) return done({ kind: 'done', position });
     if (++steps > 3 * Math.ceil(spec.limitBytes / chunk) + 16) throw new Error('WALK: step budget exceeded');
     const length = Math.min(spec.limitBytes - position, Math.max(chunk, want));
+    if (spec.confirmReads === true) return readConfirmed(length);
     q.emit(
       { kind: 'read', file: spec.file, offset: position, length },
       (r) => onChunk(r.data ?? new Uint8Array(0), length),
       (error) => done({ kind: 'ioError', error }),
+    );
+  };
+  /** WALK-2: two reads of the chunk; on disagreement, two more (at most MAX_MISMATCHES times). */
+  const readConfirmed = (length: number): void => {
+    let first: Uint8Array | null = null;
+    let failed = false;
+    const op = { kind: 'read', file: spec.file, offset: position, length } as const;
+    const fail = (error: DiskError): void => {
+      if (!failed) done({ kind: 'ioError', error });
+      failed = true;
+    };
+    q.emit(op, (r) => (first = r.data ?? new Uint8Array(0)), fail);
+    q.emit(
+      op,
+      (r) => {
+        if (failed || first === null) return;
+        const second = r.data ?? new Uint8Array(0);
+        if (sameBytes(first, second)) return onChunk(second, length);
+        if (++mismatches > MAX_MISMATCHES) return done({ kind: 'ioError', error: 'EIO' });
+        readConfirmed(length);
+      },
+      fail,
     );
   };
   const onChunk = (buf: Uint8Array, asked: number): void => {

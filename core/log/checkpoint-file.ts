@@ -49,9 +49,3 @@ export const atomicWriteOps = (dir: string, name: string, data: Uint8Array): Dis
   { kind: 'syncDir', dir },
 ];
 
-/** Byte equality: two reads of a file without a checksum agree (CKPT-2, LOG-6, CMP-5). */
-export const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-};

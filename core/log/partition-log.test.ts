@@ -159,6 +159,54 @@ test('compacted log: a flipped high bit in a tail batch\'s baseOffset is truncat
   assert.equal(d.log.corruption.length, 1);
 });
 
+/**
+ * Makes the next read of `file` (one only) return its data with `bit` of the baseOffset of the
+ * batch at file position `batchAt` flipped (upwards from a small offset: a gap, which a compacted
+ * log allows, WALK-2).
+ */
+const flipNextRead = (d: ReturnType<typeof newDriver>['d'], file: string, batchAt: number, bit: number): (() => boolean) => {
+  const disk = d.disk;
+  const execute = disk.execute.bind(disk);
+  let flipped = false;
+  disk.execute = (op) => {
+    const r = execute(op);
+    if (!flipped && op.kind === 'read' && op.file === file && r.ok && r.result.data !== undefined && op.offset <= batchAt && batchAt + 8 <= op.offset + r.result.data.length) {
+      r.result.data[batchAt - op.offset + 7 - (bit >> 3)] ^= 1 << (bit & 7);
+      flipped = true;
+    }
+    return r;
+  };
+  return () => flipped;
+};
+
+test('WALK-2 compacted log: a base offset flipped in flight during the recovery scan is read again, not kept', () => {
+  const { d } = newDriver(5, smallConfig({ cleanupPolicy: 'compact' }));
+  for (let i = 0; i < 3; i++) d.appendDrained(makeBatch(1, 100, i));
+  const seg = d.log.activeSegment;
+  d.crash();
+  const done = flipNextRead(d, seg.logFile, (2 * seg.sizeBytes) / 3, 13); // the last batch: 2 -> 8194
+  d.drain();
+  assert.ok(done(), 'the flip happened');
+  assert.equal(d.log.state, 'ready');
+  assert.equal(d.log.logEndOffset, 3, 'LEO from the agreeing reads, not 8195');
+  assert.equal(d.log.corruption.length, 0);
+  assert.deepEqual(offsetsOf(d.read(0, 1 << 20).chunks), [0, 1, 2]);
+});
+
+test('WALK-2 compacted log: a base offset flipped in flight during truncateTo does not move the cut', () => {
+  // No index entries: the truncation walk reads the segment from its first batch.
+  const { d } = newDriver(5, smallConfig({ cleanupPolicy: 'compact', indexIntervalBytes: 1 << 20 }));
+  for (let i = 0; i < 30; i++) d.appendDrained(makeBatch(1, 100, i));
+  const seg = d.log.activeSegment;
+  // Batch 1 read as 17: past the target, inside the segment (the next-offset bound cannot tell).
+  const done = flipNextRead(d, seg.logFile, makeBatch(1, 100, 0).length, 4);
+  d.push(d.log.truncateTo(3));
+  d.drain();
+  assert.ok(done(), 'the flip happened');
+  assert.equal(d.log.logEndOffset, 3);
+  assert.deepEqual(offsetsOf(d.read(0, 1 << 20).chunks), [0, 1, 2], 'batches 1 and 2 kept');
+});
+
 test('truncateTo removes whole batches and new appends continue', () => {
   const { d } = newDriver(6);
   for (let i = 0; i < 30; i++) {

@@ -55,7 +55,7 @@
 import { gather, type DiskError, type DiskOpId, type DiskOpKind, type DiskResult, type Effect, type Stamp, type WriteData } from '../io.ts';
 import { BATCH_HEADER_SIZE, baseOffsetAt, batchSizeAt, lastOffsetDeltaAt, maxTimestampAt, readBatchHeader, stampBatch } from '../records/batch-header.ts';
 import { forEachRecord, recordTimestamp } from '../records/batch.ts';
-import { CKPT_HIGH_WATERMARK, CKPT_LEADER_EPOCH, CKPT_LOG_START, CKPT_RECOVERY_POINT, atomicWriteOps, encodeCheckpoint, sameBytes } from './checkpoint-file.ts';
+import { CKPT_HIGH_WATERMARK, CKPT_LEADER_EPOCH, CKPT_LOG_START, CKPT_RECOVERY_POINT, atomicWriteOps, encodeCheckpoint } from './checkpoint-file.ts';
 import type { LogConfig } from './config.ts';
 import { DiskQueue, counterIds, type NextDiskOpId } from './disk-queue.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
@@ -67,7 +67,7 @@ import { startRecovery } from './recovery.ts';
 import { planRetention } from './retention.ts';
 import { scanBatches } from './batch-scan.ts';
 import { addToKeyMap, cleanSegment, type KeyMap } from './compaction.ts';
-import { totalLength } from '../bytes.ts';
+import { sameBytes, totalLength } from '../bytes.ts';
 
 export type LogState = 'new' | 'recovering' | 'ready' | 'failed';
 
@@ -709,9 +709,11 @@ export class PartitionLog {
     this.busyJobs++;
     let cut = -1;
     let cutOffset = -1;
+    const spec = this.walkSpec(seg, target);
+    // WALK-2: the cut becomes state; with gaps allowed, a base offset flipped in flight would move it.
     walkBatches(
       this.q,
-      this.walkSpec(seg, target),
+      spec.strictOffsets === true ? spec : { ...spec, confirmReads: true },
       (_buf, _off, _size, base, last, position) => {
         if (last < target) return 'continue';
         cut = position;

@@ -12,7 +12,8 @@
 import type { DiskError, DiskOp, DiskResult, DirEntry, Stamp } from '../io.ts';
 import { leaderEpochAt } from '../records/batch-header.ts';
 import { walkBatches, type WalkSpec } from './batch-walker.ts';
-import { CKPT_HIGH_WATERMARK, CKPT_LEADER_EPOCH, CKPT_LOG_START, CKPT_RECOVERY_POINT, parseCheckpoint, parseOffset, sameBytes } from './checkpoint-file.ts';
+import { CKPT_HIGH_WATERMARK, CKPT_LEADER_EPOCH, CKPT_LOG_START, CKPT_RECOVERY_POINT, parseCheckpoint, parseOffset } from './checkpoint-file.ts';
+import { sameBytes } from '../bytes.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
 import { parseOffsetIndex } from './offset-index.ts';
 import type { PartitionLog } from './partition-log.ts';
@@ -217,6 +218,7 @@ const scanSegment = (log: PartitionLog, seg: Segment, fileBytes: number, nextBas
     limitBytes: fileBytes,
     minOffset: seg.baseOffset,
     strictOffsets: c.cleanupPolicy === 'delete',
+    confirmReads: c.cleanupPolicy !== 'delete', // WALK-2: with gaps allowed, density cannot catch a flipped base offset
     endOffset: Math.min(seg.baseOffset + 0xffffffff, nextBase ?? Infinity), // SEG-2: canHoldOffset
     maxBatchBytes: c.segmentBytes,
     chunkBytes: SCAN_CHUNK_BYTES,
