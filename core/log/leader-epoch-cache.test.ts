@@ -45,6 +45,10 @@ test('checkpoint text format round-trips and rejects garbage', () => {
   assert.equal(new TextDecoder().decode(bytes), '0\n2\n3 7\n5 9\n');
   assert.deepEqual(LeaderEpochCache.decode(bytes).all(), c.all());
   assert.deepEqual(LeaderEpochCache.decode(new TextEncoder().encode('0\n2\n3 7\n')).all(), []);
+  // EPOCH-1 (both columns strictly increase): a checkpoint breaking it in either column is not loaded.
+  for (const text of ['0\n2\n3 7\n5 7\n', '0\n2\n3 7\n3 9\n', '0\n2\n5 7\n3 9\n', '0\n2\n3 9\n5 7\n']) {
+    assert.deepEqual(LeaderEpochCache.decode(new TextEncoder().encode(text)).all(), [], JSON.stringify(text));
+  }
   assert.deepEqual(parseCheckpoint(encodeCheckpoint([['t', 0, 42]]), 3), [['t', '0', '42']]);
   assert.equal(parseCheckpoint(new TextEncoder().encode('1\n0\n'), 3), null);
 });

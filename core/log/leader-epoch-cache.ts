@@ -82,7 +82,7 @@ export class LeaderEpochCache {
       const start = parseOffset(o);
       const last = cache.entries[cache.entries.length - 1];
       if (epoch === null || start === null || epoch < 0 || start < 0) return new LeaderEpochCache();
-      if (last !== undefined && (epoch <= last.epoch || start < last.startOffset)) return new LeaderEpochCache();
+      if (last !== undefined && (epoch <= last.epoch || start <= last.startOffset)) return new LeaderEpochCache(); // EPOCH-1
       cache.entries.push({ epoch, startOffset: start });
     }
     return cache;
