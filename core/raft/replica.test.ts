@@ -494,3 +494,41 @@ test('RAFT-13: after losing its quorum state a voter grants no vote until every 
   assert.ok(!vote(1, 5, 4), 'still no vote in epoch 5, the epoch whose vote may be spent');
   assert.ok(vote(1, 6, 4), 'votes again above the floor');
 });
+
+test('RAFT-14: a follower writing its own snapshot does not start a leader snapshot download over it', () => {
+  const h = new Hand();
+  h.msg(1, { type: 'BeginQuorumEpochRequest', voterId: 2, leaderId: 1, leaderEpoch: 1 });
+  h.drain();
+  h.take('FetchRequest');
+  const leader = { leaderId: 1, leaderEpoch: 1 };
+  const records = Array.from({ length: 100 }, (_, o) => ({ offset: o, epoch: 1, control: false, payload: bytes(`r${o}`) }));
+  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 0, logStartOffset: 0, currentLeader: leader, records, sessionId: 1 });
+  h.drain();
+  assert.equal(h.take('FetchRequest').length, 1);
+  // The high watermark reaches 100: the follower applies and starts writing its own snapshot
+  // (left in flight: its disk ops are not run yet) and fetches again at once.
+  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 100, logStartOffset: 0, currentLeader: leader, records: [], sessionId: 2 });
+  assert.ok(h.queue.length > 0, 'own snapshot write in flight');
+  assert.equal(h.take('FetchRequest').length, 1);
+  // The leader has moved its log start past the follower: it answers with its snapshot.
+  const snapshotId = { endOffset: 150, epoch: 1 };
+  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 150, logStartOffset: 150, currentLeader: leader, records: [], snapshotId, sessionId: 3 });
+  assert.deepEqual(h.take('FetchSnapshotRequest'), [], 'no download while the own snapshot is being written');
+  // Once the own snapshot is durable the follower fetches again, and the download goes ahead.
+  h.drain();
+  const [again] = h.take('FetchRequest');
+  assert.ok(again && again.type === 'FetchRequest' && again.fetchOffset === 100);
+  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 150, logStartOffset: 150, currentLeader: leader, records: [], snapshotId, sessionId: 4 });
+  const [req] = h.take('FetchSnapshotRequest');
+  assert.ok(req && req.type === 'FetchSnapshotRequest' && req.position === 0);
+  const data = bytes(JSON.stringify(Array.from({ length: 150 }, (_, o) => ({ offset: o, epoch: 1, payload: `r${o}` }))));
+  for (let position = 0; position < data.length; ) {
+    const chunk = data.subarray(position, position + 64);
+    h.msg(1, { type: 'FetchSnapshotResponse', errorCode: 0, snapshotId, currentLeader: leader, size: data.length, position, unalignedRecords: chunk });
+    position += chunk.length;
+    if (position < data.length) assert.equal(h.take('FetchSnapshotRequest').length, 1);
+  }
+  h.drain();
+  assert.equal(h.r.highWatermark, 150);
+  assert.equal(h.sm.values().length, 150, 'the leader snapshot is installed');
+});

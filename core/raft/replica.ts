@@ -936,7 +936,12 @@ export class RaftReplica {
     }
     this.lastLeaderContactMs = this.now;
     if (res.divergingEpoch) return this.truncateToDivergence(res.divergingEpoch);
-    if (res.snapshotId) return this.startSnapshotDownload(from, res.snapshotId);
+    if (res.snapshotId) {
+      // RAFT-14: one snapshot write at a time. While our own is in flight, finishing a download
+      // would replace it; fetch again once it is durable (onSnapshotDurable does).
+      if (this.snapshotWrite !== undefined) return;
+      return this.startSnapshotDownload(from, res.snapshotId);
+    }
     const fresh = freshRecords(this.store, res.records, this.sEpoch);
     if (fresh === undefined) return this.maybeSendFetch();
     if (fresh.length > 0) this.out.push(...this.store.append(fresh));
@@ -1007,7 +1012,8 @@ export class RaftReplica {
   private maybeSnapshot(): void {
     // Entries applied since the durable snapshot (none is started while one is being written).
     const sinceSnapshot = this.sAppliedOffset - (this.store.snapshot?.id.endOffset ?? 0);
-    if (this.snapshotWrite !== undefined || sinceSnapshot < this.cfg.snapshotEveryEntries) return;
+    // RAFT-14: none is started during a download either (the downloaded snapshot supersedes it).
+    if (this.snapshotWrite !== undefined || this.download !== undefined || sinceSnapshot < this.cfg.snapshotEveryEntries) return;
     if (this.sAppliedOffset <= this.store.logStartOffset) return;
     const id = { endOffset: this.sAppliedOffset, epoch: this.store.entryAt(this.sAppliedOffset - 1)!.epoch };
     const data = this.sm.snapshot();
