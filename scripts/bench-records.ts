@@ -1,5 +1,5 @@
 // Micro benchmark of core/records: encode, decode, visit, validate, split, CRC.
-// Run: npx tsx scripts/bench-records.ts   (prints ops/s and MB/s; a few seconds in all)
+// Run: npm run bench -- records   (prints ops/s and MB/s; a few seconds in all)
 import { encodeBatch, decodeBatch, forEachRecord, splitBatches, validateBatchForAppend } from '../core/records/batch.ts';
 import { Compression } from '../core/records/compression.ts';
 import { crc32c, crc32cPure } from '../core/records/crc32c.ts';
@@ -38,22 +38,25 @@ const bench = (name: string, bytesPerOp: number, fn: () => void): void => {
   console.log(`${name.padEnd(42)} ${(ops / secs).toFixed(0).padStart(9)} ops/s ${mbps.toFixed(1).padStart(8)} MB/s`);
 };
 
-for (const codec of [Compression.NONE, Compression.GZIP, Compression.SNAPPY] as const) {
-  const opts = makeOptions(codec);
-  const batch = encodeBatch(opts);
-  const tag = ['none', 'gzip', 'snappy'][codec];
-  bench(`encodeBatch ${RECORDS}x${VALUE_BYTES}B ${tag}`, batch.length, () => encodeBatch(opts));
-  bench(`decodeBatch ${tag}`, batch.length, () => decodeBatch(batch));
-  bench(`forEachRecord ${tag}`, batch.length, () => forEachRecord(batch, 0, () => {}));
-  bench(`forEachRecord ${tag} (no CRC check)`, batch.length, () => forEachRecord(batch, 0, () => {}, { verifyCrc: false }));
-  bench(`forEachRecord ${tag} (no CRC, no views)`, batch.length, () => forEachRecord(batch, 0, () => {}, { verifyCrc: false, views: false }));
-  bench(`validateBatchForAppend ${tag}`, batch.length, () => validateBatchForAppend(batch));
-}
-const one = encodeBatch(makeOptions(0));
-const segment = new Uint8Array(one.length * 100);
-for (let i = 0; i < 100; i++) segment.set(one, i * one.length);
-bench('splitBatches 100 batches', segment.length, () => splitBatches(segment));
-bench('splitBatches 100 batches + CRC', segment.length, () => splitBatches(segment, 0, { verifyCrc: true }));
-const mib = new Uint8Array(1 << 20).map((_, i) => i & 0xff);
-bench('crc32c native 1 MiB', mib.length, () => crc32c(mib));
-bench('crc32cPure 1 MiB', mib.length, () => crc32cPure(mib));
+/** `npm run bench -- records` (scripts/bench.ts dispatches here). */
+export const run = async (_args: string[]): Promise<void> => {
+  for (const codec of [Compression.NONE, Compression.GZIP, Compression.SNAPPY] as const) {
+    const opts = makeOptions(codec);
+    const batch = encodeBatch(opts);
+    const tag = ['none', 'gzip', 'snappy'][codec];
+    bench(`encodeBatch ${RECORDS}x${VALUE_BYTES}B ${tag}`, batch.length, () => encodeBatch(opts));
+    bench(`decodeBatch ${tag}`, batch.length, () => decodeBatch(batch));
+    bench(`forEachRecord ${tag}`, batch.length, () => forEachRecord(batch, 0, () => {}));
+    bench(`forEachRecord ${tag} (no CRC check)`, batch.length, () => forEachRecord(batch, 0, () => {}, { verifyCrc: false }));
+    bench(`forEachRecord ${tag} (no CRC, no views)`, batch.length, () => forEachRecord(batch, 0, () => {}, { verifyCrc: false, views: false }));
+    bench(`validateBatchForAppend ${tag}`, batch.length, () => validateBatchForAppend(batch));
+  }
+  const one = encodeBatch(makeOptions(0));
+  const segment = new Uint8Array(one.length * 100);
+  for (let i = 0; i < 100; i++) segment.set(one, i * one.length);
+  bench('splitBatches 100 batches', segment.length, () => splitBatches(segment));
+  bench('splitBatches 100 batches + CRC', segment.length, () => splitBatches(segment, 0, { verifyCrc: true }));
+  const mib = new Uint8Array(1 << 20).map((_, i) => i & 0xff);
+  bench('crc32c native 1 MiB', mib.length, () => crc32c(mib));
+  bench('crc32cPure 1 MiB', mib.length, () => crc32cPure(mib));
+};

@@ -4,6 +4,7 @@
 const benches: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   log: () => import('./bench-log.ts'),
   sim: () => import('./bench-sim.ts'),
+  records: () => import('./bench-records.ts'),
 };
 
 const [name = 'log', ...args] = process.argv.slice(2);
