@@ -416,33 +416,37 @@ const appendArb = fc
   .tuple(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 9 }), fc.boolean())
   .map(([c, v, b, dr]) => new AppendCmd(c, v, b === 0, dr));
 
-export const commandArb = fc.commands(
-  [
-    appendArb,
-    appendArb,
-    appendArb,
-    appendArb,
-    fc.integer({ min: 1, max: 12 }).map((n) => new StepCmd(n)),
-    fc.integer({ min: 1, max: 12 }).map((n) => new StepCmd(n)),
-    fc.tuple(frac, fc.integer({ min: 1, max: 4096 })).map(([f, b]) => new ReadCmd(f, b)),
-    fc.tuple(frac, fc.integer({ min: 1, max: 4096 })).map(([f, b]) => new ReadCmd(f, b)),
-    fc.constant(new RollCmd()),
-    fc.constant(new FlushCmd()),
-    fc.integer({ min: 0, max: 5000 }).map((ms) => new CompactCmd(ms)),
-    frac.map((f) => new TruncateCmd(f)),
-    fc.integer({ min: 0, max: 5000 }).map((ms) => new RetentionCmd(ms)),
-    fc.tuple(fc.integer({ min: 0, max: 10 }), fc.oneof(fc.constant(-1), frac)).map(([s, c]) => new CrashCmd(s, c)),
-    // Two or three commits in flight, then power loss (each durable write lands, tears or not).
-    fc.tuple(fc.array(appendArb.map((a) => new AppendCmd(a.counts, a.valueBytes, a.bumpEpoch, false)), { minLength: 2, maxLength: 3 }), fc.integer({ min: 0, max: 2 })).map(([as, steps]) => new SeqCmd([...as, new CrashCmd(steps, -1)])),
-  ],
-  { maxCommands: 80, size: 'max' },
-);
+/** The command sequences; `replayPath` (fast-check's, from a failure report) replays a shrunk one. */
+export const commandArb = (replayPath?: string): fc.Arbitrary<Iterable<Cmd>> =>
+  fc.commands(
+    [
+      appendArb,
+      appendArb,
+      appendArb,
+      appendArb,
+      fc.integer({ min: 1, max: 12 }).map((n) => new StepCmd(n)),
+      fc.integer({ min: 1, max: 12 }).map((n) => new StepCmd(n)),
+      fc.tuple(frac, fc.integer({ min: 1, max: 4096 })).map(([f, b]) => new ReadCmd(f, b)),
+      fc.tuple(frac, fc.integer({ min: 1, max: 4096 })).map(([f, b]) => new ReadCmd(f, b)),
+      fc.constant(new RollCmd()),
+      fc.constant(new FlushCmd()),
+      fc.integer({ min: 0, max: 5000 }).map((ms) => new CompactCmd(ms)),
+      frac.map((f) => new TruncateCmd(f)),
+      fc.integer({ min: 0, max: 5000 }).map((ms) => new RetentionCmd(ms)),
+      fc.tuple(fc.integer({ min: 0, max: 10 }), fc.oneof(fc.constant(-1), frac)).map(([s, c]) => new CrashCmd(s, c)),
+      // Two or three commits in flight, then power loss (each durable write lands, tears or not).
+      fc.tuple(fc.array(appendArb.map((a) => new AppendCmd(a.counts, a.valueBytes, a.bumpEpoch, false)), { minLength: 2, maxLength: 3 }), fc.integer({ min: 0, max: 2 })).map(([as, steps]) => new SeqCmd([...as, new CrashCmd(steps, -1)])),
+    ],
+    { maxCommands: 80, size: 'max', replayPath },
+  );
 
 export interface PropertyOptions {
   readonly numRuns: number;
   readonly seed?: number;
   /** fast-check replay path (from a failure report). */
   readonly path?: string;
+  /** fast-check commands replay path (the report's `replayPath="..."`); with `path`, replays the shrunk sequence. */
+  readonly replayPath?: string;
   /** Inject read bit-flips, read EIO and fsync EIO as well as crashes. */
   readonly faults?: boolean;
   /** flush.messages for the log (1 = sync every commit, the default). */
@@ -455,10 +459,22 @@ export interface PropertyOptions {
 
 export const FAULTS: DiskFaultConfig = { bitRotRate: 0.002, readErrorRate: 0.002, syncFailRate: 0.002 };
 
+/** The sweep-log flags that select `opts`'s mode. */
+export const modeFlags = (opts: PropertyOptions): string =>
+  `${opts.faults === true ? ' --faults' : ''}${opts.compact === true ? ' --compact' : ''}${opts.recycle === true ? ' --recycle' : ''}${opts.flushMessages !== undefined ? ` --flush-messages=${opts.flushMessages}` : ''}`;
+
+/** The one command that replays a failed run's shrunk counterexample alone (fast-check seed + paths). */
+export const replayCommand = (opts: PropertyOptions, details: fc.RunDetails<[number, Iterable<Cmd>]>): string | null => {
+  if (!details.failed || details.counterexamplePath === null) return null;
+  const replayPath = /replayPath="([^"]*)"/.exec(String(details.counterexample?.[1]))?.[1];
+  const commands = replayPath !== undefined ? ` '--replay-path=${replayPath}'` : '';
+  return `npx tsx scripts/sweep-log.ts ${opts.numRuns} ${details.seed}${modeFlags(opts)} --path=${details.counterexamplePath}${commands}`;
+};
+
 /** Runs `numRuns` command sequences; returns fast-check's report (failed, counterexample, seed). */
 export const runLogProperty = (opts: PropertyOptions): fc.RunDetails<[number, Iterable<Cmd>]> =>
   fc.check(
-    fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), commandArb, (diskSeed, cmds) => {
+    fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), commandArb(opts.replayPath), (diskSeed, cmds) => {
       const faults = opts.faults ?? false;
       const cfg = smallConfig({
         retentionBytes: 3000,

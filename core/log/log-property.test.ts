@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { runLogProperty, type PropertyOptions } from './log-model.test.ts';
+import { replayCommand, runLogProperty, type PropertyOptions } from './log-model.test.ts';
 
-/** Runs the property; a failure throws fast-check's report (seed, shrunk counterexample). */
+/** Runs the property; a failure throws fast-check's report (seed, shrunk counterexample) and the replay command. */
 const holds = (opts: PropertyOptions): void => {
   const details = runLogProperty(opts);
-  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? 'failed');
+  if (details.failed) throw new Error(`${fc.defaultReportMessage(details) ?? 'failed'}\nreplay: ${replayCommand(opts, details)}`);
 };
 
 // Bounded here (the suite must stay fast); scripts/sweep-log.ts runs thousands.
