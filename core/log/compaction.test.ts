@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeBatch, encodeBatch } from '../records/batch.ts';
-import { batchesIn, newDriver, smallConfig, type LogDriver } from './log-harness.test.ts';
+import { batchesIn, makeBatch, newDriver, smallConfig, type LogDriver } from './log-harness.test.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -131,4 +131,31 @@ test('a crash at any point of a compaction leaves after ⊆ recovered ⊆ before
     for (const r of after) assert.ok(gotSet.has(key(r)), `crash after ${k} ops: ${key(r)} lost`);
     assert.equal(d.log.logEndOffset, ref.log.logEndOffset);
   }
+});
+
+test('compacted log: truncateTo inside a cleaned gap, a roll, a durable append and a crash lose nothing durable', () => {
+  const { d } = newDriver(41, smallConfig({ cleanupPolicy: 'compact' }));
+  // keys: 0:a 1:b 2:c 3:b 4:c  -> compaction removes offsets 1 and 2 (a gap 1..2)
+  for (const [i, key] of [0, 1, 2, 1, 2].entries()) d.appendDrained(makeBatch(1, 100 + i, i, 8, key));
+  d.push(d.log.roll());
+  d.drain();
+  d.appendDrained(makeBatch(1, 200, 9, 8, 9)); // offset 5, in the new active segment
+  d.log.setHighWatermark(d.log.logEndOffset);
+  d.push(d.log.compact(d.stamp()));
+  d.drain();
+  assert.equal(d.take('compacted').length, 1, 'segment 0 compacted');
+  d.push(d.log.truncateTo(2)); // inside the gap: segment 0 keeps only offset 0, its nextOffset is 2
+  d.drain();
+  assert.equal(d.log.logEndOffset, 2);
+  d.push(d.log.roll()); // e.g. segment.ms expired or the segment is full
+  const r = d.log.append(makeBatch(1, 300, 7, 8, 7), 0, d.stamp());
+  assert.equal(r.baseOffset, 2);
+  d.push(r.effects);
+  // run ops until offset 2 is acknowledged durable, then lose power
+  while (d.log.durableOffset < 3 && d.stepOne());
+  assert.equal(d.log.durableOffset, 3, 'offset 2 acknowledged');
+  d.crash();
+  d.drain();
+  assert.equal(d.log.state, 'ready');
+  assert.ok(d.log.logEndOffset >= 3, `durable offset 2 lost: LEO ${d.log.logEndOffset}, corruption ${JSON.stringify(d.log.corruption)}`);
 });

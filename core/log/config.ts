@@ -50,7 +50,7 @@ export interface LogConfig {
    * Durability still advances in order: an acknowledgement waits for every earlier commit.
    */
   readonly commitDepth: number;
-  /** Largest commit that may overlap others (bounds the unsynced span recovery must re-zero). */
+  /** Largest commit that may overlap others; a larger one waits until none is in flight. */
   readonly pipelineMaxBytes: number;
 }
 

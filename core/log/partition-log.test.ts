@@ -342,3 +342,103 @@ test('flush.messages > 1: commits write without syncing until N offsets, flush()
   d.drain();
   assert.equal(d.log.durableOffset, 6);
 });
+
+test('LOG-3: truncateTo below a DeleteRecords log start offset brings the log start down with it', () => {
+  const { d } = newDriver(31, smallConfig());
+  for (let i = 0; i < 10; i++) d.appendDrained(makeBatch(2, 100, i)); // 0..19, one segment
+  assert.equal(d.log.segments.length, 1);
+  d.log.setHighWatermark(20);
+  const res = d.log.deleteRecords(15, d.stamp());
+  assert.equal(res.error, 'NONE');
+  d.push(res.effects);
+  d.drain();
+  assert.equal(d.log.logStartOffset, 15);
+  d.push(d.log.truncateTo(10));
+  d.drain();
+  assert.equal(d.log.logEndOffset, 10);
+  // LOG-3: logStartOffset <= highWatermark <= logEndOffset (Kafka: logStartOffset = min(target, logStartOffset))
+  assert.ok(d.log.logStartOffset <= d.log.highWatermark && d.log.highWatermark <= d.log.logEndOffset,
+    `lso ${d.log.logStartOffset} hw ${d.log.highWatermark} leo ${d.log.logEndOffset}`);
+});
+
+test('LOG-3: after truncateTo below the log start offset, new appends are readable', () => {
+  const { d } = newDriver(32, smallConfig());
+  for (let i = 0; i < 10; i++) d.appendDrained(makeBatch(2, 100, i));
+  d.log.setHighWatermark(20);
+  const res = d.log.deleteRecords(15, d.stamp());
+  d.push(res.effects);
+  d.drain();
+  d.push(d.log.truncateTo(10));
+  d.drain();
+  const r = d.appendDrained(makeBatch(2, 100, 99));
+  assert.equal(r.baseOffset, 10);
+  assert.equal(d.read(10, 1 << 20).error, 'NONE', 'the record just appended at offset 10 is served');
+});
+
+const askTimestamp = (d: ReturnType<typeof newDriver>['d'], ts: number): number => {
+  d.push(d.log.offsetForTimestamp(ts, 7));
+  d.drain();
+  const e = d.take('offsetForTimestamp')[0];
+  assert.ok(e !== undefined && e.kind === 'offsetForTimestamp');
+  return e.offset;
+};
+
+test('offsetForTimestamp after truncateTo: the truncated segment\'s max timestamp is that of the batches it kept', () => {
+  const { d } = newDriver(21, smallConfig());
+  d.appendDrained(makeBatch(2, 500, 1)); // 0..1 ts 500
+  d.appendDrained(makeBatch(2, 1000, 2)); // 2..3 ts 1000
+  d.push(d.log.truncateTo(2));
+  d.drain();
+  assert.equal(d.log.logEndOffset, 2);
+  d.push(d.log.roll());
+  d.drain();
+  d.appendDrained(makeBatch(2, 900, 3)); // 2..3 ts 900, in the second segment
+  assert.equal(d.log.segments.length, 2);
+  // First record with timestamp >= 850 is offset 2 (ts 900).
+  assert.equal(askTimestamp(d, 850), 2);
+});
+
+/** Reads the whole log batch by batch from logStartOffset; returns the base offsets seen. */
+const readAllTwoRecordBatches = (d: ReturnType<typeof newDriver>['d']): number[] => {
+  const out: number[] = [];
+  let fetch = d.log.logStartOffset;
+  while (fetch < d.log.logEndOffset) {
+    const r = d.read(fetch, 1 << 20);
+    assert.equal(r.error, 'NONE');
+    const bs = batchesIn(r.chunks);
+    if (bs.length === 0) break;
+    for (const b of bs) out.push(baseOffsetAt(b, 0));
+    const last = bs[bs.length - 1];
+    fetch = baseOffsetAt(last, 0) + 2; // every batch holds 2 records
+  }
+  return out;
+};
+
+test('LOG-10: a crash in the middle of a multi-segment truncateTo leaves no silent offset hole', () => {
+  const bad: string[] = [];
+  for (let seed = 1; seed <= 12; seed++) {
+    const { d } = newDriver(`hole-${seed}`, smallConfig());
+    for (let i = 0; d.log.segments.length < 4; i++) d.appendDrained(makeBatch(2, 100, i, 60));
+    d.appendDrained(makeBatch(2, 100, 999, 60));
+    const [, s1, s2, s3] = d.log.segments;
+    const target = s1.baseOffset + 2;
+    d.push(d.log.truncateTo(target));
+    // run the truncation's ops up to and including the removal of segment 2's .log, then lose power
+    while (d.pending.length > 0) {
+      const op = d.pending[0].op.op;
+      d.stepOne();
+      if (op.kind === 'remove' && op.file === s2.logFile) break;
+    }
+    d.crash();
+    d.drain();
+    assert.equal(d.log.state, 'ready');
+    const offs = readAllTwoRecordBatches(d);
+    for (let i = 1; i < offs.length; i++) {
+      if (offs[i] !== offs[i - 1] + 2) {
+        bad.push(`seed ${seed}: hole ${offs[i - 1] + 2}..${offs[i] - 1} (segment 2 was ${s2.baseOffset}..${s3.baseOffset - 1}), LEO ${d.log.logEndOffset}, segments ${d.log.segments.map((s) => s.baseOffset)}`);
+        break;
+      }
+    }
+  }
+  assert.deepEqual(bad, []);
+});

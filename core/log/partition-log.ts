@@ -37,19 +37,22 @@
 //        the new nextOffset survives in the file; truncateFully may lower the log end below a
 //        slot's bound, which is why the bound is checked at reuse, not assumed.
 //  SEG-4 a segment whose file may hold stale bytes past its logical end (`dirtyTail`: made from a
-//        slot, or recovered without re-zeroing) gets 12 zero bytes (a terminator) appended to
-//        every commit's data write (same op, same sync); a slot's first 12 bytes are zeroed
-//        and synced before it is renamed. So, on disk, the synced logical end is always followed
-//        by 12 zero bytes and recovery's scan ends there ('end') exactly as in a zero-filled file;
-//        the file is never truncated to the logical end (that would free the allocation). If a
-//        crash tears the terminator, the stale batch behind it fails the offset check (REC-LOG)
-//        and recovery truncates there as for any torn tail (above the durable offset: the tear
-//        hit an unsynced write).
-//  SEG-5 after a crash, the span pipelined commits could have written past the durable end
-//        (commitDepth x (pipelineMaxBytes + 12), depth at least 2) is zero past the recovered end:
-//        fresh segments are truncated and re-extended there, a recycled one gets that span
-//        zeroed. Else a commit that landed past a lost one could, once the log re-grows over the
-//        gap to exactly its position, be read back with the very next offset and a valid CRC.
+//        slot) gets 12 zero bytes (a terminator) appended to every commit's data write (same op,
+//        same sync); a slot's first 12 bytes are zeroed and synced before it is renamed. So, on
+//        disk, the synced logical end is always followed by 12 zero bytes and recovery's scan
+//        ends there ('end') exactly as in a zero-filled file; while the log runs, the file is
+//        never truncated to the logical end (that would free the allocation). If a crash tears
+//        the terminator, the stale batch behind it fails the offset check (REC-LOG) and recovery
+//        truncates there as for any torn tail (above the durable offset: the tear hit an
+//        unsynced write).
+//  SEG-5 after a crash, nothing past the recovered end survives: recovery truncates the active
+//        segment there and re-extends it with zeroes, recycled or not. Else an unsynced write that
+//        landed past a lost one (commits in flight, or any number under flush.messages > 1)
+//        could, once the log re-grows over the gap to exactly its position, be read back with the
+//        very next offset and a valid CRC.
+//  LOG-10 segments a truncation removes go newest first, each removal synced (syncDir) before the
+//        next: a crash leaves a prefix of the segments, never a hole (recovery would trust the
+//        segment below a hole and take its end from the next file's name).
 // Faults survived: crash with unsynced or torn writes, bit-rot (CRC on every disk read and scan),
 // failed reads (typed error), failed writes/syncs (the log goes offline: KAFKA_STORAGE_ERROR).
 import { gather, type DiskError, type DiskOpId, type DiskOpKind, type DiskResult, type Effect, type Stamp, type WriteData } from '../io.ts';
@@ -61,6 +64,7 @@ import { DiskQueue, counterIds, type NextDiskOpId } from './disk-queue.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
 import type { AppendResult, Corruption, LogError, LogEvent, ReadResult } from './log-types.ts';
 import { RECYCLE_SLOTS, Segment, segmentName, type RecycleSlot } from './segment.ts';
+import { NO_TIMESTAMP, type TimestampAt } from './time-index.ts';
 import { TailCache } from './tail-cache.ts';
 import { walkBatches, type WalkSpec } from './batch-walker.ts';
 import { startRecovery } from './recovery.ts';
@@ -281,8 +285,7 @@ export class PartitionLog {
     if (this.state !== 'ready') return;
     if (this.queued.length === 0 && !(this.flushRequested && this.dirty !== null)) return;
     const single = this.durableWriteAction();
-    // `piped`: small enough to overlap other commits (pipelineMaxBytes bounds what recovery must
-    // re-zero, SEG-5).
+    // `piped`: one durable write small enough (pipelineMaxBytes) to overlap other commits.
     const piped = single !== null && this.config.commitDepth > 1 && single.bytes <= this.config.pipelineMaxBytes;
     if (this.inflight.length > 0) {
       if (!piped || this.inflight.length >= this.config.commitDepth) return;
@@ -703,19 +706,24 @@ export class PartitionLog {
       return;
     }
     if (target < this.segments[0].baseOffset) return this.truncateFully(target);
-    if (target === this.segments[0].baseOffset) return this.applyTruncation(0, 0, target);
+    if (target === this.segments[0].baseOffset) return this.applyTruncation(0, 0, target, NO_TIMESTAMP);
     const segIndex = this.segmentIndexFor(target);
     const seg = this.segments[segIndex];
     this.busyJobs++;
     let cut = -1;
     let cutOffset = -1;
+    let keptMax: TimestampAt = NO_TIMESTAMP; // among the kept batches the walk visits
     const spec = this.walkSpec(seg, target);
     // WALK-2: the cut becomes state; with gaps allowed, a base offset flipped in flight would move it.
     walkBatches(
       this.q,
       spec.strictOffsets === true ? spec : { ...spec, confirmReads: true },
-      (_buf, _off, _size, base, last, position) => {
-        if (last < target) return 'continue';
+      (buf, off, _size, base, last, position) => {
+        if (last < target) {
+          const ts = maxTimestampAt(buf, off);
+          if (ts > keptMax.timestamp) keptMax = { timestamp: ts, offset: base };
+          return 'continue';
+        }
         cut = position;
         cutOffset = base;
         return 'stop';
@@ -729,17 +737,17 @@ export class PartitionLog {
           cutOffset = seg.nextOffset;
         }
         // The batch holding `target` goes whole; in a compacted gap the end is `target` itself.
-        this.applyTruncation(segIndex, cut, Math.min(cutOffset, seg.nextOffset, target));
+        this.applyTruncation(segIndex, cut, Math.min(cutOffset, seg.nextOffset, target), keptMax);
       },
     );
   }
 
-  private applyTruncation(segIndex: number, position: number, newEnd: number): void {
+  private applyTruncation(segIndex: number, position: number, newEnd: number, keptMax: TimestampAt): void {
     const seg = this.segments[segIndex];
     const removed = this.segments.splice(segIndex + 1);
-    for (const r of removed) this.emitRemoveSegment(r);
+    this.emitRemoveNewestFirst(removed);
     const wasActive = removed.length === 0;
-    seg.truncateTo(position, newEnd);
+    seg.truncateTo(position, newEnd, keptMax);
     this.q.emit({ kind: 'truncate', file: seg.logFile, size: position });
     this.q.emit({ kind: 'allocate', file: seg.logFile, size: this.config.segmentBytes });
     seg.dirtyTail = false; // everything past the cut is zero again
@@ -752,8 +760,20 @@ export class PartitionLog {
     this.finishTruncation(newEnd);
   }
 
+  /**
+   * LOG-10: removes `segs` (consecutive, in offset order) newest first, each removal made durable
+   * (syncDir) before the next: a crash then leaves a prefix of the log's segments. A hole would
+   * not be seen: recovery trusts the segment below it and takes its end from the next file.
+   */
+  private emitRemoveNewestFirst(segs: readonly Segment[]): void {
+    for (let i = segs.length - 1; i >= 0; i--) {
+      this.emitRemoveSegment(segs[i]);
+      this.q.emit({ kind: 'syncDir', dir: this.config.dir });
+    }
+  }
+
   private truncateFully(target: number): void {
-    for (const s of this.segments) this.emitRemoveSegment(s);
+    this.emitRemoveNewestFirst(this.segments);
     const seg = new Segment(this.config.dir, target);
     this.segments = [seg];
     this.emitCreateSegment(seg);
@@ -767,6 +787,8 @@ export class PartitionLog {
     this.durableOffset = Math.min(this.durableOffset, newEnd);
     // Unsynced writes below the cut (flush.messages > 1) still await a flush.
     this.dirty = this.durableOffset < newEnd ? this.activeSegment : null;
+    // LOG-3 (as Kafka): a cut below the log start offset (set by DeleteRecords) brings it down too.
+    this.logStartOffset = Math.min(this.logStartOffset, newEnd);
     this.highWatermark = Math.min(this.highWatermark, newEnd);
     this.recoveryPoint = Math.min(this.recoveryPoint, this.activeSegment.baseOffset);
     this.tail.truncateFrom(newEnd);

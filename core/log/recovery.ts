@@ -17,7 +17,6 @@ import { sameBytes } from '../bytes.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
 import { parseOffsetIndex } from './offset-index.ts';
 import type { PartitionLog } from './partition-log.ts';
-import type { LogConfig } from './config.ts';
 import { RECYCLE_NAME_RE, RECYCLE_SLOTS, SEGMENT_NAME_RE, Segment, segmentName, type RecycleSlot } from './segment.ts';
 import { parseTimeIndex } from './time-index.ts';
 
@@ -181,10 +180,12 @@ const scanFrom = (log: PartitionLog, found: Found[], segs: Segment[], trusted: S
   if (i >= segs.length) return settle(log, found, segs, trusted, segs.length, logStart, hw);
   if (trusted.has(i)) return scanFrom(log, found, segs, trusted, i + 1, logStart, hw);
   const prevNext = i > 0 ? segs[i - 1].nextOffset : 0;
-  if (i > 0 && segs[i].baseOffset > prevNext) {
+  if (i > 0 && segs[i].baseOffset > prevNext && log.config.cleanupPolicy === 'delete') {
     // A hole before this segment: the tail of the previous one was lost (its sync failed or
     // never happened), so everything from here on is above any durable offset: drop it.
-    // (Compaction keeps each segment's last batch, CMP-4, so a cleaned log has no such hole.)
+    // A compacted log keeps it: offsets may have gaps there, and this one can be real (a
+    // truncateTo inside a cleaned gap ends the segment at the target, after its last batch, and
+    // a roll starts the next one there); what follows a lost tail was never acknowledged either.
     log.reportCorruption({ file: segs[i].logFile, position: 0, detail: `offset gap ${prevNext}..${segs[i].baseOffset} before segment` });
     return settle(log, found, segs, trusted, i, logStart, hw);
   }
@@ -237,12 +238,9 @@ const scanSegment = (log: PartitionLog, seg: Segment, fileBytes: number, nextBas
       if (seg.sizeBytes !== end.position) throw new Error('RECOVERY: scan position and segment size disagree');
       if (end.kind === 'corrupt') {
         log.reportCorruption({ file: seg.logFile, position: end.position, detail: 'torn or corrupt batch truncated at recovery' });
-        seg.dirtyTail = false; // settle re-zeroes the tail of this (then active) segment
-        return done(false);
+        return done(false); // settle cuts the file there (it is then the active segment)
       }
-      // Ended at 12 zero bytes or at the file end: with recycling, stale bytes may follow (SEG-4).
-      seg.dirtyTail = c.segmentRecycling;
-      done(true);
+      done(true); // ended at 12 zero bytes or at the file end (SEG-4: stale bytes may follow; settle cuts them)
     },
   );
 };
@@ -266,28 +264,17 @@ const settle = (log: PartitionLog, found: Found[], segs: Segment[], trusted: Set
     }
     log.emitIndexFiles(s);
   }
-  if (log.config.segmentRecycling && active.dirtyTail) {
-    // SEG-4: the scan ended at 12 zero bytes (a terminator or a zeroed head); keep the file's
-    // allocation and keep terminating commits. SEG-5: a pipelined commit may have landed past a
-    // lost one, so the span commits in flight could cover is zeroed (older stale bytes beyond
-    // it hold offsets below the segment's base, REC-LOG).
-    const span = Math.min((found[kept.length - 1]?.fileBytes ?? 0) - active.sizeBytes, unsyncedSpanBytes(log.config));
-    if (span > 0) log.q.emit({ kind: 'write', file: active.logFile, offset: active.sizeBytes, data: new Uint8Array(span) });
-  } else {
-    log.q.emit({ kind: 'truncate', file: active.logFile, size: active.sizeBytes });
-  }
+  // SEG-5: everything past the recovered end goes, recycled file or not: unsynced writes there
+  // (commits in flight at the crash, or any number of them under flush.messages > 1) may have
+  // landed past lost ones, and one could later be read back with the very next offset. The
+  // recycled file's allocation past the end is given up once per restart.
+  log.q.emit({ kind: 'truncate', file: active.logFile, size: active.sizeBytes });
+  active.dirtyTail = false;
   log.q.emit({ kind: 'allocate', file: active.logFile, size: log.config.segmentBytes });
   log.q.emit({ kind: 'sync', file: active.logFile });
   log.q.emit({ kind: 'syncDir', dir: log.config.dir });
   finish(log, logStart, hw);
 };
-
-/**
- * SEG-5: bytes past the durable end that commits in flight at a crash may have written: up to
- * commitDepth pipelined commits of at most pipelineMaxBytes, each with its terminator (at least
- * a depth of 2 is assumed: the run before the crash may have had a deeper pipeline).
- */
-export const unsyncedSpanBytes = (c: LogConfig): number => Math.max(2, c.commitDepth) * (c.pipelineMaxBytes + 12);
 
 const finish = (log: PartitionLog, logStart: number, hw: number): void => {
   const active = log.activeSegment;

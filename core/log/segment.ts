@@ -7,7 +7,7 @@
 // segment lie in [baseOffset, nextOffset) and nextOffset - baseOffset fits a u32 (relative offsets);
 // SEG-3 `writtenBytes <= sizeBytes`: bytes in [writtenBytes, sizeBytes) are only in memory.
 import { OffsetIndex } from './offset-index.ts';
-import { TimeIndex } from './time-index.ts';
+import { NO_TIMESTAMP, TimeIndex, type TimestampAt } from './time-index.ts';
 import { maxTimestampAt } from '../records/batch-header.ts';
 
 export const segmentName = (baseOffset: number): string => String(baseOffset).padStart(20, '0');
@@ -90,8 +90,13 @@ export class Segment {
     if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
   }
 
-  /** Forgets everything at and after `position` / `offset` (truncation); indexes follow. */
-  truncateTo(position: number, offset: number): void {
+  /**
+   * Forgets everything at and after `position` / `offset` (truncation); indexes follow. The max
+   * timestamp becomes that of the kept batches: the time index's last kept entry covers those up
+   * to the walk's start (its entries are taken where the offset index's are), `walked` the kept
+   * batches the truncation walk visited after it.
+   */
+  truncateTo(position: number, offset: number, walked: TimestampAt): void {
     if (position > this.sizeBytes) throw new Error('SEG: truncate beyond end');
     this.sizeBytes = position;
     this.writtenBytes = Math.min(this.writtenBytes, position);
@@ -99,5 +104,9 @@ export class Segment {
     this.offsetIndex.truncateFromOffset(offset);
     this.timeIndex.truncateFromOffset(offset);
     this.bytesSinceIndex = 0;
+    const indexed = this.timeIndex.lastEntry();
+    const max = position === 0 ? NO_TIMESTAMP : walked.timestamp > indexed.timestamp ? walked : indexed;
+    this.maxTimestamp = max.timestamp;
+    this.offsetOfMaxTimestamp = max.timestamp < 0 ? this.baseOffset : max.offset;
   }
 }

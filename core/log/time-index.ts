@@ -7,6 +7,14 @@
 
 export const TIME_INDEX_ENTRY_BYTES = 12;
 
+/** A timestamp and the offset of the batch that carries it (`timestamp` -1: none). */
+export interface TimestampAt {
+  readonly timestamp: number;
+  readonly offset: number;
+}
+
+export const NO_TIMESTAMP: TimestampAt = { timestamp: -1, offset: -1 };
+
 export class TimeIndex {
   private ts = new Float64Array(16);
   private rel = new Uint32Array(16);
@@ -35,6 +43,11 @@ export class TimeIndex {
   /** Largest timestamp indexed, or -1 when empty. */
   maxTimestamp(): number {
     return this.length === 0 ? -1 : this.ts[this.length - 1];
+  }
+
+  /** The last entry, or NO_TIMESTAMP when empty. */
+  lastEntry(): TimestampAt {
+    return this.length === 0 ? NO_TIMESTAMP : { timestamp: this.ts[this.length - 1], offset: this.baseOffset + this.rel[this.length - 1] };
   }
 
   /** Offset at which a scan for the first timestamp >= `timestamp` may start (TIX-2). */
