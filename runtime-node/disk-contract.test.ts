@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DiskOp } from '../core/io.ts';
-import { FileDisk, type DiskOutcome } from './file-disk.ts';
+import { FileDisk, type DiskInput, type DiskOutcome } from './file-disk.ts';
 import { makeSimRng } from '../sim/rng.ts';
 import { SimDisk } from '../sim/disk.ts';
 
@@ -25,6 +25,23 @@ interface Case {
 }
 
 const cases: readonly Case[] = [
+  {
+    name: 'a failed rename (missing source) changes nothing: no target directory appears',
+    steps: [
+      [{ kind: 'rename', from: 'ghost', to: 'newdir/x' }, fail('ENOENT')],
+      [{ kind: 'list', dir: '' }, ok({ entries: [] })],
+    ],
+  },
+  {
+    name: 'stat is of files: a directory, or a path under a file, does not exist',
+    steps: [
+      [{ kind: 'write', file: 'd/f', offset: 0, data: bytes(1) }, ok()],
+      [{ kind: 'stat', file: 'd' }, ok({ size: -1 })],
+      [{ kind: 'stat', file: 'd/f/x' }, ok({ size: -1 })],
+      [{ kind: 'read', file: 'd/f/x', offset: 0, length: 1 }, fail('ENOENT')],
+      [{ kind: 'list', dir: 'd/f' }, ok({ entries: [] })],
+    ],
+  },
   {
     name: 'write then read back, short read at end of file',
     steps: [
@@ -273,6 +290,26 @@ test('FileDisk: completions arrive in submission order with stamps (FDISK-1)', (
     await all;
     assert.deepEqual(seen, [...Array(50).keys()]);
     await disk.close();
+  }));
+
+test('FileDisk: an op submitted after close() fails, after the ops queued before it (FDISK-1)', () =>
+  withTempDir(async (dir) => {
+    const disk = new FileDisk(dir);
+    const order: number[] = [];
+    const outcomes: string[] = [];
+    await new Promise<void>((resolve) => {
+      const done = (i: DiskInput): void => {
+        order.push(i.id);
+        outcomes.push(i.tag);
+        if (order.length === 3) resolve();
+      };
+      disk.submit(1, { kind: 'write', file: 'a', offset: 0, data: new Uint8Array(1 << 20) }, done);
+      disk.submit(2, { kind: 'sync', file: 'a' }, done);
+      void disk.close();
+      disk.submit(3, { kind: 'stat', file: 'a' }, done);
+    });
+    assert.deepEqual(order, [1, 2, 3]);
+    assert.deepEqual(outcomes, ['DiskDone', 'DiskDone', 'DiskFailed']);
   }));
 
 test('FileDisk: sync and syncDir succeed; data reaches the file', () =>

@@ -57,7 +57,13 @@
 //  - FDISK-5 (bounded): at most `maxOpenFiles` handles stay open (least recently used closed
 //    first); the queue holds at most `maxQueued` operations (beyond it: our caller's bug).
 //  - FDISK-6 (shutdown): `close()` waits for queued operations, then closes every handle;
-//    operations submitted after it fail with EIO.
+//    operations submitted after it fail with EIO (after those queued before them, FDISK-1).
+//  - FDISK-11 (directories): the contract has no mkdir; a write or rename into a missing
+//    directory creates it and fsyncs the parent of every directory it created before the op
+//    completes (a directory is durable once created, as SimDisk assumes; syncDir covers only
+//    the entries inside a directory). A failed op creates nothing (a rename creates the target
+//    directory only once the source is known to exist). `stat` is of files: a directory, or a
+//    path under a file, does not exist (-1), as in SimDisk.
 //
 // Faults it must survive: any fs call may fail (mapped to EIO/ENOSPC/ENOENT/EINVAL, never thrown
 // through); short writes (looped until complete); a missing parent directory on write.
@@ -118,6 +124,7 @@ const toDiskError = (err: unknown): DiskError => {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   switch (code) {
     case 'ENOENT':
+    case 'ENOTDIR': // a component of the path is a file: the file does not exist (as SimDisk)
       return 'ENOENT';
     case 'ENOSPC':
     case 'EDQUOT':
@@ -125,7 +132,6 @@ const toDiskError = (err: unknown): DiskError => {
       return 'ENOSPC';
     case 'EINVAL':
     case 'EISDIR':
-    case 'ENOTDIR':
     case 'ENAMETOOLONG':
     case 'ENOTEMPTY':
     case 'EEXIST':
@@ -176,6 +182,8 @@ export class FileDisk {
   private readonly maxOverlap: number;
   /** FDISK-8: a write arrived at an idle queue; it starts on the next enqueue or microtask. */
   private startPending = false;
+  /** Ops submitted after close() while earlier ones were queued: failed once those finish (FDISK-1). */
+  private readonly closedRejects: (() => void)[] = [];
   /** FDISK-8: files modified (write/truncate/allocate/rename target) since their last sync. */
   private readonly unsynced = new Set<string>();
   private readonly fuseSync: boolean;
@@ -265,7 +273,10 @@ export class FileDisk {
 
   private enqueue(op: DiskOp, finish: (outcome: DiskOutcome) => void): void {
     if (this.closed) {
-      queueMicrotask(() => finish({ ok: false, error: 'EIO' }));
+      // FDISK-1 still: an op submitted after close fails, but only after every earlier op finished.
+      const fail = (): void => finish({ ok: false, error: 'EIO' });
+      if (this.queued > 0) this.closedRejects.push(fail);
+      else queueMicrotask(fail);
       return;
     }
     if (this.queued >= this.maxQueued) throw new Error(`FileDisk: more than ${this.maxQueued} ops queued`);
@@ -365,6 +376,7 @@ export class FileDisk {
       for (const wake of this.drainWaiters.splice(0)) wake();
     }
     for (const p of done) p.finish(p.outcome!); // a throwing callback is the caller's bug: let it surface
+    if (this.queued === 0 && this.closedRejects.length > 0) for (const fail of this.closedRejects.splice(0)) fail();
   }
 
   private path(rel: string, allowRoot = false): string {
@@ -434,8 +446,10 @@ export class FileDisk {
       try {
         fh = await open(path, flags, 0o644);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        await mkdir(dirname(path), { recursive: true });
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOTDIR') throw new DiskFault('EINVAL'); // creating under a file (as SimDisk)
+        if (code !== 'ENOENT') throw err;
+        await mkdirDurable(dirname(path));
         fh = await open(path, flags, 0o644);
       }
     }
@@ -618,8 +632,10 @@ export class FileDisk {
           await fh.close();
         }
         if (!this.closed) {
-          if (this.spare !== null) await rm(this.spare.path, { force: true });
+          // Swap first: an allocate arriving while the old spare is being deleted must not take it.
+          const old = this.spare;
           this.spare = { path, size };
+          if (old !== null) await rm(old.path, { force: true });
         }
       } catch {
         // A spare is an optimisation: on any failure allocate falls back to writing zeroes inline.
@@ -636,8 +652,15 @@ export class FileDisk {
       return {};
     }
     const absTo = this.abs(to);
-    await mkdir(dirname(absTo), { recursive: true });
-    await rename(this.abs(from), absTo);
+    try {
+      await rename(this.abs(from), absTo);
+    } catch (err) {
+      // Only a missing target directory is created (a failed op changes nothing, DISK-3).
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await stat(this.abs(from)); // ENOENT: the source is what is missing
+      await mkdirDurable(dirname(absTo));
+      await rename(this.abs(from), absTo);
+    }
     // The old handle still names the same inode: keep it under its new name. The target's
     // unsynced state is now the source's; conservatively both count as unsynced (FDISK-8).
     for (const k of [...this.unsynced]) if (keyUnder(k, from)) this.unsynced.add(to + k.slice(from.length));
@@ -663,7 +686,7 @@ export class FileDisk {
     try {
       dirents = await readdir(this.abs(rel), { withFileTypes: true });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [] };
+      if (toDiskError(err) === 'ENOENT') return { entries: [] };
       throw err;
     }
     const base = this.abs(rel);
@@ -682,13 +705,27 @@ export class FileDisk {
   private async stat(rel: string): Promise<DiskResult> {
     try {
       const s = await stat(this.abs(rel));
-      return { size: s.isDirectory() ? 0 : s.size };
+      return { size: s.isDirectory() ? -1 : s.size }; // the contract's stat is of files (as SimDisk)
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { size: -1 };
+      if (toDiskError(err) === 'ENOENT') return { size: -1 };
       throw err;
     }
   }
 }
+
+/**
+ * FDISK-11: creates `absDir` and any missing parents, and makes each new directory's entry
+ * durable (fsync of its parent) before returning: the contract has no mkdir, a directory is
+ * durable once created (as SimDisk), and a later syncDir only covers the entries inside it.
+ */
+const mkdirDurable = async (absDir: string): Promise<void> => {
+  const first = await mkdir(absDir, { recursive: true });
+  if (first === undefined) return; // it already existed
+  for (let d = absDir; ; d = dirname(d)) {
+    await fsyncDir(dirname(d));
+    if (d === first || dirname(d) === d) return;
+  }
+};
 
 /** FDISK-3: fsync of a directory (its entries' names, renames and removals durable). */
 const fsyncDir = async (absDir: string): Promise<void> => {
