@@ -50,6 +50,9 @@
 //        landed past a lost one (commits in flight, or any number under flush.messages > 1)
 //        could, once the log re-grows over the gap to exactly its position, be read back with the
 //        very next offset and a valid CRC.
+//  LOG-11 after truncateTo(t) the log ends at the base of the batch holding t, or else at the end
+//        of the last kept batch (t in a compacted gap, or no batch reaching it): never above what
+//        the file shows, so a roll cannot leave a hole that recovery would take for a lost tail.
 //  LOG-10 segments a truncation removes go newest first, each removal synced (syncDir) before the
 //        next: a crash leaves a prefix of the segments, never a hole (recovery would trust the
 //        segment below a hole and take its end from the next file's name).
@@ -712,6 +715,7 @@ export class PartitionLog {
     this.busyJobs++;
     let cut = -1;
     let cutOffset = -1;
+    let keptEnd = -1; // LOG-11: the end of the last kept batch the walk visits
     let keptMax: TimestampAt = NO_TIMESTAMP; // among the kept batches the walk visits
     const spec = this.walkSpec(seg, target);
     // WALK-2: the cut becomes state; with gaps allowed, a base offset flipped in flight would move it.
@@ -722,6 +726,7 @@ export class PartitionLog {
         if (last < target) {
           const ts = maxTimestampAt(buf, off);
           if (ts > keptMax.timestamp) keptMax = { timestamp: ts, offset: base };
+          keptEnd = last + 1;
           return 'continue';
         }
         cut = position;
@@ -731,13 +736,15 @@ export class PartitionLog {
       (end) => {
         this.busyJobs--;
         if (end.kind === 'ioError') return this.fail(`truncate read failed: ${end.error}`);
-        if (cut < 0) {
-          // No batch reaches `target` in this segment: cut at its end (corrupt tail included).
-          cut = end.position;
-          cutOffset = seg.nextOffset;
-        }
-        // The batch holding `target` goes whole; in a compacted gap the end is `target` itself.
-        this.applyTruncation(segIndex, cut, Math.min(cutOffset, seg.nextOffset, target), keptMax);
+        // LOG-11: the batch holding `target` goes whole (the log then ends at its base). Else the
+        // log ends where its data does, at the last kept batch (`target` may lie in a compacted
+        // gap, or no batch reaches it: a gap or a corrupt batch), never at an offset the file
+        // cannot show: a roll would start the next segment there, and recovery would take the
+        // hole for a lost tail.
+        const holding = cut >= 0 && cutOffset <= target;
+        if (cut < 0) cut = end.position;
+        const newEnd = holding ? cutOffset : keptEnd >= 0 ? keptEnd : spec.minOffset;
+        this.applyTruncation(segIndex, cut, Math.min(newEnd, target), keptMax);
       },
     );
   }

@@ -180,12 +180,11 @@ const scanFrom = (log: PartitionLog, found: Found[], segs: Segment[], trusted: S
   if (i >= segs.length) return settle(log, found, segs, trusted, segs.length, logStart, hw);
   if (trusted.has(i)) return scanFrom(log, found, segs, trusted, i + 1, logStart, hw);
   const prevNext = i > 0 ? segs[i - 1].nextOffset : 0;
-  if (i > 0 && segs[i].baseOffset > prevNext && log.config.cleanupPolicy === 'delete') {
+  if (i > 0 && segs[i].baseOffset > prevNext) {
     // A hole before this segment: the tail of the previous one was lost (its sync failed or
     // never happened), so everything from here on is above any durable offset: drop it.
-    // A compacted log keeps it: offsets may have gaps there, and this one can be real (a
-    // truncateTo inside a cleaned gap ends the segment at the target, after its last batch, and
-    // a roll starts the next one there); what follows a lost tail was never acknowledged either.
+    // (Compaction keeps each segment's last batch, CMP-4, and a truncation ends a segment at its
+    // last kept batch, LOG-11, so a cleaned log has no such hole.)
     log.reportCorruption({ file: segs[i].logFile, position: 0, detail: `offset gap ${prevNext}..${segs[i].baseOffset} before segment` });
     return settle(log, found, segs, trusted, i, logStart, hw);
   }
