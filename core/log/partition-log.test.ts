@@ -275,6 +275,23 @@ test('recovery of a rolled log reads only index files below the recovery point',
   assert.deepEqual([...new Set(logReads)], [d.log.activeSegment.logFile]);
 });
 
+test('LOG-6: a segment below the recovery point whose time index came back empty is scanned, not trusted', () => {
+  const { d } = newDriver(9);
+  for (let i = 0; i < 60; i++) d.appendDrained(makeBatch(2, 1000 + i, i, 60));
+  const first = d.log.segments[0];
+  assert.ok(d.log.segments.length >= 4 && d.log.recoveryPoint > first.nextOffset);
+  // The index's name durable, its data not (possible on a real file system): an empty file.
+  assert.ok(d.disk.execute({ kind: 'truncate', file: first.timeIndexFile, size: 0 }).ok);
+  assert.ok(d.disk.execute({ kind: 'sync', file: first.timeIndexFile }).ok);
+  d.crash();
+  d.drain();
+  assert.equal(d.log.segments[0].maxTimestamp, 1000 + (first.nextOffset / 2 - 1), 'rebuilt by a scan');
+  d.push(d.log.offsetForTimestamp(1001, 1));
+  d.drain();
+  const [e] = d.take('offsetForTimestamp');
+  assert.ok(e !== undefined && e.kind === 'offsetForTimestamp' && e.offset === 2, JSON.stringify(e));
+});
+
 test('offsetForTimestamp finds the first record with timestamp >= t', () => {
   const { d } = newDriver(10);
   for (let i = 0; i < 30; i++) {

@@ -152,6 +152,9 @@ const onCheckpoints = (log: PartitionLog, found: Found[], ckpt: Map<string, Uint
       const idx = parseOffsetIndex(got[0], f.base, f.fileBytes);
       const tix = parseTimeIndex(got[2], f.base);
       if (idx === null || tix === null) return;
+      // Every non-empty segment's time index has an entry (its first batch's): an empty one was
+      // lost (an index name can become durable before its data on a real file system).
+      if (f.fileBytes > 0 && tix.length === 0) return;
       if (idx.length > 0 && idx.entry(idx.length - 1)[0] >= next.base) return; // sanity: last entry inside
       seg.offsetIndex = idx;
       seg.timeIndex = tix;
