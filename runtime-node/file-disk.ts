@@ -180,6 +180,9 @@ export class FileDisk {
    * durable writes to one file run at once, everything else runs alone. */
   private started = 0;
   private readonly maxOverlap: number;
+  /** settle's list of the ops it hands back, reused (no array per completion). settle never runs
+   * inside itself: it is only called from a promise reaction, never from a callback it makes. */
+  private readonly settled: Pending[] = [];
   /** FDISK-8: a write arrived at an idle queue; it starts on the next enqueue or microtask. */
   private startPending = false;
   /** Ops submitted after close() while earlier ones were queued: failed once those finish (FDISK-1). */
@@ -286,13 +289,17 @@ export class FileDisk {
       this.pump();
     } else if (this.queued === 1 && this.fuseSync && op.kind === 'write' && op.sync !== true) {
       this.startPending = true; // FDISK-8: nothing else may start before this write
-      queueMicrotask(() => {
-        if (!this.startPending) return;
-        this.startPending = false;
-        this.pump();
-      });
+      queueMicrotask(this.startPendingWrite);
     } else this.pump();
   }
+
+  /** FDISK-8: the end of the microtask in which a write arrived at an idle queue: start it,
+   * unless an enqueue already did. Bound once (no closure per write). */
+  private readonly startPendingWrite = (): void => {
+    if (!this.startPending) return;
+    this.startPending = false;
+    this.pump();
+  };
 
   /** Starts every queued op that may start now (FDISK-1, FDISK-10). */
   private pump(): void {
@@ -357,7 +364,8 @@ export class FileDisk {
     if (op.outcome !== undefined) throw new Error('FDISK-1: an op finished twice');
     op.outcome = outcome;
     if (sync !== null) sync.outcome = outcome;
-    const done: Pending[] = [];
+    const done = this.settled;
+    done.length = 0; // a throwing callback last time may have left entries
     for (let p = this.queue[this.queueHead]; this.started > 0 && p !== undefined && p.outcome !== undefined; p = this.queue[this.queueHead]) {
       done.push(p);
       this.queueHead++;
@@ -376,6 +384,7 @@ export class FileDisk {
       for (const wake of this.drainWaiters.splice(0)) wake();
     }
     for (const p of done) p.finish(p.outcome!); // a throwing callback is the caller's bug: let it surface
+    done.length = 0;
     if (this.queued === 0 && this.closedRejects.length > 0) for (const fail of this.closedRejects.splice(0)) fail();
   }
 
@@ -482,8 +491,9 @@ export class FileDisk {
   private async write(rel: string, offset: number, data: WriteData): Promise<DiskResult> {
     if (!isCount(offset) || !isWriteData(data)) throw new DiskFault('EINVAL');
     this.unsynced.add(rel);
-    this.noteWrite(writeLength(data));
-    await writeFully(this.cached(rel) ?? (await this.handle(rel, true)), data, offset);
+    const bytes = writeLength(data);
+    this.noteWrite(bytes);
+    await writeFully(this.cached(rel) ?? (await this.handle(rel, true)), data, offset, bytes);
     return noResult;
   }
 
@@ -495,13 +505,14 @@ export class FileDisk {
    */
   private async durableWrite(rel: string, offset: number, data: WriteData): Promise<DiskResult> {
     if (!isCount(offset) || !isWriteData(data)) throw new DiskFault('EINVAL');
-    this.noteWrite(writeLength(data));
+    const bytes = writeLength(data);
+    this.noteWrite(bytes);
     try {
       if (this.fuseSync) {
-        await writeFully(this.cached(dsyncKey(rel)) ?? (await this.handle(rel, true, true)), data, offset);
+        await writeFully(this.cached(dsyncKey(rel)) ?? (await this.handle(rel, true, true)), data, offset, bytes);
       } else {
         const fh = this.cached(rel) ?? (await this.handle(rel, true));
-        await writeFully(fh, data, offset);
+        await writeFully(fh, data, offset, bytes);
         await fh.datasync();
       }
     } catch (err) {
@@ -564,8 +575,7 @@ export class FileDisk {
     this.unsynced.add(rel);
     const fh = await this.handle(rel, true);
     const { size: current } = await fh.stat();
-    const large = this.writeBytesAvg >= this.sparseAboveBytes;
-    if (large && current < size && !(current === 0 && this.spare !== null && this.spare.size === size)) {
+    if (this.writesLarge && current < size && this.spareFor(current, size) === null) {
       await fh.truncate(size); // FDISK-4: sparse; reads as zeroes
       this.sparseAllocations++;
       return {};
@@ -575,8 +585,9 @@ export class FileDisk {
       this.spareUrgent = true;
       await this.spareJob.done;
     }
-    if (current === 0 && this.spare !== null && this.spare.size === size) {
-      await this.useSpare(rel, this.spare.path);
+    const spare = this.spareFor(current, size);
+    if (spare !== null) {
+      await this.useSpare(rel, spare.path);
       this.allocations.fromSpare++;
       this.prepareSpare(size);
       return {};
@@ -584,11 +595,22 @@ export class FileDisk {
     if (current < size) this.allocations.inline++;
     for (let at = current; at < size; ) {
       const chunk = Math.min(zeroChunkBytes, size - at);
-      await writeFully(fh, chunk === zeroChunkBytes ? zeroChunk : zeroChunk.subarray(0, chunk), at);
+      await writeFully(fh, chunk === zeroChunkBytes ? zeroChunk : zeroChunk.subarray(0, chunk), at, chunk);
       at += chunk;
     }
     this.prepareSpare(size);
     return {};
+  }
+
+  /** FDISK-4: the recent average write is large enough that new space is extended sparsely. */
+  private get writesLarge(): boolean {
+    return this.writeBytesAvg >= this.sparseAboveBytes;
+  }
+
+  /** FDISK-7: the ready spare if it can serve an allocate to `size` of a file now `current` bytes
+   * long (it must be empty), else null. */
+  private spareFor(current: number, size: number): { readonly path: string; readonly size: number } | null {
+    return current === 0 && this.spare !== null && this.spare.size === size ? this.spare : null;
   }
 
   /** FDISK-7: renames the ready spare over `rel` (an empty file) and makes that durable. */
@@ -602,7 +624,7 @@ export class FileDisk {
 
   /** FDISK-7: starts zero-filling a spare of `size` bytes unless one is ready or in progress. */
   private prepareSpare(size: number): void {
-    if (this.writeBytesAvg >= this.sparseAboveBytes) return; // FDISK-4: large writes go sparse
+    if (this.writesLarge) return; // FDISK-4: large writes go sparse
     if (!this.spares || this.closed || size < minSpareBytes || this.spareJob !== null) return;
     if (this.spare !== null && this.spare.size === size) return;
     const seq = this.spareSeq++;
@@ -621,7 +643,8 @@ export class FileDisk {
           for (let at = 0; at < size && !this.closed; at += zeroChunkBytes) {
             // Bounded: at most 1 s of waiting per chunk, then on regardless.
             for (let waits = 0; waits < 1000 && this.spareAhead(at, fromBytes); waits++) await new Promise((r) => setTimeout(r, 1));
-            await writeFully(fh, zeroChunk.subarray(0, Math.min(zeroChunkBytes, size - at)), at);
+            const chunk = Math.min(zeroChunkBytes, size - at);
+            await writeFully(fh, zeroChunk.subarray(0, chunk), at, chunk);
             if ((at + zeroChunkBytes) % this.spareSyncBytes === 0 && !this.spareUrgent) {
               await fh.datasync();
               await new Promise((r) => setTimeout(r, this.sparePauseMs));
@@ -743,10 +766,9 @@ const maxIovecs = 1024;
 /**
  * Writes all of `data` at `offset` in one call (FDISK-9: for a gathered write the kernel copies
  * the chunks, no concatenation in JS; libuv issues pwrite for one chunk, pwritev for more);
- * loops on short writes.
+ * loops on short writes. `total` is writeLength(data), which every caller already has.
  */
-const writeFully = async (fh: FileHandle, data: WriteData, offset: number): Promise<void> => {
-  const total = writeLength(data);
+const writeFully = async (fh: FileHandle, data: WriteData, offset: number, total: number): Promise<void> => {
   // Empty chunks are harmless in one call; only a list split across calls drops them, so that
   // no call is made of empty chunks alone. The common case allocates nothing but the iovec list.
   let rest = data instanceof Uint8Array ? [data] : data.length > maxIovecs ? data.filter((c) => c.length > 0) : data;
