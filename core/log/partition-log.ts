@@ -333,7 +333,7 @@ export class PartitionLog {
       this.flushRequested = false;
     }
     this.inflight.push(commit);
-    this.q.attach(lastOp, () => this.onCommitSynced(commit));
+    this.q.attach(lastOp, this.onCommitDone);
     this.tail.evict(this.logEndOffset);
   }
 
@@ -380,10 +380,15 @@ export class PartitionLog {
     return [];
   }
 
-  private onCommitSynced(commit: Commit): void {
+  /**
+   * The DiskDone of a commit's last op. Commits' last ops complete in emission order (DQ-1) and
+   * `inflight` is in that order, so it is the oldest commit in flight; once one fails the log is
+   * failed and later ones return here without shifting. Bound once (no closure per commit).
+   */
+  private readonly onCommitDone = (): void => {
     if (this.state !== 'ready') return; // an earlier op failed: nothing more becomes durable
-    if (this.inflight[0] !== commit) throw new Error('LOG-4: completion of a commit not in flight');
-    this.inflight.shift();
+    const commit = this.inflight.shift();
+    if (commit === undefined) throw new Error('LOG-4: completion of a commit not in flight');
     const end = Math.min(commit.syncedEnd, this.logEndOffset);
     if (end > this.durableOffset) {
       this.durableOffset = end;
@@ -397,7 +402,7 @@ export class PartitionLog {
     }
     this.commit();
     this.runDeferred();
-  }
+  };
 
   /** Roll ops: trim the old segment, persist its indexes, create the next one (SEG-1). */
   private emitRoll(old: Segment, next: Segment): DiskOpId {
