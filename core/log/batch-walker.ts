@@ -7,6 +7,8 @@ import type { DiskError } from '../io.ts';
 import type { DiskQueue } from './disk-queue.ts';
 import { scanBatches } from './batch-scan.ts';
 import { sameBytes } from '../bytes.ts';
+import type { LogConfig } from './config.ts';
+import type { Segment } from './segment.ts';
 
 export const WALK_CHUNK_BYTES = 256 * 1024;
 
@@ -41,6 +43,39 @@ export interface WalkSpec {
    */
   readonly confirmReads?: boolean;
 }
+
+export interface SegmentWalkOptions {
+  /** [offset, position] to start from (an offset index entry); default the segment's start. */
+  readonly start?: readonly [offset: number, position: number];
+  /** Default: the segment's written size. */
+  readonly limitBytes?: number;
+  /** Default: the segment's next offset. */
+  readonly endOffset?: number;
+  /** The walk's result becomes state (recovery's scan, truncation's cut): WALK-2's confirmed
+   *  reads, used where offsets may have gaps (cleanup.policy other than delete). */
+  readonly confirm?: boolean;
+  readonly chunkBytes?: number;
+}
+
+/**
+ * The walk of `seg`'s file: dense offsets checked when the log is never compacted (delete
+ * policy), batch ends bounded by `endOffset` (WALK-1), batches no larger than a segment.
+ */
+export const segmentWalkSpec = (seg: Segment, config: Pick<LogConfig, 'cleanupPolicy' | 'segmentBytes'>, opts: SegmentWalkOptions = {}): WalkSpec => {
+  const dense = config.cleanupPolicy === 'delete';
+  const [minOffset, startPosition] = opts.start ?? [seg.baseOffset, 0];
+  return {
+    file: seg.logFile,
+    startPosition,
+    limitBytes: opts.limitBytes ?? seg.writtenBytes,
+    minOffset,
+    strictOffsets: dense,
+    confirmReads: opts.confirm === true && !dense, // WALK-2: with gaps allowed, density cannot catch a flipped base offset
+    endOffset: opts.endOffset ?? seg.nextOffset,
+    maxBatchBytes: config.segmentBytes,
+    chunkBytes: opts.chunkBytes,
+  };
+};
 
 /** WALK-2: disagreeing read pairs tolerated in one walk before it ends as an EIO. */
 const MAX_MISMATCHES = 8;

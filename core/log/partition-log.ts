@@ -69,7 +69,7 @@ import type { AppendResult, Corruption, LogError, LogEvent, ReadResult } from '.
 import { RECYCLE_SLOTS, Segment, segmentName, type RecycleSlot } from './segment.ts';
 import { NO_TIMESTAMP, type TimestampAt } from './time-index.ts';
 import { TailCache } from './tail-cache.ts';
-import { walkBatches, type WalkSpec } from './batch-walker.ts';
+import { segmentWalkSpec, walkBatches, type WalkSpec } from './batch-walker.ts';
 import { startRecovery } from './recovery.ts';
 import { planRetention } from './retention.ts';
 import { scanBatches } from './batch-scan.ts';
@@ -619,20 +619,11 @@ export class PartitionLog {
   }
 
   /**
-   * A disk walk of `seg` from the indexed batch at or before `offset`: dense offsets checked when
-   * the log is never compacted, batch ends bounded by the segment's next offset (WALK-1).
+   * A disk walk of `seg`'s written bytes from the indexed batch at or before `offset`
+   * (segmentWalkSpec); `confirm`: its result becomes state (WALK-2).
    */
-  private walkSpec(seg: Segment, offset: number): WalkSpec {
-    const [startOffset, startPosition] = seg.offsetIndex.lookupEntry(offset);
-    return {
-      file: seg.logFile,
-      startPosition,
-      limitBytes: seg.writtenBytes,
-      minOffset: startOffset,
-      strictOffsets: this.config.cleanupPolicy === 'delete',
-      endOffset: seg.nextOffset,
-      maxBatchBytes: this.config.segmentBytes,
-    };
+  private walkSpec(seg: Segment, offset: number, confirm = false): WalkSpec {
+    return segmentWalkSpec(seg, this.config, { start: seg.offsetIndex.lookupEntry(offset), confirm });
   }
 
   private readDone(): void {
@@ -722,11 +713,11 @@ export class PartitionLog {
     let cutOffset = -1;
     let keptEnd = -1; // LOG-11: the end of the last kept batch the walk visits
     let keptMax: TimestampAt = NO_TIMESTAMP; // among the kept batches the walk visits
-    const spec = this.walkSpec(seg, target);
     // WALK-2: the cut becomes state; with gaps allowed, a base offset flipped in flight would move it.
+    const spec = this.walkSpec(seg, target, true);
     walkBatches(
       this.q,
-      spec.strictOffsets === true ? spec : { ...spec, confirmReads: true },
+      spec,
       (buf, off, _size, base, last, position) => {
         if (last < target) {
           const ts = maxTimestampAt(buf, off);

@@ -11,7 +11,7 @@
 // allocation is kept; the synced logical end is followed by a zero terminator).
 import type { DiskError, DiskOp, DiskResult, DirEntry, Stamp } from '../io.ts';
 import { leaderEpochAt } from '../records/batch-header.ts';
-import { walkBatches, type WalkSpec } from './batch-walker.ts';
+import { segmentWalkSpec, walkBatches } from './batch-walker.ts';
 import { CKPT_HIGH_WATERMARK, CKPT_LEADER_EPOCH, CKPT_LOG_START, CKPT_RECOVERY_POINT, parseCheckpoint, parseOffset } from './checkpoint-file.ts';
 import { sameBytes } from '../bytes.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
@@ -215,17 +215,12 @@ const scanFrom = (log: PartitionLog, found: Found[], segs: Segment[], trusted: S
  */
 const scanSegment = (log: PartitionLog, seg: Segment, fileBytes: number, nextBase: number | undefined, done: (clean: boolean) => void): void => {
   const c = log.config;
-  const spec: WalkSpec = {
-    file: seg.logFile,
-    startPosition: 0,
+  const spec = segmentWalkSpec(seg, c, {
     limitBytes: fileBytes,
-    minOffset: seg.baseOffset,
-    strictOffsets: c.cleanupPolicy === 'delete',
-    confirmReads: c.cleanupPolicy !== 'delete', // WALK-2: with gaps allowed, density cannot catch a flipped base offset
-    endOffset: Math.min(seg.baseOffset + 0xffffffff, nextBase ?? Infinity), // SEG-2: canHoldOffset
-    maxBatchBytes: c.segmentBytes,
+    endOffset: Math.min(seg.offsetLimit, nextBase ?? Infinity), // SEG-2
+    confirm: true, // WALK-2: the scan becomes state
     chunkBytes: SCAN_CHUNK_BYTES,
-  };
+  });
   walkBatches(
     log.q,
     spec,

@@ -23,6 +23,9 @@ export interface RecycleSlot {
   readonly bound: number;
 }
 
+/** SEG-2: the largest relative offset (offset - baseOffset) a segment holds. */
+const MAX_RELATIVE_OFFSET = 0xfffffffe;
+
 export class Segment {
   sizeBytes = 0;
   writtenBytes = 0;
@@ -36,6 +39,8 @@ export class Segment {
   readonly logFile: string;
   readonly indexFile: string;
   readonly timeIndexFile: string;
+  /** SEG-2: every offset the segment can hold is below this (baseOffset + MAX_RELATIVE_OFFSET + 1). */
+  readonly offsetLimit: number;
   /**
    * SEG-4: the file may hold stale bytes (old batches of a recycled file) past the logical end, so
    * every commit also writes a 12-byte zero terminator right after its data (see partition-log.ts).
@@ -51,6 +56,7 @@ export class Segment {
     if (!Number.isSafeInteger(baseOffset) || baseOffset < 0) throw new Error('SEG: bad base offset');
     this.nextOffset = baseOffset;
     this.offsetOfMaxTimestamp = baseOffset;
+    this.offsetLimit = baseOffset + MAX_RELATIVE_OFFSET + 1;
     const stem = `${dir}/${segmentName(baseOffset)}`;
     this.logFile = `${stem}.log`;
     this.indexFile = `${stem}.index`;
@@ -59,7 +65,7 @@ export class Segment {
 
   /** True when a batch ending at `lastOffset` still fits the u32 relative-offset space (SEG-2). */
   canHoldOffset(lastOffset: number): boolean {
-    return lastOffset - this.baseOffset <= 0xfffffffe;
+    return lastOffset < this.offsetLimit;
   }
 
   /**
