@@ -7,8 +7,8 @@
 // valid, and the scan stops only at the first invalid batch, which lies above all of them —
 // unless bit-rot hit synced data, which is reported as corruption.
 // With segment recycling (REC-LOG, SEG-4 in partition-log.ts) leftover `.log.recycle` slots are
-// kept (bound in the name) or removed, and a cleanly ended active segment is not truncated (its
-// allocation is kept; the synced logical end is followed by a zero terminator).
+// kept (bound in the name) or removed. The active segment is always truncated at the recovered
+// end and re-extended with zeroes, recycled file or not (SEG-5).
 import type { DiskError, DiskOp, DiskResult, DirEntry, Stamp } from '../io.ts';
 import { leaderEpochAt } from '../records/batch-header.ts';
 import { segmentWalkSpec, walkBatches } from './batch-walker.ts';
@@ -265,8 +265,8 @@ const settle = (log: PartitionLog, found: Found[], segs: Segment[], trusted: Set
   // (commits in flight at the crash, or any number of them under flush.messages > 1) may have
   // landed past lost ones, and one could later be read back with the very next offset. The
   // recycled file's allocation past the end is given up once per restart.
+  // (`active` is a fresh Segment of this recovery: its dirtyTail is false, as the re-zeroed file.)
   log.q.emit({ kind: 'truncate', file: active.logFile, size: active.sizeBytes });
-  active.dirtyTail = false;
   log.q.emit({ kind: 'allocate', file: active.logFile, size: log.config.segmentBytes });
   log.q.emit({ kind: 'sync', file: active.logFile });
   log.q.emit({ kind: 'syncDir', dir: log.config.dir });
