@@ -15,7 +15,8 @@
 //
 // Flags: --quick (a short smoke run), --depth=N (commitDepth of the b rows; default the log's, 2), --no-spares (FileDisk zeroes new segments inline),
 // --no-fuse (FileDisk runs every write and fdatasync separately, FDISK-8 off), --ops
-// (per-op-kind counts and mean times of the b rows), --segment-mib=N (segment.bytes of the b rows;
+// (per-op-kind counts and mean time between completions of the b rows; not latency: durable
+// writes overlap, FDISK-10), --segment-mib=N (segment.bytes of the b rows;
 // e.g. 1024: the window then writes into space zero-filled before it and never rolls, which
 // isolates the cost of obtaining new space from the rest of the pipeline).
 // Everything happens under one mkdtemp directory in os.tmpdir(), deleted at the end.
@@ -29,7 +30,7 @@ import { encodeBatch } from '../core/records/batch.ts';
 import { logConfig, type LogConfig } from '../core/log/config.ts';
 import { PartitionLog } from '../core/log/partition-log.ts';
 import type { ReadResult } from '../core/log/log-types.ts';
-import { baseOffsetAt, lastOffsetDeltaAt } from '../core/records/batch-header.ts';
+import { BATCH_HEADER_SIZE, BATCH_LOG_OVERHEAD, baseOffsetAt, lastOffsetDeltaAt } from '../core/records/batch-header.ts';
 import { FileDisk, realStamp, type DiskInput } from '../runtime-node/file-disk.ts';
 
 /** `--segment-mib=N`: segment.bytes of the b rows (default: the log's default, 64 MiB). */
@@ -41,6 +42,9 @@ let diskOptions: { spares: boolean; fuseSync: boolean } = { spares: true, fuseSy
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const RECORD_BYTES = KiB; // one 1-record batch of exactly 1 KiB on disk
+/** A new segment's zero prefix (an empty segment, partition-log.ts): a write this small to a
+ * .log file carries no data. */
+const ZERO_PREFIX_BYTES = BATCH_LOG_OVERHEAD;
 
 export interface Options {
   readonly groups: readonly number[];
@@ -75,8 +79,10 @@ interface Counters {
 
 const zeroCounters = (): Counters => ({ dataWrites: 0, dataWriteBytes: 0, syncs: 0, reads: 0, readBytes: 0, ops: new Map() });
 
-/** `--ops`: time every disk op of the b rows (FDISK-1 runs them one at a time, so an op's time
- * is from the later of its submission and its predecessor's completion to its own completion). */
+/** `--ops`: per op kind of the b rows, the time between completions: from the later of an op's
+ * submission and its predecessor's completion to its own completion. That is an op's run time
+ * only when ops run one at a time; durable writes overlap (FDISK-10), so for them it is the
+ * interval between completions, not their latency. */
 let timeOps = false;
 export const setTimeOps = (on: boolean): void => {
   timeOps = on;
@@ -186,7 +192,7 @@ class LogHost {
   private count(op: DiskOp): void {
     const c = this.counters;
     const bytes = op.kind === 'write' && op.file.endsWith('.log') ? writeLength(op.data) : 0;
-    if (bytes > 12) {
+    if (bytes > ZERO_PREFIX_BYTES) {
       c.dataWrites++;
       c.dataWriteBytes += bytes;
       if (op.kind === 'write' && op.sync === true) c.syncs++; // a durable write syncs itself
@@ -256,6 +262,10 @@ class LogHost {
   }
 }
 
+/** makeBatch's first guess of one record's framing around its value (length, attributes, deltas,
+ * key and value lengths, header count: 9 bytes at 1 KiB); the last value absorbs the error. */
+const RECORD_FRAMING_GUESS = 12;
+
 /** A batch of `records` records, exactly `records * bytesPerRecord` bytes (values padded to fit). */
 const makeBatch = (bytesPerRecord: number, records = 1): Uint8Array => {
   const total = bytesPerRecord * records;
@@ -271,7 +281,7 @@ const makeBatch = (bytesPerRecord: number, records = 1): Uint8Array => {
         value: new Uint8Array(i === records - 1 ? lastValueBytes : valueBytes).fill(0x61),
       })),
     });
-  const value = bytesPerRecord - 12 - Math.ceil(61 / records);
+  const value = bytesPerRecord - RECORD_FRAMING_GUESS - Math.ceil(BATCH_HEADER_SIZE / records);
   let last = value;
   for (let i = 0; i < 8; i++) {
     const b = build(value, last);
@@ -491,10 +501,19 @@ class ClosedLoop {
   }
 }
 
+/** A sorted copy of the first `n` of `xs` (a Float64Array sorts numerically). */
+const sortedCopy = (xs: Float64Array | readonly number[], n = xs.length): Float64Array =>
+  (xs instanceof Float64Array ? xs.subarray(0, n).slice() : Float64Array.from(xs.slice(0, n))).sort();
+
 const percentile = (xs: Float64Array, n: number, p: number): number => {
   if (n === 0) return NaN;
-  const sorted = xs.subarray(0, n).slice().sort();
-  return sorted[Math.min(n - 1, Math.floor((p / 100) * n))]!;
+  return sortedCopy(xs, n)[Math.min(n - 1, Math.floor((p / 100) * n))]!;
+};
+
+/** The median; of an even count, the mean of the middle two. */
+const median = (xs: readonly number[]): number => {
+  const s = sortedCopy(xs);
+  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
 /**
@@ -573,11 +592,6 @@ interface Steady {
 const steadyConfig = (config: Partial<LogConfig>, st: Steady): Partial<LogConfig> => {
   const segmentBytes = config.segmentBytes ?? 64 * MiB;
   return { segmentBytes, retentionBytes: st.segments * segmentBytes, retentionMs: -1, segmentRecycling: st.recycling };
-};
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((x, y) => x - y);
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -685,8 +699,9 @@ export const measureCpuCeiling = (group: number, appends: number, recordsPerBatc
   const slabs = new Slabs(log);
   const t0 = performance.now();
   for (let n = 0; n < appends; ) {
+    const stamp = realStamp(); // once per group, as LogHost reads the clock once per event-loop turn
     for (let i = 0; i < group; i++, n++) {
-      const r = log.append(slabs.copy(template), 0, realStamp());
+      const r = log.append(slabs.copy(template), 0, stamp);
       if (r.error !== 'NONE') throw new Error(`append failed: ${r.error}`);
       slabs.note(r.lastOffset);
       pending.push(...r.effects);
@@ -742,7 +757,7 @@ const printRow = (r: Row, ratios: string[]): void => {
   );
   if (timeOps) {
     const parts = [...b.ops].map(([k, op]) => `${k} ${op.n}x${(op.ms / op.n).toFixed(3)}ms`);
-    console.log(`      b ops (best round): ${parts.join(', ')}`);
+    console.log(`      b ops (best round), count x mean time between completions: ${parts.join(', ')}`);
   }
 };
 
