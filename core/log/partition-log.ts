@@ -66,7 +66,7 @@ import type { LogConfig } from './config.ts';
 import { DiskQueue, counterIds, type NextDiskOpId } from './disk-queue.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
 import type { AppendResult, Corruption, LogError, LogEvent, ReadResult } from './log-types.ts';
-import { RECYCLE_SLOTS, Segment, segmentName, type RecycleSlot } from './segment.ts';
+import { RECYCLE_SLOTS, Segment, recycleFile, type RecycleSlot } from './segment.ts';
 import { NO_TIMESTAMP, type TimestampAt } from './time-index.ts';
 import { TailCache } from './tail-cache.ts';
 import { segmentWalkSpec, walkBatches, type WalkSpec } from './batch-walker.ts';
@@ -432,11 +432,11 @@ export class PartitionLog {
     const i = this.recycled.findIndex((r) => r.bound <= seg.baseOffset);
     if (i < 0) return false;
     const [slot] = this.recycled.splice(i, 1);
-    if (slot.bound > seg.baseOffset) throw new Error('REC-LOG: slot bound above the new base offset');
-    const failed = (e: DiskError): void => this.fail(`recycle ${slot.file} failed: ${e}`);
-    this.q.emit({ kind: 'write', file: slot.file, offset: 0, data: TERMINATOR }, undefined, failed);
-    this.q.emit({ kind: 'sync', file: slot.file }, undefined, failed);
-    this.q.emit({ kind: 'rename', from: slot.file, to: seg.logFile }, undefined, failed);
+    const file = recycleFile(this.config.dir, slot.bound);
+    const failed = (e: DiskError): void => this.fail(`recycle ${file} failed: ${e}`);
+    this.q.emit({ kind: 'write', file, offset: 0, data: TERMINATOR }, undefined, failed);
+    this.q.emit({ kind: 'sync', file }, undefined, failed);
+    this.q.emit({ kind: 'rename', from: file, to: seg.logFile }, undefined, failed);
     this.q.emit({ kind: 'allocate', file: seg.logFile, size: this.config.segmentBytes });
     seg.dirtyTail = true;
     this.q.emit({ kind: 'sync', file: seg.logFile });
@@ -449,12 +449,12 @@ export class PartitionLog {
     if (!this.config.segmentRecycling || this.recycled.length >= RECYCLE_SLOTS || seg.nextOffset <= seg.baseOffset) {
       return this.emitRemoveSegment(seg);
     }
-    const file = `${this.config.dir}/${segmentName(seg.nextOffset)}.log.recycle`;
-    if (this.recycled.some((r) => r.file === file)) return this.emitRemoveSegment(seg);
+    const bound = seg.nextOffset;
+    if (this.recycled.some((r) => r.bound === bound)) return this.emitRemoveSegment(seg);
     this.emitRemove(seg.indexFile);
     this.emitRemove(seg.timeIndexFile);
-    this.q.emit({ kind: 'rename', from: seg.logFile, to: file }, undefined, (e) => this.fail(`recycle ${seg.logFile} failed: ${e}`));
-    this.recycled.push({ file, bound: seg.nextOffset });
+    this.q.emit({ kind: 'rename', from: seg.logFile, to: recycleFile(this.config.dir, bound) }, undefined, (e) => this.fail(`recycle ${seg.logFile} failed: ${e}`));
+    this.recycled.push({ bound });
   }
 
   /** Writes a non-active segment's index files (full rewrite) and syncs them. */

@@ -78,9 +78,8 @@ const onList = (log: PartitionLog, entries: readonly DirEntry[]): void => {
       // split: the file is either still the segment or already the slot, or already the new
       // segment, whose first 12 bytes were zeroed and synced before the rename). Kept only while
       // recycling is on and within RECYCLE_SLOTS; the rest are removed.
-      const file = `${dir}/${name}`;
-      if (log.config.segmentRecycling && slots.length < RECYCLE_SLOTS) slots.push({ file, bound: Number(slot[1]) });
-      else leftovers.push({ op: { kind: 'remove', file }, fail: () => {} });
+      if (log.config.segmentRecycling && slots.length < RECYCLE_SLOTS) slots.push({ bound: Number(slot[1]) });
+      else leftovers.push({ op: { kind: 'remove', file: `${dir}/${name}` }, fail: () => {} });
     } else if (m !== null) {
       const base = Number(m[1]);
       const stem = segmentName(base);

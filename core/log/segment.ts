@@ -17,11 +17,13 @@ export const SEGMENT_NAME_RE = /^(\d{20})\.log$/;
 export const RECYCLE_SLOTS = 2;
 export const RECYCLE_NAME_RE = /^(\d{20})\.log\.recycle$/;
 
-/** A recycled segment file `<dir>/<20-digit bound>.log.recycle`; every offset it holds is below `bound`. */
+/** A recycled segment file (its name: recycleFile); every offset it holds is below `bound`. */
 export interface RecycleSlot {
-  readonly file: string;
   readonly bound: number;
 }
+
+/** A recycle slot's file: `<dir>/<20-digit bound>.log.recycle` (the name carries the bound). */
+export const recycleFile = (dir: string, bound: number): string => `${dir}/${segmentName(bound)}.log.recycle`;
 
 /** SEG-2: the largest relative offset (offset - baseOffset) a segment holds. */
 const MAX_RELATIVE_OFFSET = 0xfffffffe;
