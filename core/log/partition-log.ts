@@ -58,7 +58,7 @@
 //        segment below a hole and take its end from the next file's name).
 // Faults survived: crash with unsynced or torn writes, bit-rot (CRC on every disk read and scan),
 // failed reads (typed error), failed writes/syncs (the log goes offline: KAFKA_STORAGE_ERROR).
-import { gather, type DiskError, type DiskOpId, type DiskOpKind, type DiskResult, type Effect, type Stamp, type WriteData } from '../io.ts';
+import { gather, type DiskError, type DiskOpId, type DiskResult, type Effect, type Stamp, type WriteData } from '../io.ts';
 import { BATCH_HEADER_SIZE, baseOffsetAt, batchSizeAt, lastOffsetDeltaAt, maxTimestampAt, readBatchHeader, stampBatch } from '../records/batch-header.ts';
 import { forEachRecord, recordTimestamp } from '../records/batch.ts';
 import { CKPT_HIGH_WATERMARK, CKPT_LEADER_EPOCH, CKPT_LOG_START, CKPT_RECOVERY_POINT, atomicWriteOps, encodeCheckpoint } from './checkpoint-file.ts';
@@ -91,10 +91,10 @@ interface Commit {
   piped: boolean;
 }
 
-/** A DiskDone / DiskFailed input (the io.ts Input works as is; stamps are not needed). */
-export type DiskCompletion =
-  | { readonly tag: 'DiskDone'; readonly id: DiskOpId; readonly result: DiskResult; readonly op?: DiskOpKind; readonly now?: number; readonly wall?: number }
-  | { readonly tag: 'DiskFailed'; readonly id: DiskOpId; readonly error: DiskError; readonly op?: DiskOpKind; readonly now?: number; readonly wall?: number };
+/** What the log reads of a DiskDone / DiskFailed input (the io.ts Input works as is). */
+type DiskCompletion =
+  | { readonly tag: 'DiskDone'; readonly id: DiskOpId; readonly result: DiskResult }
+  | { readonly tag: 'DiskFailed'; readonly id: DiskOpId; readonly error: DiskError };
 
 export interface PartitionLogOptions {
   /** Allocator of node-unique disk op ids (share one across the logs of a node). */
@@ -527,7 +527,7 @@ export class PartitionLog {
    * write `name.tmp`, truncate, sync — and only once that sync succeeded, rename over `name` and
    * syncDir (a failed sync drops the tmp's data: renaming it then would destroy the old file).
    */
-  emitAtomicWrite(name: string, data: Uint8Array, then?: () => void): void {
+  private emitAtomicWrite(name: string, data: Uint8Array, then?: () => void): void {
     const [write, truncate, sync, rename, syncDir] = atomicWriteOps(this.config.dir, name, data);
     this.q.emit(write);
     this.q.emit(truncate);
