@@ -27,6 +27,8 @@ export interface ReplicaState {
   readonly appliedOffset: number;
 }
 
+/** One incarnation of a replica. The caller passes the same object at every observe of that
+ *  incarnation and a new one after a restart: the checker keys its per-incarnation state by it. */
 export interface QuorumView {
   readonly nodeId: number;
   readonly incarnation: number;
@@ -49,26 +51,38 @@ const digestBytes = (bytes: Uint8Array): string => {
   return `${bytes.length}:${h.digest()}`;
 };
 
+/** What the checker remembers about one incarnation of a replica. */
+interface IncarnationState {
+  /** Highest high watermark seen (Q-3). */
+  hw: number;
+  /** Epoch in which it was last checked as a new leader (Q-4); undefined before any. */
+  leaderEpoch: number | undefined;
+  /** Offsets below this were already compared with the committed record (Q-2). */
+  checkedUpTo: number;
+}
+
 export class QuorumChecker {
   readonly violations: Violation[] = [];
   private readonly leaderOfEpoch = new Map<number, number>();
   /** offset -> `${epoch}/${digest}` of the committed entry. */
   private readonly committed = new Map<number, string>();
   private committedEnd = 0; // every offset < committedEnd is committed
-  private readonly hwSeen = new Map<string, number>(); // `${node}/${incarnation}` -> hw
-  private readonly wasLeader = new Map<string, number>(); // `${node}/${incarnation}` -> epoch last checked
+  private readonly incarnations = new WeakMap<QuorumView, IncarnationState>();
   private readonly appliedDigests = new Map<number, { node: number; digest: string }>();
-  private readonly checkedUpTo = new Map<string, number>();
   private readonly maxViolations = 50;
 
   /** Call after every step of `view`'s node. */
   observe(view: QuorumView, timeMs: number): void {
     if (this.violations.length >= this.maxViolations) return;
-    const key = `${view.nodeId}/${view.incarnation}`;
+    let inc = this.incarnations.get(view);
+    if (inc === undefined) {
+      inc = { hw: 0, leaderEpoch: undefined, checkedUpTo: 0 };
+      this.incarnations.set(view, inc);
+    }
     this.checkElectionSafety(view, timeMs);
-    this.checkHighWatermark(view, key, timeMs);
-    this.recordCommitted(view, key, timeMs);
-    this.checkLeaderCompleteness(view, key, timeMs);
+    this.checkHighWatermark(view, inc, timeMs);
+    this.recordCommitted(view, inc, timeMs);
+    this.checkLeaderCompleteness(view, inc, timeMs);
     this.checkApplied(view, timeMs);
   }
 
@@ -88,13 +102,13 @@ export class QuorumChecker {
     }
   }
 
-  private checkHighWatermark(view: QuorumView, key: string, timeMs: number): void {
+  private checkHighWatermark(view: QuorumView, inc: IncarnationState, timeMs: number): void {
     const r = view.replica;
-    const prior = this.hwSeen.get(key) ?? 0;
+    const prior = inc.hw;
     if (r.highWatermark < prior) {
       this.fail('Q-3', view, timeMs, `high watermark went back from ${prior} to ${r.highWatermark}`);
     }
-    this.hwSeen.set(key, Math.max(prior, r.highWatermark));
+    inc.hw = Math.max(prior, r.highWatermark);
   }
 
   /**
@@ -102,9 +116,9 @@ export class QuorumChecker {
    * Incremental: each replica incarnation has a pointer below which its log was already compared;
    * a truncation pulls the pointer back so re-appended entries are compared again.
    */
-  private recordCommitted(view: QuorumView, key: string, timeMs: number): void {
+  private recordCommitted(view: QuorumView, inc: IncarnationState, timeMs: number): void {
     const r = view.replica;
-    let o = Math.max(this.checkedUpTo.get(key) ?? 0, r.logStartOffset, 0);
+    let o = Math.max(inc.checkedUpTo, r.logStartOffset, 0);
     if (r.logEndOffset < o) o = Math.max(r.logEndOffset, r.logStartOffset, 0);
     // Only the replica's own committed prefix is compared: above its HW it may still hold a
     // divergent suffix of an older epoch that its leader will have it truncate.
@@ -121,16 +135,16 @@ export class QuorumChecker {
         break;
       }
     }
-    this.checkedUpTo.set(key, o);
+    inc.checkedUpTo = o;
     const covered = Math.min(r.highWatermark, r.logEndOffset);
     if (covered > this.committedEnd && this.committed.has(covered - 1)) this.committedEnd = covered;
   }
 
-  private checkLeaderCompleteness(view: QuorumView, key: string, timeMs: number): void {
+  private checkLeaderCompleteness(view: QuorumView, inc: IncarnationState, timeMs: number): void {
     const r = view.replica;
     if (r.role !== 'leader') return;
-    if (this.wasLeader.get(key) === r.epoch) return;
-    this.wasLeader.set(key, r.epoch);
+    if (inc.leaderEpoch === r.epoch) return;
+    inc.leaderEpoch = r.epoch;
     // At the moment it becomes leader, its log must reach the committed end.
     if (r.logEndOffset < this.committedEnd) {
       this.fail('Q-4', view, timeMs, `leader of epoch ${r.epoch} has log end ${r.logEndOffset} < committed ${this.committedEnd}`);
