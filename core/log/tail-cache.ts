@@ -35,8 +35,20 @@ export class TailCache {
 
   /** Evicts written batches (lastOffset < writtenOffset) while over budget (TAIL-2). */
   evict(writtenOffset: number): void {
-    while (this.head < this.lasts.length && this.bytes > this.budgetBytes) {
-      if (this.lasts[this.head] >= writtenOffset) break;
+    this.dropHead(writtenOffset, this.budgetBytes);
+  }
+
+  /** Drops entries wholly below `offset` from the head (their bytes were rewritten on disk). */
+  dropBelow(offset: number): void {
+    this.dropHead(offset, -1);
+  }
+
+  /**
+   * Drops head entries wholly below `offset` while more than `keepBytes` are held, then compacts
+   * the arrays once the dropped head is most of them.
+   */
+  private dropHead(offset: number, keepBytes: number): void {
+    while (this.head < this.lasts.length && this.bytes > keepBytes && this.lasts[this.head] < offset) {
       this.bytes -= this.views[this.head].length;
       this.views[this.head] = EMPTY; // the caller's buffer is no longer held
       this.head++;
@@ -46,15 +58,6 @@ export class TailCache {
       this.lasts = this.lasts.slice(this.head);
       this.views = this.views.slice(this.head);
       this.head = 0;
-    }
-  }
-
-  /** Drops entries wholly below `offset` from the head (their bytes were rewritten on disk). */
-  dropBelow(offset: number): void {
-    while (this.head < this.lasts.length && this.lasts[this.head] < offset) {
-      this.bytes -= this.views[this.head].length;
-      this.views[this.head] = EMPTY;
-      this.head++;
     }
   }
 
