@@ -9,7 +9,8 @@
 //   --json              one JSON object per run on stdout
 //   --quiet             in a sweep, print only the summary and failures
 import { parseArgs } from 'node:util';
-import { runSimulation, type RunOptions, type RunResult, FAULT_FLAGS, type FaultFlag } from './run.ts';
+import { runSimulation, type RunOptions, type RunResult } from './run.ts';
+import { FAULT_FLAGS, type FaultFlag } from './faults.ts';
 import { scenarios } from '../scenarios/index.ts';
 
 interface Cli {

@@ -1,5 +1,5 @@
 // The simulator end to end: determinism, the CLI contract, scenarios, and a bounded swarm sweep.
-// (The long sweep is `npm run sim -- --seeds 1..1000 --faults swarm`, see scripts/sweep.sh.)
+// (The long sweep is `npm run sim -- --seeds 1..1000 --faults swarm`; `npm run bench -- sim` times one.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

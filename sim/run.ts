@@ -9,15 +9,13 @@ import type { RaftMessage } from '../core/raft/messages.ts';
 import { raftMessageSize } from '../core/raft/messages.ts';
 import { encodeSnapshot } from '../core/metadata/snapshot.ts';
 import { World } from './world.ts';
-import { FAULT_FLAGS, type FaultFlag, healAll, planFaults, scheduleFaults, type FaultSchedule } from './faults.ts';
+import { type FaultFlag, healAll, planFaults, scheduleFaults, type FaultSchedule } from './faults.ts';
 import { History, successorProcess } from './history.ts';
 import { checkOperations } from './checkers/linearizability.ts';
 import { topicMetadataModel, type TopicInput } from './checkers/models/topic-metadata.ts';
 import { QuorumChecker, type QuorumView, type Violation, digestBytes } from './checkers/quorum.ts';
 import { scenarios, type ScenarioAction } from '../scenarios/index.ts';
 import { makeSimRng, type SimRng } from './rng.ts';
-
-export { FAULT_FLAGS, type FaultFlag };
 
 export interface RunOptions {
   readonly seed: number;
@@ -43,8 +41,6 @@ export interface RunResult {
   readonly faultsInjected: number;
   readonly leadersElected: number;
   readonly tuning: QuorumTuning;
-  /** The recorded client history (for debugging and tests). */
-  readonly history: History;
 }
 
 /** A hook for tests and planted-bug experiments: change the node config. */
@@ -127,14 +123,22 @@ class ReplicaView implements QuorumView {
 // ---------------------------------------------------------------------------------------------
 // Clients: each has one connection per node, at most one op in flight, Jepsen-style processes.
 
-interface InFlight {
+/** A workload op, recorded in the history when it completes. */
+interface Tracked {
   readonly process: number;
+  readonly f: TopicInput['f'];
+}
+
+/** A setup or liveness request: its callback gets the response (undefined if unknown). */
+interface Untracked {
+  readonly onDone: (r: ControllerResponse | undefined) => void;
+}
+
+type InFlight = (Tracked | Untracked) & {
   readonly corr: number;
   readonly node: NodeId;
-  readonly f: TopicInput['f'] | 'setup' | 'liveness';
   readonly timeout: ReturnType<SimWorld['after']>;
-  readonly onDone?: (r: ControllerResponse | undefined) => void;
-}
+};
 
 class Client {
   private readonly conns = new Map<NodeId, number>();
@@ -175,8 +179,8 @@ class Client {
   }
 
   /** An untracked request (setup, liveness probe): callback with the response or undefined. */
-  send(request: ControllerRequest, f: 'setup' | 'liveness', onDone: (r: ControllerResponse | undefined) => void): void {
-    this.start(request, f, -1, onDone);
+  send(request: ControllerRequest, onDone: Untracked['onDone']): void {
+    this.start(request, { onDone });
   }
 
   /** A tracked workload op: invoke now, complete on reply / timeout / close. */
@@ -188,16 +192,16 @@ class Client {
         : input.f === 'delete'
           ? { kind: 'write', command: { kind: 'deleteTopic', name: input.name } }
           : { kind: 'read', query: { kind: 'describeTopic', name: input.name } };
-    this.start(request, input.f, this.process);
+    this.start(request, { process: this.process, f: input.f });
   }
 
-  private start(request: ControllerRequest, f: InFlight['f'], process: number, onDone?: InFlight['onDone']): void {
+  private start(request: ControllerRequest, kind: Tracked | Untracked): void {
     if (this.inFlight) throw new Error('client: one op at a time');
     const node = this.pickNode();
     const corr = this.nextCorr++;
     const c = this.conn(node);
     const timeout = this.world.after(OP_TIMEOUT_MS, () => this.finish(corr, undefined));
-    this.inFlight = { process, corr, node, f, timeout, ...(onDone ? { onDone } : {}) };
+    this.inFlight = { ...kind, corr, node, timeout };
     this.world.request(c, corr, request);
   }
 
@@ -224,14 +228,14 @@ class Client {
       if (c !== undefined) this.world.disconnect(c);
       this.conns.delete(op.node);
     }
-    if (op.onDone) return op.onDone(res);
+    if ('onDone' in op) return op.onDone(res);
     this.record(op, res);
   }
 
-  private record(op: InFlight, res: ControllerResponse | undefined): void {
+  private record(op: Tracked, res: ControllerResponse | undefined): void {
     const now = this.world.now();
     const h = this.history;
-    const outcome = classify(op.f as TopicInput['f'], res);
+    const outcome = classify(op.f, res);
     if (outcome.type === 'ok') {
       h.ok(op.process, outcome.value, now);
       this.counts.ok++;
@@ -359,13 +363,11 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
   const counts = { ok: 0, fail: 0, info: 0 };
   const rng = world.rngFor('workload');
   const clients = Array.from({ length: CLIENTS }, (_, i) => new Client(i, world, history, rng.fork(`client-${i}`), counts));
-  const guarded = (fn: () => void): boolean => {
+  const guarded = (fn: () => void): void => {
     try {
       fn();
-      return true;
     } catch (e) {
       fatal = { invariant: 'ASSERT', timeMs: world.now(), node: 0, message: (e as Error).stack?.split('\n').slice(0, 4).join(' | ') ?? String(e) };
-      return false;
     }
   };
 
@@ -385,7 +387,7 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
     }
     const brokerId = 101 + (step % 3);
     const request: ControllerRequest = step < 3 ? setupSteps[step] : { kind: 'write', command: { kind: 'unfenceBroker', brokerId, brokerEpoch: epochsOf.get(brokerId) ?? 0 } };
-    setupClient.send(request, 'setup', (res) => {
+    setupClient.send(request, (res) => {
       if (res?.ok) {
         const r = res.result as { brokerEpoch?: number };
         if (step < 3 && r.brokerEpoch !== undefined) epochsOf.set(brokerId, r.brokerEpoch);
@@ -448,7 +450,7 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
         world.after(50, tryWrite);
         return;
       }
-      probe.send({ kind: 'write', command: { kind: 'createTopic', name, numPartitions: 1, replicationFactor: 1 } }, 'liveness', (res) => {
+      probe.send({ kind: 'write', command: { kind: 'createTopic', name, numPartitions: 1, replicationFactor: 1 } }, (res) => {
         if (res?.ok || (res && !res.ok && res.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS)) committed = true;
         else world.after(100, tryWrite);
       });
@@ -500,7 +502,5 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
     faultsInjected,
     leadersElected: epochs.size,
     tuning,
-    history,
   };
 };
-
