@@ -18,7 +18,7 @@ const putU64 = (v: DataView, at: number, n: number): void => {
   v.setUint32(at, Math.floor(n / TWO32));
   v.setUint32(at + 4, n % TWO32);
 };
-export const getU64 = (v: DataView, at: number): number => v.getUint32(at) * TWO32 + v.getUint32(at + 4);
+const getU64 = (v: DataView, at: number): number => v.getUint32(at) * TWO32 + v.getUint32(at + 4);
 const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
 export interface DecodedFrame {
@@ -41,19 +41,46 @@ export const encodeFrame = (offset: number, epoch: number, control: boolean, pay
   return out;
 };
 
+/** The fixed header of the frame at `at`, read but not checked (no CRC, no bounds on the length). */
+export interface FrameHeader {
+  readonly crc: number;
+  readonly payloadLength: number;
+  readonly offset: number;
+  readonly epoch: number;
+  /** Byte 20 is 0 or 1 and bytes 21..23 are zero. */
+  readonly flagsValid: boolean;
+  readonly control: boolean;
+}
+
+const u32At = (b: Uint8Array, at: number): number => ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+
+/** Reads the frame header at `at`; undefined if fewer than FRAME_HEADER_BYTES remain. The one
+ *  place that knows the header layout (decodeFrame, and log-store.ts's resync scan). */
+export const peekFrameHeader = (buf: Uint8Array, at: number): FrameHeader | undefined => {
+  if (buf.length - at < FRAME_HEADER_BYTES) return undefined;
+  return {
+    crc: u32At(buf, at),
+    payloadLength: u32At(buf, at + 4),
+    offset: u32At(buf, at + 8) * TWO32 + u32At(buf, at + 12),
+    epoch: u32At(buf, at + 16),
+    flagsValid: buf[at + 20] <= 1 && buf[at + 21] === 0 && buf[at + 22] === 0 && buf[at + 23] === 0,
+    control: buf[at + 20] === 1,
+  };
+};
+
 /** Decodes the frame at `at`; undefined if it is incomplete or fails its checksum. */
 export const decodeFrame = (buf: Uint8Array, at: number): DecodedFrame | undefined => {
-  if (buf.length - at < FRAME_HEADER_BYTES) return undefined;
-  const v = view(buf.subarray(at));
-  const len = v.getUint32(4);
+  const h = peekFrameHeader(buf, at);
+  if (h === undefined) return undefined;
+  const len = h.payloadLength;
   if (len > MAX_PAYLOAD_BYTES || buf.length - at < FRAME_HEADER_BYTES + len) return undefined;
   const frame = buf.subarray(at, at + FRAME_HEADER_BYTES + len);
-  if (crc32c(frame.subarray(4)) !== v.getUint32(0)) return undefined;
-  if (frame[21] !== 0 || frame[22] !== 0 || frame[23] !== 0 || frame[20] > 1) return undefined;
+  if (crc32c(frame.subarray(4)) !== h.crc) return undefined;
+  if (!h.flagsValid) return undefined;
   return {
-    offset: getU64(v, 8),
-    epoch: v.getUint32(16),
-    control: frame[20] === 1,
+    offset: h.offset,
+    epoch: h.epoch,
+    control: h.control,
     payload: frame.subarray(FRAME_HEADER_BYTES),
     sizeBytes: frame.length,
   };

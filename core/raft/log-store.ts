@@ -42,8 +42,8 @@ import {
   encodeFrame,
   encodeQuorumState,
   encodeSnapshot,
-  getU64,
   pad20,
+  peekFrameHeader,
   VOTE_FLOOR_PENDING,
 } from './codec.ts';
 
@@ -601,7 +601,6 @@ const scanFrames = (bytes: Uint8Array | undefined, base: number): { frames: Scan
  * counts as rot (the cautious answer: it only costs availability, RAFT-9).
  */
 const resyncScan = (bytes: Uint8Array, badAt: number, expectedOffset: number, minEpoch: number): number => {
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let budget = RESYNC_CRC_BUDGET_PER_BYTE * bytes.length;
   let maxEnd = 0;
   let nextExpected = expectedOffset;
@@ -609,13 +608,12 @@ const resyncScan = (bytes: Uint8Array, badAt: number, expectedOffset: number, mi
   let anchor = badAt;
   // Bounded: p strictly increases up to the file size.
   for (let p = badAt + 1; p + FRAME_HEADER_BYTES <= bytes.length; p++) {
-    const len = v.getUint32(p + 4);
+    const h = peekFrameHeader(bytes, p)!; // the loop bound leaves a whole header at p
+    const len = h.payloadLength;
     if (len > bytes.length - p - FRAME_HEADER_BYTES) continue;
-    const offset = getU64(v, p + 8);
-    const epoch = v.getUint32(p + 16);
     const maxFramesSkipped = Math.floor((p - anchor) / FRAME_HEADER_BYTES) + 1;
-    if (offset < nextExpected || offset > nextExpected + maxFramesSkipped || epoch < floorEpoch) continue;
-    if (bytes[p + 20] > 1 || bytes[p + 21] !== 0 || bytes[p + 22] !== 0 || bytes[p + 23] !== 0) continue;
+    if (h.offset < nextExpected || h.offset > nextExpected + maxFramesSkipped || h.epoch < floorEpoch) continue;
+    if (!h.flagsValid) continue;
     budget -= FRAME_HEADER_BYTES + len;
     if (budget < 0) return Math.max(maxEnd, expectedOffset + 1);
     const f = decodeFrame(bytes, p);
