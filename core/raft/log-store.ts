@@ -425,7 +425,8 @@ export class LogStore {
     if (data === undefined) return { bad: true, score: -1 };
     if (file === this.quorumFile) return decodeQuorumState(data) ? { bad: false, score: 1 } : { bad: true, score: 0 };
     if (file.startsWith(`${this.snapDir}/`)) return decodeSnapshot(data) ? { bad: false, score: 1 } : { bad: true, score: 0 };
-    const scan = scanFrames(data, 0);
+    // Only `bad` and the frame count matter here, and the resync changes neither: skip it.
+    const scan = scanFrames(data, 0, false);
     return { bad: scan.bad, score: scan.frames.length };
   }
 
@@ -569,8 +570,14 @@ const RESYNC_CRC_BUDGET_PER_BYTE = 4;
  * bad frame it resyncs (RAFT-8): every later byte position is tried for a frame whose header is
  * plausible and whose CRC holds; `rotAfterBad` is set if one is found (a torn write damages only
  * the last write, so a valid frame after the damage proves rot), and `maxSeenEnd` covers it.
+ * With `resync` false it stops at the bad frame: `frames` and `bad` are the same either way, but
+ * `rotAfterBad` stays false and `maxSeenEnd` covers only `frames`.
  */
-const scanFrames = (bytes: Uint8Array | undefined, base: number): { frames: ScannedFrame[]; bad: boolean; rotAfterBad: boolean; maxSeenEnd: number } => {
+const scanFrames = (
+  bytes: Uint8Array | undefined,
+  base: number,
+  resync = true,
+): { frames: ScannedFrame[]; bad: boolean; rotAfterBad: boolean; maxSeenEnd: number } => {
   const frames: ScannedFrame[] = [];
   if (bytes === undefined) return { frames, bad: true, rotAfterBad: false, maxSeenEnd: base };
   let at = 0;
@@ -582,6 +589,7 @@ const scanFrames = (bytes: Uint8Array | undefined, base: number): { frames: Scan
       // Trailing zeroes (preallocation) are not corruption.
       const rest = bytes.subarray(at);
       if (!rest.some((b) => b !== 0)) return { frames, bad: false, rotAfterBad: false, maxSeenEnd };
+      if (!resync) return { frames, bad: true, rotAfterBad: false, maxSeenEnd };
       const last = frames[frames.length - 1];
       const after = resyncScan(bytes, at, last ? last.offset + 1 : base, last ? last.epoch : 0);
       return { frames, bad: true, rotAfterBad: after > 0, maxSeenEnd: Math.max(maxSeenEnd, after) };
