@@ -2,26 +2,17 @@
 // time, simulated time, their ratio, runs per second and operations checked, and the verdicts.
 import { parseArgs } from 'node:util';
 import { parseDuration, parseFaults } from '../sim/cli.ts';
-import { runSimulation } from '../sim/run.ts';
+import { sweep } from '../sim/run.ts';
 
 export const run = async (args: string[]): Promise<void> => {
   const { values } = parseArgs({ args, options: { seeds: { type: 'string', default: '100' }, faults: { type: 'string', default: 'swarm' }, duration: { type: 'string', default: '20000' } } });
   const n = Number(values.seeds);
   const faults = parseFaults(values.faults!);
   const durationMs = parseDuration(values.duration!);
-  const t0 = performance.now();
-  let simulatedMs = 0;
-  let ops = 0;
-  const failed: number[] = [];
   const walls: number[] = [];
-  for (let seed = 1; seed <= n; seed++) {
-    const r = runSimulation({ seed, faults, durationMs });
-    simulatedMs += r.simulatedMs;
-    ops += r.operations;
-    walls.push(r.wallMs);
-    if (r.violations.length > 0) failed.push(seed);
-  }
-  const wallMs = performance.now() - t0;
+  const seeds = Array.from({ length: n }, (_, i) => i + 1);
+  const { failures, operations: ops, simulatedMs, wallMs } = sweep(seeds, { faults, durationMs }, (r) => walls.push(r.wallMs));
+  const failed = failures.map((f) => f.seed);
   walls.sort((a, b) => a - b);
   const pct = (p: number): number => walls[Math.min(walls.length - 1, Math.floor(p * walls.length))];
   console.log(`simulator sweep: ${n} runs, faults ${faults.join(',')}, ${durationMs} ms of faults each`);

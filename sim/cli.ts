@@ -9,7 +9,7 @@
 //   --json              one JSON object per run on stdout
 //   --quiet             in a sweep, print only the summary and failures
 import { parseArgs } from 'node:util';
-import { runSimulation, type RunOptions, type RunResult } from './run.ts';
+import { type RunOptions, type RunResult, sweep } from './run.ts';
 import { FAULT_FLAGS, type FaultFlag } from './faults.ts';
 import { scenarios } from '../scenarios/index.ts';
 
@@ -140,22 +140,18 @@ export const main = (argv: readonly string[]): number => {
     return 2;
   }
   const started = performance.now();
-  const failures: RunResult[] = [];
-  let simulatedMs = 0;
-  let operations = 0;
-  for (const [i, seed] of cli.seeds.entries()) {
-    const opts: RunOptions = { seed, faults: cli.faults, durationMs: cli.durationMs, scenario: cli.scenario };
-    const r = runSimulation(opts);
-    simulatedMs += r.simulatedMs;
-    operations += r.operations;
-    if (r.violations.length > 0) failures.push(r);
-    if (cli.json) process.stdout.write(jsonLine(r) + '\n');
-    else if (!cli.sweep || (r.violations.length > 0 && !cli.quiet)) printRun(r);
-    else if (r.violations.length > 0) process.stderr.write(`seed ${seed} FAIL: replay: ${replayCommand(r.options)}\n`);
-    if (cli.sweep && !cli.json) progress(i + 1, cli.seeds.length, failures.length, started);
-  }
+  const { failures, operations, simulatedMs, wallMs: sweepWallMs } = sweep(
+    cli.seeds,
+    { faults: cli.faults, durationMs: cli.durationMs, scenario: cli.scenario },
+    (r, i, failed) => {
+      if (cli.json) process.stdout.write(jsonLine(r) + '\n');
+      else if (!cli.sweep || (r.violations.length > 0 && !cli.quiet)) printRun(r);
+      else if (r.violations.length > 0) process.stderr.write(`seed ${r.seed} FAIL: replay: ${replayCommand(r.options)}\n`);
+      if (cli.sweep && !cli.json) progress(i + 1, cli.seeds.length, failed, started);
+    },
+  );
   if (cli.sweep) {
-    const wallMs = Math.round(performance.now() - started);
+    const wallMs = Math.round(sweepWallMs);
     const summary = {
       runs: cli.seeds.length,
       failed: failures.length,

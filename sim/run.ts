@@ -504,3 +504,33 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
     tuning,
   };
 };
+
+export interface SweepResult {
+  readonly runs: number;
+  /** Every run with a violation, in seed order. */
+  readonly failures: readonly RunResult[];
+  readonly operations: number;
+  readonly simulatedMs: number;
+  readonly wallMs: number;
+}
+
+/** Runs `seeds` in order with the same faults, duration and scenario; `onRun` sees each result
+ *  (and the failure count so far) as it completes. */
+export const sweep = (
+  seeds: readonly number[],
+  options: Omit<RunOptions, 'seed'>,
+  onRun?: (r: RunResult, index: number, failuresSoFar: number) => void,
+): SweepResult => {
+  const started = performance.now();
+  const failures: RunResult[] = [];
+  let simulatedMs = 0;
+  let operations = 0;
+  for (const [i, seed] of seeds.entries()) {
+    const r = runSimulation({ ...options, seed });
+    simulatedMs += r.simulatedMs;
+    operations += r.operations;
+    if (r.violations.length > 0) failures.push(r);
+    onRun?.(r, i, failures.length);
+  }
+  return { runs: seeds.length, failures, operations, simulatedMs, wallMs: performance.now() - started };
+};
