@@ -2,6 +2,7 @@
 // disk effects on a SimDisk one at a time (as the disk contract orders them) and a tiny batch
 // builder. The model-based property runner is in log-model.test.ts (run by log-property.test.ts,
 // and by scripts/sweep-log.ts for thousands of sequences).
+import assert from 'node:assert/strict';
 import type { Effect, Stamp } from '../io.ts';
 import { SimDisk, inProgressRun, type DiskFaultConfig } from '../../sim/disk.ts';
 import { makeSimRng, type SimRng } from '../../sim/rng.ts';
@@ -30,10 +31,20 @@ export const makeBatch = (count: number, ts: number, tag: number, valueBytes = 8
     })),
   });
 
-/** The batches in a read's chunks, in order, as views (no copies). */
-export const batchesIn = (chunks: readonly Uint8Array[]): Uint8Array[] => {
+/**
+ * The batches in a read's chunks, in order, as views (no copies). `assertWhole`: assert that each
+ * is a whole batch inside its chunk (the model checks that reads return whole batches).
+ */
+export const batchesIn = (chunks: readonly Uint8Array[], assertWhole = false): Uint8Array[] => {
   const out: Uint8Array[] = [];
-  for (const c of chunks) for (let off = 0, size = 0; off < c.length; off += size) out.push(c.subarray(off, off + (size = batchSizeAt(c, off))));
+  for (const c of chunks) {
+    for (let off = 0; off < c.length; ) {
+      const size = batchSizeAt(c, off);
+      if (assertWhole) assert.ok(size >= 61 && off + size <= c.length, 'reads return whole batches');
+      out.push(c.subarray(off, off + size));
+      off += size;
+    }
+  }
   return out;
 };
 

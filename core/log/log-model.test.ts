@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import type { DiskFaultConfig } from '../../sim/disk.ts';
 import { concatBytes } from '../bytes.ts';
 import { baseOffsetAt, batchSizeAt, lastOffsetDeltaAt } from '../records/batch-header.ts';
-import { makeBatch, newDriver, smallConfig, type LogDriver } from './log-harness.test.ts';
+import { batchesIn, makeBatch, newDriver, smallConfig, type LogDriver } from './log-harness.test.ts';
 import { decodeBatch } from '../records/batch.ts';
 import { RECYCLE_SLOTS } from './segment.ts';
 
@@ -96,19 +96,6 @@ const reconcile = (m: Model, r: Real, durable: number): void => {
   m.leo = log.logEndOffset;
 };
 
-const splitBatches = (chunks: readonly Uint8Array[]): Uint8Array[] => {
-  const out: Uint8Array[] = [];
-  for (const c of chunks) {
-    for (let off = 0; off < c.length; ) {
-      const size = batchSizeAt(c, off);
-      assert.ok(size >= 61 && off + size <= c.length, 'reads return whole batches');
-      out.push(c.subarray(off, off + size));
-      off += size;
-    }
-  }
-  return out;
-};
-
 /** Reads [logStart, leo) in full and checks every batch against the model, bit-exact. */
 const checkAll = (m: Model, r: Real): void => {
   if (r.compact) return checkAllCompact(m, r);
@@ -119,7 +106,7 @@ const checkAll = (m: Model, r: Real): void => {
     const res = r.d.read(fetch, 8192);
     if (res.error === 'KAFKA_STORAGE_ERROR' && r.faults) continue; // injected EIO / persistent flips: retry
     assert.equal(res.error, 'NONE', `read at ${fetch}`);
-    const got = splitBatches(res.chunks);
+    const got = batchesIn(res.chunks, true);
     assert.ok(got.length > 0, `read at ${fetch} returns at least one batch`);
     for (const b of got) {
       const base = baseOffsetAt(b, 0);
@@ -159,7 +146,7 @@ const checkAllCompact = (m: Model, r: Real): void => {
     const res = r.d.read(fetch, 8192);
     if (res.error === 'KAFKA_STORAGE_ERROR' && r.faults) continue;
     assert.equal(res.error, 'NONE', `read at ${fetch}`);
-    const batches = splitBatches(res.chunks);
+    const batches = batchesIn(res.chunks, true);
     if (r.faults && guard < 50 && !readLooksRight(m, batches, fetch)) continue; // a flip in flight: read again
     if (batches.length === 0) break;
     for (const b of batches) {
@@ -255,7 +242,7 @@ export class ReadCmd implements Cmd {
     if (res.error === 'KAFKA_STORAGE_ERROR' && r.faults) return;
     if (fetch > log.logEndOffset) return assert.equal(res.error, 'OFFSET_OUT_OF_RANGE');
     assert.equal(res.error, 'NONE');
-    const got = splitBatches(res.chunks);
+    const got = batchesIn(res.chunks, true);
     if (fetch === log.logEndOffset) return assert.equal(got.length, 0);
     if (r.compact) {
       if (r.faults && !readLooksRight(m, got, fetch)) return; // a flip in flight (see readLooksRight)
@@ -278,15 +265,6 @@ export class ReadCmd implements Cmd {
   toString = (): string => `read(${this.frac.toFixed(3)},${this.maxBytes})`;
 }
 
-export class FlushCmd implements Cmd {
-  check = (): boolean => true;
-  run(m: Model, r: Real): void {
-    if (r.d.log.state === 'ready') r.d.push(r.d.log.flush());
-    checkInvariants(m, r);
-  }
-  toString = (): string => 'flush';
-}
-
 export class CompactCmd implements Cmd {
   constructor(readonly advanceMs: number) {}
   check = (): boolean => true;
@@ -305,13 +283,15 @@ export class CompactCmd implements Cmd {
   toString = (): string => `compact(+${this.advanceMs}ms)`;
 }
 
-export class RollCmd implements Cmd {
+/** flush() or roll() on a ready log (shown as the method's name). */
+export class LogCallCmd implements Cmd {
+  constructor(readonly method: 'flush' | 'roll') {}
   check = (): boolean => true;
   run(m: Model, r: Real): void {
-    if (r.d.log.state === 'ready') r.d.push(r.d.log.roll());
+    if (r.d.log.state === 'ready') r.d.push(r.d.log[this.method]());
     checkInvariants(m, r);
   }
-  toString = (): string => 'roll';
+  toString = (): string => this.method;
 }
 
 export class TruncateCmd implements Cmd {
@@ -428,8 +408,8 @@ export const commandArb = (replayPath?: string): fc.Arbitrary<Iterable<Cmd>> =>
       fc.integer({ min: 1, max: 12 }).map((n) => new StepCmd(n)),
       fc.tuple(frac, fc.integer({ min: 1, max: 4096 })).map(([f, b]) => new ReadCmd(f, b)),
       fc.tuple(frac, fc.integer({ min: 1, max: 4096 })).map(([f, b]) => new ReadCmd(f, b)),
-      fc.constant(new RollCmd()),
-      fc.constant(new FlushCmd()),
+      fc.constant(new LogCallCmd('roll')),
+      fc.constant(new LogCallCmd('flush')),
       fc.integer({ min: 0, max: 5000 }).map((ms) => new CompactCmd(ms)),
       frac.map((f) => new TruncateCmd(f)),
       fc.integer({ min: 0, max: 5000 }).map((ms) => new RetentionCmd(ms)),

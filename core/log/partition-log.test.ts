@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { baseOffsetAt } from '../records/batch-header.ts';
 import { encodeBatch } from '../records/batch.ts';
-import { batchesIn, makeBatch, newDriver, smallConfig } from './log-harness.test.ts';
+import { batchesIn, makeBatch, newDriver, smallConfig, type LogDriver } from './log-harness.test.ts';
 
 const offsetsOf = (chunks: readonly Uint8Array[]): number[] => batchesIn(chunks).map((b) => baseOffsetAt(b, 0));
 
@@ -164,7 +164,7 @@ test('compacted log: a flipped high bit in a tail batch\'s baseOffset is truncat
  * batch at file position `batchAt` flipped (upwards from a small offset: a gap, which a compacted
  * log allows, WALK-2).
  */
-const flipNextRead = (d: ReturnType<typeof newDriver>['d'], file: string, batchAt: number, bit: number): (() => boolean) => {
+const flipNextRead = (d: LogDriver, file: string, batchAt: number, bit: number): (() => boolean) => {
   const disk = d.disk;
   const execute = disk.execute.bind(disk);
   let flipped = false;
@@ -292,6 +292,15 @@ test('LOG-6: a segment below the recovery point whose time index came back empty
   assert.ok(e !== undefined && e.kind === 'offsetForTimestamp' && e.offset === 2, JSON.stringify(e));
 });
 
+/** ListOffsets by time, drained: the offset answered. */
+const askTimestamp = (d: LogDriver, ts: number): number => {
+  d.push(d.log.offsetForTimestamp(ts, 7));
+  d.drain();
+  const e = d.take('offsetForTimestamp')[0];
+  assert.ok(e !== undefined && e.kind === 'offsetForTimestamp');
+  return e.offset;
+};
+
 test('offsetForTimestamp finds the first record with timestamp >= t', () => {
   const { d } = newDriver(10);
   for (let i = 0; i < 30; i++) {
@@ -304,25 +313,18 @@ test('offsetForTimestamp finds the first record with timestamp >= t', () => {
     records: [0, 5, 9].map((t, i) => ({ offsetDelta: i, timestampDelta: t, key: null, value: new Uint8Array(4) })),
   });
   d.appendDrained(withDeltas); // offsets 60..62 at 2000, 2005, 2009
-  const ask = (ts: number): number => {
-    d.push(d.log.offsetForTimestamp(ts, 7));
-    d.drain();
-    const e = d.take('offsetForTimestamp')[0];
-    assert.ok(e !== undefined && e.kind === 'offsetForTimestamp');
-    return e.offset;
-  };
-  assert.equal(ask(0), 0);
-  assert.equal(ask(1000), 0);
-  assert.equal(ask(1005), 2);
-  assert.equal(ask(1150), 30);
-  assert.equal(ask(1290), 58);
-  assert.equal(ask(2004), 61);
-  assert.equal(ask(2009), 62);
-  assert.equal(ask(5000), -1);
+  assert.equal(askTimestamp(d, 0), 0);
+  assert.equal(askTimestamp(d, 1000), 0);
+  assert.equal(askTimestamp(d, 1005), 2);
+  assert.equal(askTimestamp(d, 1150), 30);
+  assert.equal(askTimestamp(d, 1290), 58);
+  assert.equal(askTimestamp(d, 2004), 61);
+  assert.equal(askTimestamp(d, 2009), 62);
+  assert.equal(askTimestamp(d, 5000), -1);
   d.crash(); // now from disk instead of memory
   d.drain();
-  assert.equal(ask(2004), 61);
-  assert.equal(ask(1150), 30);
+  assert.equal(askTimestamp(d, 2004), 61);
+  assert.equal(askTimestamp(d, 1150), 30);
 });
 
 test('deleteRecords moves logStartOffset and drops whole segments below it', () => {
@@ -392,14 +394,6 @@ test('LOG-3: after truncateTo below the log start offset, new appends are readab
   assert.equal(d.read(10, 1 << 20).error, 'NONE', 'the record just appended at offset 10 is served');
 });
 
-const askTimestamp = (d: ReturnType<typeof newDriver>['d'], ts: number): number => {
-  d.push(d.log.offsetForTimestamp(ts, 7));
-  d.drain();
-  const e = d.take('offsetForTimestamp')[0];
-  assert.ok(e !== undefined && e.kind === 'offsetForTimestamp');
-  return e.offset;
-};
-
 test('offsetForTimestamp after truncateTo: the truncated segment\'s max timestamp is that of the batches it kept', () => {
   const { d } = newDriver(21, smallConfig());
   d.appendDrained(makeBatch(2, 500, 1)); // 0..1 ts 500
@@ -416,7 +410,7 @@ test('offsetForTimestamp after truncateTo: the truncated segment\'s max timestam
 });
 
 /** Reads the whole log batch by batch from logStartOffset; returns the base offsets seen. */
-const readAllTwoRecordBatches = (d: ReturnType<typeof newDriver>['d']): number[] => {
+const readAllTwoRecordBatches = (d: LogDriver): number[] => {
   const out: number[] = [];
   let fetch = d.log.logStartOffset;
   while (fetch < d.log.logEndOffset) {
