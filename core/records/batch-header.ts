@@ -23,10 +23,20 @@ import { crc32c } from './crc32c.ts';
 export const BATCH_HEADER_SIZE = 61;
 /** Bytes before the batchLength-counted part: baseOffset (8) + batchLength (4). */
 export const BATCH_LOG_OVERHEAD = 12;
+/** Field offsets within the header (see the table above); baseOffset is at 0. */
+export const BATCH_LENGTH_OFFSET = 8;
+export const PARTITION_LEADER_EPOCH_OFFSET = 12;
+export const MAGIC_OFFSET = 16;
 export const CRC_OFFSET = 17;
 export const ATTRIBUTES_OFFSET = 21;
-export const MAGIC_V2 = 2;
+export const LAST_OFFSET_DELTA_OFFSET = 23;
+export const BASE_TIMESTAMP_OFFSET = 27;
 export const MAX_TIMESTAMP_OFFSET = 35;
+export const PRODUCER_ID_OFFSET = 43;
+export const PRODUCER_EPOCH_OFFSET = 51;
+export const BASE_SEQUENCE_OFFSET = 53;
+export const RECORDS_COUNT_OFFSET = 57;
+export const MAGIC_V2 = 2;
 
 /** Attribute bits (bits 0-2 are the compression codec, see compression.ts). */
 export const TIMESTAMP_TYPE_MASK = 0x08; // set: LogAppendTime, clear: CreateTime
@@ -72,9 +82,7 @@ const int32At = (buf: Uint8Array, at: number): number => {
  */
 const int64At = (buf: Uint8Array, at: number): number => {
   need(buf, at, 8);
-  const hi = (buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!;
-  const lo = ((buf[at + 4]! << 24) | (buf[at + 5]! << 16) | (buf[at + 6]! << 8) | buf[at + 7]!) >>> 0;
-  return hi * 4294967296 + lo;
+  return int32At(buf, at) * 4294967296 + (int32At(buf, at + 4) >>> 0);
 };
 const setInt32At = (buf: Uint8Array, at: number, value: number): void => {
   need(buf, at, 4);
@@ -87,7 +95,7 @@ const setInt32At = (buf: Uint8Array, at: number, value: number): void => {
 /** Total size in bytes of the batch starting at `off`, or -1 if fewer than 12 bytes remain. */
 export const batchSizeAt = (buf: Uint8Array, off: number): number => {
   if (buf.length - off < BATCH_LOG_OVERHEAD) return -1;
-  return BATCH_LOG_OVERHEAD + int32At(buf, off + 8);
+  return BATCH_LOG_OVERHEAD + int32At(buf, off + BATCH_LENGTH_OFFSET);
 };
 
 /** Reads the header at `off`. The caller checks `buf.length - off >= BATCH_HEADER_SIZE` first. */
@@ -95,42 +103,42 @@ export const readBatchHeader = (buf: Uint8Array, off = 0): BatchHeader => {
   const v = view(buf);
   return {
     baseOffset: v.getBigInt64(off),
-    batchLength: v.getInt32(off + 8),
-    partitionLeaderEpoch: v.getInt32(off + 12),
-    magic: v.getInt8(off + 16),
-    crc: v.getUint32(off + 17),
-    attributes: v.getInt16(off + 21),
-    lastOffsetDelta: v.getInt32(off + 23),
-    baseTimestamp: v.getBigInt64(off + 27),
-    maxTimestamp: v.getBigInt64(off + 35),
-    producerId: v.getBigInt64(off + 43),
-    producerEpoch: v.getInt16(off + 51),
-    baseSequence: v.getInt32(off + 53),
-    recordsCount: v.getInt32(off + 57),
+    batchLength: v.getInt32(off + BATCH_LENGTH_OFFSET),
+    partitionLeaderEpoch: v.getInt32(off + PARTITION_LEADER_EPOCH_OFFSET),
+    magic: v.getInt8(off + MAGIC_OFFSET),
+    crc: v.getUint32(off + CRC_OFFSET),
+    attributes: v.getInt16(off + ATTRIBUTES_OFFSET),
+    lastOffsetDelta: v.getInt32(off + LAST_OFFSET_DELTA_OFFSET),
+    baseTimestamp: v.getBigInt64(off + BASE_TIMESTAMP_OFFSET),
+    maxTimestamp: v.getBigInt64(off + MAX_TIMESTAMP_OFFSET),
+    producerId: v.getBigInt64(off + PRODUCER_ID_OFFSET),
+    producerEpoch: v.getInt16(off + PRODUCER_EPOCH_OFFSET),
+    baseSequence: v.getInt32(off + BASE_SEQUENCE_OFFSET),
+    recordsCount: v.getInt32(off + RECORDS_COUNT_OFFSET),
   };
 };
 
 /** Cheap field readers for the data path (no object allocation). Offsets are JS numbers (< 2^53). */
 export const baseOffsetAt = (buf: Uint8Array, off: number): number => int64At(buf, off);
-export const lastOffsetDeltaAt = (buf: Uint8Array, off: number): number => int32At(buf, off + 23);
-export const maxTimestampAt = (buf: Uint8Array, off: number): number => int64At(buf, off + 35);
-export const leaderEpochAt = (buf: Uint8Array, off: number): number => int32At(buf, off + 12);
+export const lastOffsetDeltaAt = (buf: Uint8Array, off: number): number => int32At(buf, off + LAST_OFFSET_DELTA_OFFSET);
+export const maxTimestampAt = (buf: Uint8Array, off: number): number => int64At(buf, off + MAX_TIMESTAMP_OFFSET);
+export const leaderEpochAt = (buf: Uint8Array, off: number): number => int32At(buf, off + PARTITION_LEADER_EPOCH_OFFSET);
 export const magicAt = (buf: Uint8Array, off: number): number => {
-  need(buf, off + 16, 1);
-  return (buf[off + 16]! << 24) >> 24;
+  need(buf, off + MAGIC_OFFSET, 1);
+  return (buf[off + MAGIC_OFFSET]! << 24) >> 24;
 };
 /** The CRC stored in the header (unsigned). */
 export const storedCrcAt = (buf: Uint8Array, off: number): number => int32At(buf, off + CRC_OFFSET) >>> 0;
 export const attributesAt = (buf: Uint8Array, off: number): number => {
-  need(buf, off + 21, 2);
-  return ((buf[off + 21]! << 24) | (buf[off + 22]! << 16)) >> 16;
+  need(buf, off + ATTRIBUTES_OFFSET, 2);
+  return ((buf[off + ATTRIBUTES_OFFSET]! << 24) | (buf[off + ATTRIBUTES_OFFSET + 1]! << 16)) >> 16;
 };
 
 /** True when the batch at `off` is whole, magic 2, and its CRC matches its bytes. */
 export const batchCrcValid = (buf: Uint8Array, off: number): boolean => {
   const size = batchSizeAt(buf, off);
   if (size < BATCH_HEADER_SIZE || off + size > buf.length) return false;
-  if (buf[off + 16] !== MAGIC_V2) return false;
+  if (magicAt(buf, off) !== MAGIC_V2) return false;
   return crc32c(buf.subarray(off + ATTRIBUTES_OFFSET, off + size)) === storedCrcAt(buf, off);
 };
 
@@ -140,7 +148,7 @@ export const stampBatch = (buf: Uint8Array, off: number, baseOffset: number, lea
   const hi = Math.floor(baseOffset / 4294967296);
   setInt32At(buf, off, hi);
   setInt32At(buf, off + 4, baseOffset - hi * 4294967296);
-  setInt32At(buf, off + 12, leaderEpoch);
+  setInt32At(buf, off + PARTITION_LEADER_EPOCH_OFFSET, leaderEpoch);
 };
 
 /** Recomputes and stores the CRC of the batch at `off` (for encoders). */

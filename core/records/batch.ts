@@ -14,15 +14,25 @@
 // compression bombs) yields a typed RecordsError; nothing here throws on input bytes.
 import {
   ATTRIBUTES_OFFSET,
+  BASE_SEQUENCE_OFFSET,
+  BASE_TIMESTAMP_OFFSET,
   BATCH_HEADER_SIZE,
+  BATCH_LENGTH_OFFSET,
   BATCH_LOG_OVERHEAD,
   CONTROL_MASK,
   CRC_OFFSET,
+  LAST_OFFSET_DELTA_OFFSET,
+  MAGIC_OFFSET,
   MAGIC_V2,
+  MAX_TIMESTAMP_OFFSET,
   NO_PRODUCER_EPOCH,
   NO_PRODUCER_ID,
   NO_SEQUENCE,
   NO_TIMESTAMP,
+  PARTITION_LEADER_EPOCH_OFFSET,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
+  RECORDS_COUNT_OFFSET,
   TIMESTAMP_TYPE_MASK,
   TRANSACTIONAL_MASK,
   batchSizeAt,
@@ -129,17 +139,17 @@ export const assembleBatch = (o: AssembleBatchOptions, plainSection: Uint8Array)
   const attributes =
     codec | (o.logAppendTime ? TIMESTAMP_TYPE_MASK : 0) | (o.isTransactional ? TRANSACTIONAL_MASK : 0) | (o.isControl ? CONTROL_MASK : 0);
   v.setBigInt64(0, BigInt(o.baseOffset));
-  v.setInt32(8, out.length - BATCH_LOG_OVERHEAD);
-  v.setInt32(12, o.partitionLeaderEpoch);
-  v.setInt8(16, MAGIC_V2);
+  v.setInt32(BATCH_LENGTH_OFFSET, out.length - BATCH_LOG_OVERHEAD);
+  v.setInt32(PARTITION_LEADER_EPOCH_OFFSET, o.partitionLeaderEpoch);
+  v.setInt8(MAGIC_OFFSET, MAGIC_V2);
   v.setInt16(ATTRIBUTES_OFFSET, attributes);
-  v.setInt32(23, o.lastOffsetDelta);
-  v.setBigInt64(27, BigInt(o.baseTimestamp));
-  v.setBigInt64(35, BigInt(o.maxTimestamp));
-  v.setBigInt64(43, BigInt(o.producerId ?? NO_PRODUCER_ID));
-  v.setInt16(51, o.producerEpoch ?? NO_PRODUCER_EPOCH);
-  v.setInt32(53, o.baseSequence ?? NO_SEQUENCE);
-  v.setInt32(57, o.recordsCount);
+  v.setInt32(LAST_OFFSET_DELTA_OFFSET, o.lastOffsetDelta);
+  v.setBigInt64(BASE_TIMESTAMP_OFFSET, BigInt(o.baseTimestamp));
+  v.setBigInt64(MAX_TIMESTAMP_OFFSET, BigInt(o.maxTimestamp));
+  v.setBigInt64(PRODUCER_ID_OFFSET, BigInt(o.producerId ?? NO_PRODUCER_ID));
+  v.setInt16(PRODUCER_EPOCH_OFFSET, o.producerEpoch ?? NO_PRODUCER_EPOCH);
+  v.setInt32(BASE_SEQUENCE_OFFSET, o.baseSequence ?? NO_SEQUENCE);
+  v.setInt32(RECORDS_COUNT_OFFSET, o.recordsCount);
   out.set(section, BATCH_HEADER_SIZE);
   sealBatchCrc(out, 0);
   return out;
@@ -178,7 +188,7 @@ const checkFrame = (bytes: Uint8Array, off: number, verifyCrc: boolean): { size:
   if (size < BATCH_HEADER_SIZE) return corrupt(`Record batch is corrupt (the size ${size} is smaller than the minimum allowed overhead ${BATCH_HEADER_SIZE})`, off);
   if (size > remaining) return corrupt(`truncated batch: size ${size}, ${remaining} bytes remain`, off);
   const magic = magicAt(bytes, off);
-  if (magic !== MAGIC_V2) return corrupt(`unsupported magic ${magic} (only 2)`, off + 16);
+  if (magic !== MAGIC_V2) return corrupt(`unsupported magic ${magic} (only 2)`, off + MAGIC_OFFSET);
   if (verifyCrc) {
     const stored = storedCrcAt(bytes, off);
     const computed = crc32c(bytes.subarray(off + ATTRIBUTES_OFFSET, off + size));
@@ -199,13 +209,13 @@ export const readRecordSection = (bytes: Uint8Array, off = 0, opts: DecodeOption
   const frame = checkFrame(bytes, off, opts.verifyCrc ?? true);
   if ('error' in frame) return frame;
   const header = readBatchHeader(bytes, off);
-  if (header.recordsCount < 0) return invalid(`Found invalid record count ${header.recordsCount} in magic v2 batch`, off + 57);
+  if (header.recordsCount < 0) return invalid(`Found invalid record count ${header.recordsCount} in magic v2 batch`, off + RECORDS_COUNT_OFFSET);
   const codec = header.attributes & COMPRESSION_CODEC_MASK;
   const raw = bytes.subarray(off + BATCH_HEADER_SIZE, off + frame.size);
   const d = decompress(codec, raw, opts.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES);
   if ('error' in d) return { error: { ...d.error, at: off + BATCH_HEADER_SIZE } };
   if (header.recordsCount > d.bytes.length / MIN_RECORD_SIZE) {
-    return invalid(`record count ${header.recordsCount} exceeds what ${d.bytes.length} record bytes can hold`, off + 57);
+    return invalid(`record count ${header.recordsCount} exceeds what ${d.bytes.length} record bytes can hold`, off + RECORDS_COUNT_OFFSET);
   }
   return { header, sizeBytes: frame.size, section: d.bytes };
 };
@@ -329,12 +339,12 @@ export interface ValidatedBatch {
 
 const checkProduceHeader = (h: BatchHeader, o: AppendValidationOptions): { error: RecordsError } | null => {
   const count = h.recordsCount;
-  if (count <= 0) return invalid(`Invalid reported count for record batch: ${count}`, 57);
-  if (h.lastOffsetDelta + 1 <= 0) return invalid(`Batch has an invalid offset range: lastOffsetDelta ${h.lastOffsetDelta}`, 23);
-  if (h.lastOffsetDelta + 1 !== count) return invalid(`Inconsistent batch offset range [0, ${h.lastOffsetDelta}] and count of records ${count}`, 23);
-  if (h.attributes & CONTROL_MASK && !o.allowControl) return invalid('Clients are not allowed to write control records', 21);
-  if (h.producerId >= 0n && h.baseSequence < 0) return invalid(`Invalid sequence number ${h.baseSequence} in record batch with producerId ${h.producerId}`, 53);
-  if (h.attributes & TRANSACTIONAL_MASK && h.producerId < 0n) return invalid('Transactional record batch without a producer id', 43);
+  if (count <= 0) return invalid(`Invalid reported count for record batch: ${count}`, RECORDS_COUNT_OFFSET);
+  if (h.lastOffsetDelta + 1 <= 0) return invalid(`Batch has an invalid offset range: lastOffsetDelta ${h.lastOffsetDelta}`, LAST_OFFSET_DELTA_OFFSET);
+  if (h.lastOffsetDelta + 1 !== count) return invalid(`Inconsistent batch offset range [0, ${h.lastOffsetDelta}] and count of records ${count}`, LAST_OFFSET_DELTA_OFFSET);
+  if (h.attributes & CONTROL_MASK && !o.allowControl) return invalid('Clients are not allowed to write control records', ATTRIBUTES_OFFSET);
+  if (h.producerId >= 0n && h.baseSequence < 0) return invalid(`Invalid sequence number ${h.baseSequence} in record batch with producerId ${h.producerId}`, BASE_SEQUENCE_OFFSET);
+  if (h.attributes & TRANSACTIONAL_MASK && h.producerId < 0n) return invalid('Transactional record batch without a producer id', PRODUCER_ID_OFFSET);
   return null;
 };
 
@@ -344,8 +354,9 @@ export const validateBatchForAppend = (bytes: Uint8Array, opts: AppendValidation
   const size = batchSizeAt(bytes, 0);
   if (size >= BATCH_HEADER_SIZE && size > bytes.length) return invalid(`Produce request holds a partial batch: size ${size}, ${bytes.length} bytes`, 0);
   if (size >= BATCH_HEADER_SIZE && size < bytes.length) return invalid('Produce requests must contain exactly one record batch', size);
-  if (bytes.length >= BATCH_HEADER_SIZE && magicAt(bytes, 0) !== MAGIC_V2) {
-    return invalid(`Produce requests are only allowed to contain record batches with magic version 2, found ${magicAt(bytes, 0)}`, 16);
+  if (bytes.length >= BATCH_HEADER_SIZE) {
+    const magic = magicAt(bytes, 0);
+    if (magic !== MAGIC_V2) return invalid(`Produce requests are only allowed to contain record batches with magic version 2, found ${magic}`, MAGIC_OFFSET);
   }
   const s = readRecordSection(bytes, 0, { verifyCrc: true, maxDecompressedBytes: opts.maxDecompressedBytes });
   if ('error' in s) return s;
