@@ -5,7 +5,9 @@
 // garbage): SCAN-1 the walk stops before it and reports where, so recovery can truncate there.
 // baseOffset and partitionLeaderEpoch lie outside the CRC; `strictOffsets` (logs that are never
 // compacted, so offsets are dense) also catches a flipped baseOffset: each batch must start
-// exactly at the expected next offset. A flipped leader epoch is undetectable (Kafka's format).
+// exactly at the expected next offset; an `endOffset` (the segment's next offset, or SEG-2's
+// bound) catches a flipped high bit in compacted logs too: a batch must end below it.
+// A flipped leader epoch is undetectable (Kafka's format).
 import {
   BATCH_HEADER_SIZE,
   BATCH_LOG_OVERHEAD,
@@ -38,7 +40,8 @@ const isZero = (buf: Uint8Array, off: number, len: number): boolean => {
 /**
  * Walks `buf` from `start`, calling `onBatch(off, size, ...)` for every valid batch (false stops).
  * `maxBatchBytes` bounds a batch's size (a larger one is corrupt); `atEof` says the buffer holds
- * everything up to the end of the file, so a partial batch at its end is a torn tail, not 'more'.
+ * everything up to the end of the file, so a partial batch at its end is a torn tail, not 'more';
+ * a batch whose last offset is not below `endOffset` is corrupt too (stopped before, as the rest).
  */
 export const scanBatches = (
   buf: Uint8Array,
@@ -48,6 +51,7 @@ export const scanBatches = (
   atEof: boolean,
   strictOffsets: boolean,
   onBatch: (off: number, size: number, baseOffset: number, lastOffset: number) => boolean | void,
+  endOffset = Infinity,
 ): ScanResult => {
   let pos = start;
   let next = expectedNextOffset;
@@ -65,7 +69,7 @@ export const scanBatches = (
     const base = baseOffsetAt(buf, pos);
     const delta = lastOffsetDeltaAt(buf, pos);
     const gapOk = strictOffsets ? base === next : base >= next;
-    if (!batchCrcValid(buf, pos) || !gapOk || delta < 0 || !Number.isSafeInteger(base + delta)) {
+    if (!batchCrcValid(buf, pos) || !gapOk || delta < 0 || !Number.isSafeInteger(base + delta) || base + delta >= endOffset) {
       return { position: pos, nextOffset: next, stop: 'corrupt', neededBytes: size };
     }
     const goOn = onBatch(pos, size, base, base + delta);

@@ -136,24 +136,17 @@ export const walkBatches = (
   };
   const onChunk = (buf: Uint8Array, asked: number): void => {
     const atEof = buf.length < asked || position + buf.length >= spec.limitBytes;
-    let outOfRange = -1;
-    let expected = nextOffset; // the offset the batch after the last visited one must start at
-    const r = scanBatches(buf, 0, nextOffset, spec.maxBatchBytes, atEof, spec.strictOffsets ?? false, (off, size, base, last) => {
-      if (spec.endOffset !== undefined && last >= spec.endOffset) {
-        outOfRange = off;
-        return false;
-      }
-      expected = last + 1;
-      return visit(buf, off, size, base, last, position + off) === 'continue';
-    });
-    if (outOfRange >= 0) {
-      // Treated as a corrupt batch at that position (re-read, then reported); the re-read checks
-      // it against the offset the batches visited before it reached.
-      position += outOfRange;
-      nextOffset = expected;
-      if (reportCorrupt()) return done({ kind: 'corrupt', position });
-      return step(0);
-    }
+    // A batch ending at or above endOffset is corrupt like any other (re-read, then reported).
+    const r = scanBatches(
+      buf,
+      0,
+      nextOffset,
+      spec.maxBatchBytes,
+      atEof,
+      spec.strictOffsets ?? false,
+      (off, size, base, last) => visit(buf, off, size, base, last, position + off) === 'continue',
+      spec.endOffset,
+    );
     position += r.position;
     if (r.stop === 'stopped') return done({ kind: 'done', position });
     nextOffset = r.nextOffset;

@@ -160,3 +160,27 @@ test('LOG-11 compacted log: truncateTo inside a cleaned gap ends the log at its 
   assert.equal(d.log.state, 'ready');
   assert.equal(d.log.logEndOffset, 2, `durable offset 1 kept (corruption ${JSON.stringify(d.log.corruption)})`);
 });
+
+test('CMP: a base offset rotted at rest in the last batch of a cleanable segment aborts the run (it made the swap throw SEG-2)', () => {
+  const { d } = newDriver(77, smallConfig({ cleanupPolicy: 'compact' }));
+  for (let i = 0; i < 6; i++) d.appendDrained(batch(1000 + i, [[`k${i % 2}`, `v${i}`]]));
+  d.push(d.log.roll());
+  d.drain();
+  for (let i = 0; i < 2; i++) d.appendDrained(batch(2000 + i, [[`z${i}`, `w${i}`]]));
+  d.push(d.log.roll());
+  d.drain();
+  d.log.setHighWatermark(d.log.logEndOffset);
+  const seg = d.log.segments[0];
+  const size = seg.sizeBytes;
+  // One bit of byte 2 of the last batch's big-endian baseOffset: the batch now lies >= 2^40
+  // offsets above its segment, past its next offset (the CRC does not cover the base offset).
+  d.disk.corrupt(seg.logFile, size - batch(1005, [['k1', 'v5']]).length + 2, 1);
+  assert.doesNotThrow(() => {
+    d.push(d.log.compact(d.stamp()));
+    d.drain();
+  });
+  assert.equal(d.log.state, 'ready');
+  assert.equal(d.take('compacted').length, 0, 'the run is aborted');
+  assert.equal(d.log.segments[0], seg, 'the segment is not swapped');
+  assert.equal(seg.sizeBytes, size);
+});

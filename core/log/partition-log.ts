@@ -899,8 +899,9 @@ export class PartitionLog {
     };
     if (!readOk || this.state !== 'ready') return finish();
     for (let i = 0; i < range.length; i++) {
-      const end = range[i].nextOffset;
-      const r = scanBatches(bufs[i], 0, range[i].baseOffset, this.config.segmentBytes, true, false, (_o, _s, _b, last) => last < end);
+      // Every batch must end below the segment's next offset: a base offset rotted at rest (not
+      // CRC-covered) is corrupt here, the last batch's too, never handed to the swap.
+      const r = scanBatches(bufs[i], 0, range[i].baseOffset, this.config.segmentBytes, true, false, () => {}, range[i].nextOffset);
       // A bad read (or rot, which reads will report) aborts this run; the next run retries.
       if (bufs[i].length !== range[i].sizeBytes || r.position !== range[i].sizeBytes) return finish();
     }
