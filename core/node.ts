@@ -24,7 +24,7 @@
 import type { ConnId, Effect, Input, Machine, NodeId, Stamp } from './io.ts';
 import { reply } from './io.ts';
 import { makeRng, type Rng } from './rng.ts';
-import { RaftReplica, type RaftConfig, type StateMachine } from './raft/replica.ts';
+import { RaftReplica, type AppliedEntry, type RaftConfig, type StateMachine } from './raft/replica.ts';
 import type { RaftMessage } from './raft/messages.ts';
 import { ControllerState } from './metadata/controller-state.ts';
 import { type ControllerCommand, type ControllerQuery, handleRead } from './metadata/controller.ts';
@@ -246,7 +246,7 @@ export class ControllerNode implements Machine<RaftMessage, ControllerRequest, C
   // -------------------------------------------------------------------------------------------
   // Raft callbacks (called synchronously inside raft.step / propose / readIndex)
 
-  private onApply(entry: { offset: number; epoch: number; payload: Uint8Array }): void {
+  private onApply(entry: AppliedEntry): void {
     this.metadata.apply(entry);
     this.controller.onCommitted(this.metadata.image);
     const w = this.writes.get(entry.offset);

@@ -16,7 +16,7 @@
 //        rather than diverge from its peers.
 //  SM-2  `lastPatches` are the immer patches of the last `apply` (empty after restore).
 import type { Patch } from 'immer';
-import type { StateMachine } from '../raft/replica.ts';
+import type { AppliedEntry, StateMachine } from '../raft/replica.ts';
 import { type MetadataImage, applyRecords, applyRecordsWithPatches, emptyImage } from './image.ts';
 import { decodeRecords } from './records.ts';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.ts';
@@ -39,7 +39,7 @@ export class MetadataStateMachine implements StateMachine {
     return this.patches;
   }
 
-  apply(entry: Parameters<StateMachine['apply']>[0]): void {
+  apply(entry: AppliedEntry): void {
     const records = entry.payload.length === 0 ? [] : decodeRecords(entry.payload);
     if (!Array.isArray(records)) throw new Error(`metadata: committed entry ${entry.offset} does not decode: ${records.error}`);
     const applied = applyRecordsWithPatches(this.current, records, entry.offset, entry.epoch);

@@ -87,8 +87,15 @@ export interface RaftConfig {
   segmentMaxBytes?: number;
 }
 
+/** A committed entry handed to the state machine. */
+export interface AppliedEntry {
+  readonly offset: number;
+  readonly epoch: number;
+  readonly payload: Uint8Array;
+}
+
 export interface StateMachine {
-  apply(entry: { offset: number; epoch: number; payload: Uint8Array }): void;
+  apply(entry: AppliedEntry): void;
   /** State at the last applied entry. */
   snapshot(): Uint8Array;
   restore(bytes: Uint8Array, endOffset: number, epoch: number): void;
