@@ -5,12 +5,14 @@
 // Mapping follows Kafka: batch-level damage (sizes, CRC, magic, decompression) is
 // CORRUPT_MESSAGE; record-level structure (varints, record lengths, counts, offsets deltas) is
 // INVALID_RECORD (DefaultRecord.readFrom wraps underflow as InvalidRecordException).
+import { ErrorCode as KafkaErrorCode } from '../errors.ts';
 
+/** The codes a RecordsError can carry: a subset of core/errors.ts's one table. */
 export const ErrorCode = {
-  CORRUPT_MESSAGE: 2,
-  INVALID_TIMESTAMP: 32,
-  UNSUPPORTED_COMPRESSION_TYPE: 76,
-  INVALID_RECORD: 87,
+  CORRUPT_MESSAGE: KafkaErrorCode.CORRUPT_MESSAGE,
+  INVALID_TIMESTAMP: KafkaErrorCode.INVALID_TIMESTAMP,
+  UNSUPPORTED_COMPRESSION_TYPE: KafkaErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
+  INVALID_RECORD: KafkaErrorCode.INVALID_RECORD,
 } as const;
 
 export type RecordsErrorKind = keyof typeof ErrorCode;
