@@ -27,9 +27,12 @@ export const validateFetch = (store: LogStore, req: FetchRequest): Partial<Fetch
   return undefined;
 };
 
-/** The largest offset that `majority` of the durable ends in `acks` reach (acks: one per voter). */
-export const majorityDurableEnd = (acks: readonly number[], majority: number): number => {
-  if (majority < 1 || majority > acks.length) throw new Error(`majorityDurableEnd: majority ${majority} of ${acks.length}`);
-  const sorted = [...acks].sort((a, b) => b - a);
-  return sorted[majority - 1];
+/**
+ * The largest offset that `majority` of the durable ends in `acks` reach (acks: one per voter).
+ * Sorts `acks` in place (the caller passes a fresh array). Needs 1 <= majority <= acks.length:
+ * the replica's constructor ensures it once (at least one voter, majority = floor(n/2) + 1).
+ */
+export const majorityDurableEnd = (acks: number[], majority: number): number => {
+  acks.sort((a, b) => b - a);
+  return acks[majority - 1];
 };

@@ -212,7 +212,7 @@ export class RaftReplica {
     this.majority = Math.floor(cfg.voters.length / 2) + 1;
     this.peers = cfg.voters.filter((v) => v !== cfg.nodeId);
     this.reads = new ReadIndex(this.majority);
-    this.voteFloor = new VoteFloor(cfg.nodeId, cfg.voters);
+    this.voteFloor = new VoteFloor(this.peers);
     this.store = new LogStore(cfg.dir, diskIds, cfg.segmentMaxBytes ?? 1024 * 1024);
   }
 

@@ -32,10 +32,8 @@ export class VoteFloor {
   pending = false;
   private readonly reports = new Map<NodeId, number>();
 
-  constructor(
-    private readonly self: NodeId,
-    private readonly voters: readonly NodeId[],
-  ) {}
+  /** `peers`: the voters other than this replica. */
+  constructor(private readonly peers: readonly NodeId[]) {}
 
   /** The quorum state was lost: forget every report and wait for all of them again. */
   start(): void {
@@ -45,21 +43,20 @@ export class VoteFloor {
 
   /** Records a peer voter's epoch from a response received by this incarnation. */
   note(from: NodeId, epoch: number): void {
-    if (!this.pending || from === this.self || !this.voters.includes(from)) return;
+    if (!this.pending || !this.peers.includes(from)) return;
     this.reports.set(from, Math.max(this.reports.get(from) ?? 0, epoch));
   }
 
   /** Voters (other than us) that have not reported yet. */
   unreported(): NodeId[] {
-    return this.voters.filter((v) => v !== this.self && !this.reports.has(v));
+    return this.peers.filter((v) => !this.reports.has(v));
   }
 
   /** max(currentEpoch, every other voter's report), or undefined while one is missing. */
   floor(currentEpoch: number): number | undefined {
     if (!this.pending) throw new Error('VoteFloor.floor when not pending');
     let floor = currentEpoch;
-    for (const v of this.voters) {
-      if (v === this.self) continue;
+    for (const v of this.peers) {
       const e = this.reports.get(v);
       if (e === undefined) return undefined;
       floor = Math.max(floor, e);
