@@ -159,7 +159,7 @@ const onCheckpoints = (log: PartitionLog, found: Found[], ckpt: Map<string, Uint
       seg.timeIndex = tix;
       seg.sizeBytes = seg.writtenBytes = f.fileBytes;
       seg.nextOffset = next.base;
-      seg.maxTimestamp = tix.maxTimestamp();
+      seg.maxTimestamp = tix.lastEntry().timestamp;
       trusted.add(i);
     };
     for (let k = 0; k < 4; k++) {

@@ -40,11 +40,6 @@ export class TimeIndex {
     this.length++;
   }
 
-  /** Largest timestamp indexed, or -1 when empty. */
-  maxTimestamp(): number {
-    return this.length === 0 ? -1 : this.ts[this.length - 1];
-  }
-
   /** The last entry, or NO_TIMESTAMP when empty. */
   lastEntry(): TimestampAt {
     return this.length === 0 ? NO_TIMESTAMP : { timestamp: this.ts[this.length - 1], offset: this.baseOffset + this.rel[this.length - 1] };
