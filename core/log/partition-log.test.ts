@@ -453,3 +453,28 @@ test('LOG-10: a crash in the middle of a multi-segment truncateTo leaves no sile
   }
   assert.deepEqual(bad, []);
 });
+
+test('LOG-12: a disk read that a truncateTo overtakes is answered from the truncated log, never with removed batches', () => {
+  // Three 256 KiB walk chunks of 1 KiB batches; the tail cache holds none of them.
+  const { d } = newDriver(12, smallConfig({ segmentBytes: 4 << 20, indexIntervalBytes: 1 << 20 }));
+  for (let i = 0; i < 700; i++) d.appendDrained(makeBatch(1, 100 + i, i, 1000));
+  const token = 77;
+  d.push(d.log.read(0, 4 << 20, Infinity, token));
+  d.stepOne(); // the first chunk is in; the walk reads on
+  d.push(d.log.truncateTo(5));
+  d.drain();
+  assert.equal(d.log.logEndOffset, 5);
+  const [ev] = d.take('read');
+  assert.ok(ev !== undefined && ev.kind === 'read' && ev.token === token);
+  assert.equal(ev.result.error, 'NONE');
+  assert.deepEqual(offsetsOf(ev.result.chunks), [0, 1, 2, 3, 4], 'only batches the truncated log holds');
+  assert.deepEqual(d.log.corruption, [], 'no false corruption report');
+  // offsetForTimestamp overtaken the same way: no offset the log no longer holds.
+  for (let i = 5; i < 700; i++) d.appendDrained(makeBatch(1, 100 + i, i, 1000));
+  d.push(d.log.offsetForTimestamp(100 + 300, 78)); // in the second chunk, read before the cut lands
+  d.push(d.log.truncateTo(5));
+  d.drain();
+  const [ts] = d.take('offsetForTimestamp');
+  assert.ok(ts !== undefined && ts.kind === 'offsetForTimestamp');
+  assert.equal(ts.offset, -1, 'no record at or after the timestamp survives the truncation');
+});

@@ -56,6 +56,9 @@
 //  LOG-10 segments a truncation removes go newest first, each removal synced (syncDir) before the
 //        next: a crash leaves a prefix of the segments, never a hole (recovery would trust the
 //        segment below a hole and take its end from the next file's name).
+//  LOG-12 a disk read (or timestamp lookup) that a truncation overtook starts again on the
+//        truncated log: its walk may have read batches the truncation removed, or new data at
+//        their positions.
 // Faults survived: crash with unsynced or torn writes, bit-rot (CRC on every disk read and scan),
 // failed reads (typed error), failed writes/syncs (the log goes offline: KAFKA_STORAGE_ERROR).
 import { gather, type DiskError, type DiskOpId, type DiskResult, type Effect, type Stamp, type WriteData } from '../io.ts';
@@ -127,6 +130,8 @@ export class PartitionLog {
   private busyJobs = 0;
   /** Disk read walks in progress; a compaction swap waits for zero (a walk must see one file). */
   private readsInFlight = 0;
+  /** Truncations applied so far: a disk read that one overtook starts again (LOG-12). */
+  private truncations = 0;
   private swapQueue: (() => void)[] = [];
   private ckptInFlight = false;
   private ckptAgain = false;
@@ -552,16 +557,20 @@ export class PartitionLog {
    * The answer arrives as a 'read' event with `token` (immediately when served from memory).
    */
   read(fetchOffset: number, maxBytes: number, upperBound: number, token: number): Effect[] {
-    const answer = (error: LogError, chunks: Uint8Array[] = []): void => this.answerRead(token, error, chunks);
-    if (this.state === 'failed') return answer('KAFKA_STORAGE_ERROR'), [];
-    if (this.state !== 'ready') return answer('NOT_READY'), [];
-    if (fetchOffset < this.logStartOffset || fetchOffset > this.logEndOffset) return answer('OFFSET_OUT_OF_RANGE'), [];
-    const bound = Math.min(upperBound, this.logEndOffset);
-    if (fetchOffset >= bound) return answer('NONE'), [];
-    const fromMemory = this.tail.read(fetchOffset, maxBytes, bound);
-    if (fromMemory !== null) return answer('NONE', fromMemory), [];
-    this.readFromSegment(this.segmentIndexFor(fetchOffset), fetchOffset, maxBytes, bound, token);
+    this.startRead(fetchOffset, maxBytes, upperBound, token);
     return this.q.take();
+  }
+
+  private startRead(fetchOffset: number, maxBytes: number, upperBound: number, token: number): void {
+    const answer = (error: LogError, chunks: Uint8Array[] = []): void => this.answerRead(token, error, chunks);
+    if (this.state === 'failed') return answer('KAFKA_STORAGE_ERROR');
+    if (this.state !== 'ready') return answer('NOT_READY');
+    if (fetchOffset < this.logStartOffset || fetchOffset > this.logEndOffset) return answer('OFFSET_OUT_OF_RANGE');
+    const bound = Math.min(upperBound, this.logEndOffset);
+    if (fetchOffset >= bound) return answer('NONE');
+    const fromMemory = this.tail.read(fetchOffset, maxBytes, bound);
+    if (fromMemory !== null) return answer('NONE', fromMemory);
+    this.readFromSegment(this.segmentIndexFor(fetchOffset), fetchOffset, maxBytes, upperBound, token);
   }
 
   private answerRead(token: number, error: LogError, chunks: Uint8Array[]): void {
@@ -584,11 +593,14 @@ export class PartitionLog {
     return found;
   }
 
-  private readFromSegment(segIndex: number, fetchOffset: number, maxBytes: number, bound: number, token: number): void {
+  /** `upperBound` as given to read(); the walk stops below it and below the log end. */
+  private readFromSegment(segIndex: number, fetchOffset: number, maxBytes: number, upperBound: number, token: number): void {
     const seg = this.segments[segIndex];
     if (seg === undefined) return this.answerRead(token, 'NONE', []);
+    const bound = Math.min(upperBound, this.logEndOffset);
     const chunks: Uint8Array[] = [];
     let total = 0;
+    const truncations = this.truncations;
     this.readsInFlight++;
     walkBatches(
       this.q,
@@ -603,6 +615,8 @@ export class PartitionLog {
       },
       (end) => {
         this.readDone();
+        // LOG-12: a truncation overtook the walk; what it read may be gone (or rewritten): again.
+        if (this.truncations !== truncations) return this.startRead(fetchOffset, maxBytes, upperBound, token);
         if (!this.segments.includes(seg)) return this.answerRead(token, 'OFFSET_OUT_OF_RANGE', []);
         if (end.kind === 'ioError') return this.answerRead(token, 'KAFKA_STORAGE_ERROR', []);
         if (end.kind === 'corrupt') {
@@ -611,7 +625,7 @@ export class PartitionLog {
         }
         if (chunks.length === 0 && end.kind === 'done' && segIndex + 1 < this.segments.length && this.segments[segIndex + 1].baseOffset < bound) {
           // Nothing at or after fetchOffset here (a compacted gap): continue in the next segment.
-          return this.readFromSegment(segIndex + 1, fetchOffset, maxBytes, bound, token);
+          return this.readFromSegment(segIndex + 1, fetchOffset, maxBytes, upperBound, token);
         }
         this.answerRead(token, 'NONE', chunks);
       },
@@ -643,14 +657,20 @@ export class PartitionLog {
 
   /** ListOffsets by time: the first offset whose record timestamp >= `timestamp` (-1 if none), as an event. */
   offsetForTimestamp(timestamp: number, token: number): Effect[] {
+    this.startOffsetForTimestamp(timestamp, token);
+    return this.q.take();
+  }
+
+  private startOffsetForTimestamp(timestamp: number, token: number): void {
     const answer = (error: LogError, offset: number): void => {
       this.events.push({ kind: 'offsetForTimestamp', token, error, offset, timestamp });
     };
-    if (this.state !== 'ready') return answer('KAFKA_STORAGE_ERROR', -1), [];
+    if (this.state !== 'ready') return answer('KAFKA_STORAGE_ERROR', -1);
     const i = this.segments.findIndex((s) => s.maxTimestamp >= timestamp);
-    if (i < 0) return answer('NONE', -1), [];
+    if (i < 0) return answer('NONE', -1);
     const seg = this.segments[i];
     let found = -1;
+    const truncations = this.truncations;
     this.readsInFlight++;
     walkBatches(
       this.q,
@@ -662,12 +682,12 @@ export class PartitionLog {
       },
       (end) => {
         this.readDone();
+        if (this.truncations !== truncations) return this.startOffsetForTimestamp(timestamp, token); // LOG-12
         if (end.kind !== 'done') return answer('KAFKA_STORAGE_ERROR', -1);
         if (found < 0) found = this.findInTail(timestamp, seg);
         answer('NONE', found < 0 ? -1 : Math.max(found, this.logStartOffset));
       },
     );
-    return this.q.take();
   }
 
   /** Unwritten batches of `seg` are only in the tail cache (TAIL-2). */
@@ -786,6 +806,7 @@ export class PartitionLog {
 
   private finishTruncation(newEnd: number): void {
     this.pendingTruncate = -1;
+    this.truncations++;
     this.logEndOffset = newEnd;
     this.durableOffset = Math.min(this.durableOffset, newEnd);
     // Unsynced writes below the cut (flush.messages > 1) still await a flush.
