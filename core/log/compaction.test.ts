@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeBatch, encodeBatch } from '../records/batch.ts';
-import { batchesIn, makeBatch, newDriver, smallConfig, type LogDriver } from './log-harness.test.ts';
+import { assertIndexesReplacedAtomically, batchesIn, makeBatch, newDriver, recordOps, smallConfig, type LogDriver } from './log-harness.test.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -55,9 +55,11 @@ test('compaction keeps the last record per key in the cleaned range, with origin
   const before = dump(d);
   const cleanable = d.log.segments.slice(0, -1);
   const upper = d.log.segments[d.log.segments.length - 1].baseOffset;
+  const ops = recordOps(d);
   d.push(d.log.compact(d.stamp()));
   d.drain();
   assert.ok(d.take('compacted').length > 0, 'something was cleaned');
+  assertIndexesReplacedAtomically(ops); // IDX-1: the segments lie below the recovery point
   assert.ok(cleanable.length > 0);
   const after = dump(d);
   const lastInRange = new Map<string, number>();

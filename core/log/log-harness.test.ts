@@ -3,7 +3,7 @@
 // builder. The model-based property runner is in log-model.test.ts (run by log-property.test.ts,
 // and by scripts/sweep-log.ts for thousands of sequences).
 import assert from 'node:assert/strict';
-import type { Effect, Stamp } from '../io.ts';
+import type { DiskOp, Effect, Stamp } from '../io.ts';
 import { SimDisk, inProgressRun, type DiskFaultConfig } from '../../sim/disk.ts';
 import { makeSimRng, type SimRng } from '../../sim/rng.ts';
 import { encodeBatch } from '../records/batch.ts';
@@ -153,4 +153,31 @@ export const newDriver = (seed: number | string, config = smallConfig(), faults:
   d.boot();
   d.drain();
   return { d, rng };
+};
+
+/** Records every disk op `d` runs from now on (in execution order). */
+export const recordOps = (d: LogDriver): DiskOp[] => {
+  const ops: DiskOp[] = [];
+  const exec = d.disk.execute.bind(d.disk);
+  d.disk.execute = (op) => {
+    ops.push(op);
+    return exec(op);
+  };
+  return ops;
+};
+
+/**
+ * IDX-1: in `ops`, index files get their contents only by a rename from a file synced before it
+ * (never a write under the final name), and at least one such rename happened.
+ */
+export const assertIndexesReplacedAtomically = (ops: readonly DiskOp[]): void => {
+  const isIndex = (f: string): boolean => /\.(index|timeindex)$/.test(f);
+  const inPlace = ops.filter((o) => o.kind === 'write' && isIndex(o.file));
+  assert.deepEqual(inPlace, [], 'no index file written in place');
+  const renames = ops.flatMap((o, i) => (o.kind === 'rename' && isIndex(o.to) ? [{ o, i }] : []));
+  assert.ok(renames.length > 0, 'index files renamed into place');
+  for (const { o, i } of renames) {
+    if (o.kind !== 'rename') continue;
+    assert.ok(ops.slice(0, i).some((p) => p.kind === 'sync' && p.file === o.from), `${o.from} synced before its rename`);
+  }
 };

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { baseOffsetAt } from '../records/batch-header.ts';
 import { encodeBatch } from '../records/batch.ts';
-import { batchesIn, makeBatch, newDriver, smallConfig, type LogDriver } from './log-harness.test.ts';
+import { assertIndexesReplacedAtomically, batchesIn, makeBatch, newDriver, recordOps, smallConfig, type LogDriver } from './log-harness.test.ts';
 
 const offsetsOf = (chunks: readonly Uint8Array[]): number[] => batchesIn(chunks).map((b) => baseOffsetAt(b, 0));
 
@@ -283,8 +283,11 @@ test('LOG-6: a segment below the recovery point whose time index came back empty
   // The index's name durable, its data not (possible on a real file system): an empty file.
   assert.ok(d.disk.execute({ kind: 'truncate', file: first.timeIndexFile, size: 0 }).ok);
   assert.ok(d.disk.execute({ kind: 'sync', file: first.timeIndexFile }).ok);
+  const ops = recordOps(d);
   d.crash();
   d.drain();
+  // IDX-1: the rebuilt indexes (below the recovery point) replace the bad ones atomically.
+  assertIndexesReplacedAtomically(ops);
   assert.equal(d.log.segments[0].maxTimestamp, 1000 + (first.nextOffset / 2 - 1), 'rebuilt by a scan');
   d.push(d.log.offsetForTimestamp(1001, 1));
   d.drain();

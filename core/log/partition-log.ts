@@ -18,6 +18,8 @@
 //        min(highWatermark, durableOffset) and below logStartOffset are deleted.
 //  LOG-6 a segment is trusted without a scan at recovery only if it lies wholly below the
 //        checkpointed recovery point and its index files pass a sanity check.
+//  IDX-1 index files of a segment that may lie below that recovery point (recovery's rebuild, a
+//        compaction swap) are replaced atomically (temp, sync, rename, syncDir), never in place.
 //  LOG-7 queues are bounded: accepted-but-unwritten bytes <= maxPendingBytes.
 //  LOG-9 a commit's data write is the appended batches' own bytes (a gathered write of runs of
 //        adjacent views, up to 1024 chunks): the log never copies a batch on its way to the disk.
@@ -462,15 +464,32 @@ export class PartitionLog {
     this.recycled.push({ bound });
   }
 
-  /** Writes a non-active segment's index files (full rewrite) and syncs them. */
+  /**
+   * Writes a rolled segment's index files in place (full rewrite) and syncs them. Only for a
+   * segment the checkpointed recovery point has not passed: a roll's checkpoint is emitted after
+   * these syncs, so a crash before they complete leaves the segment to be scanned (LOG-6).
+   */
   emitIndexFiles(seg: Segment): void {
-    for (const [file, data] of [
-      [seg.indexFile, seg.offsetIndex.serialize()],
-      [seg.timeIndexFile, seg.timeIndex.serialize()],
-    ] as const) {
+    for (const [file, data] of indexFiles(seg)) {
       this.q.emit({ kind: 'write', file, offset: 0, data });
       this.q.emit({ kind: 'truncate', file, size: data.length });
       this.q.emit({ kind: 'sync', file });
+    }
+  }
+
+  /**
+   * IDX-1: replaces the index files of a segment that may lie below the checkpointed recovery
+   * point (recovery's rebuild, a compaction swap) atomically, each under a temp name, synced, then
+   * renamed (CKPT-1's sequence); `then` runs once both are in place. Written in place, a crash
+   * could leave a name that is durable over data that is not (a real file system may persist a
+   * new directory entry before the file's data), and a torn time index passes LOG-6's checks.
+   */
+  emitIndexFilesAtomic(seg: Segment, then?: () => void): void {
+    let left = 2;
+    for (const [file, data] of indexFiles(seg)) {
+      this.emitAtomicWrite(file.slice(this.config.dir.length + 1), data, () => {
+        if (--left === 0) then?.();
+      });
     }
   }
 
@@ -873,7 +892,7 @@ export class PartitionLog {
    * Cleans the non-active segments wholly below min(high watermark, durable offset, recovery
    * point) — at most `maxBytes` of them per run — as Kafka's cleaner does. Each cleaned segment is
    * swapped in atomically: write `.cleaned`, sync, drop the old index files, rename over the
-   * `.log`, syncDir, write new indexes. Emits a 'compacted' event per rewritten segment.
+   * `.log`, syncDir, then the new indexes, each atomically (IDX-1). Emits a 'compacted' event per rewritten segment.
    */
   compact(stamp: Stamp, maxBytes = 64 * 1024 * 1024): Effect[] {
     if (this.state !== 'ready' || this.config.cleanupPolicy !== 'compact') return [];
@@ -979,13 +998,20 @@ export class PartitionLog {
     next.nextOffset = seg.nextOffset; // offsets never move, even if the last batch went
     next.maxTimestamp = Math.max(next.maxTimestamp, seg.maxTimestamp);
     next.sealTimeIndex();
-    this.emitIndexFiles(next);
     this.segments[at] = next;
     this.tail.dropBelow(seg.nextOffset); // memory must not serve what the cleaner removed
     this.events.push({ kind: 'compacted', segmentBase: seg.baseOffset, bytesBefore: seg.sizeBytes, bytesAfter: next.sizeBytes });
-    done();
+    // IDX-1: the segment lies below the recovery point; until its new indexes are renamed into
+    // place it has none, and a recovery then scans it. busyJobs stays raised until they are.
+    this.emitIndexFilesAtomic(next, done);
   }
 }
+
+/** A segment's index files and their contents. */
+const indexFiles = (seg: Segment): readonly (readonly [string, Uint8Array])[] => [
+  [seg.indexFile, seg.offsetIndex.serialize()],
+  [seg.timeIndexFile, seg.timeIndex.serialize()],
+];
 
 /** SEG-4's terminator: a zero batchLength prefix ends every scan. */
 const TERMINATOR = new Uint8Array(12);

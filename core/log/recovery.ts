@@ -258,7 +258,7 @@ const settle = (log: PartitionLog, found: Found[], segs: Segment[], trusted: Set
       log.q.emit({ kind: 'truncate', file: s.logFile, size: s.sizeBytes });
       log.q.emit({ kind: 'sync', file: s.logFile });
     }
-    log.emitIndexFiles(s);
+    log.emitIndexFilesAtomic(s); // IDX-1: it may lie below the checkpointed recovery point
   }
   // SEG-5: everything past the recovered end goes, recycled file or not: unsynced writes there
   // (commits in flight at the crash, or any number of them under flush.messages > 1) may have
