@@ -61,7 +61,7 @@ export interface SegmentWalkOptions {
  * The walk of `seg`'s file: dense offsets checked when the log is never compacted (delete
  * policy), batch ends bounded by `endOffset` (WALK-1), batches no larger than a segment.
  */
-export const segmentWalkSpec = (seg: Segment, config: Pick<LogConfig, 'cleanupPolicy' | 'segmentBytes'>, opts: SegmentWalkOptions = {}): WalkSpec => {
+export const segmentWalkSpec = (seg: Segment, config: Pick<LogConfig, 'cleanupPolicy' | 'segmentBytes' | 'readChunkBytes'>, opts: SegmentWalkOptions = {}): WalkSpec => {
   const dense = config.cleanupPolicy === 'delete';
   const [minOffset, startPosition] = opts.start ?? [seg.baseOffset, 0];
   return {
@@ -73,7 +73,7 @@ export const segmentWalkSpec = (seg: Segment, config: Pick<LogConfig, 'cleanupPo
     confirmReads: opts.confirm === true && !dense, // WALK-2: with gaps allowed, density cannot catch a flipped base offset
     endOffset: opts.endOffset ?? seg.nextOffset,
     maxBatchBytes: config.segmentBytes,
-    chunkBytes: opts.chunkBytes,
+    chunkBytes: opts.chunkBytes ?? config.readChunkBytes,
   };
 };
 

@@ -52,6 +52,12 @@ export interface LogConfig {
   readonly commitDepth: number;
   /** Largest commit that may overlap others; a larger one waits until none is in flight. */
   readonly pipelineMaxBytes: number;
+  /**
+   * Bytes per disk read of a walk over a segment (consumer reads, timestamp lookups,
+   * truncation's cut); a batch larger than this is read whole. Not a Kafka config: the property
+   * tests make it small so that walks take many reads and batches straddle chunks.
+   */
+  readonly readChunkBytes: number;
 }
 
 export const defaultLogConfig = (dir: string, topic: string, partition: number): LogConfig => ({
@@ -72,12 +78,13 @@ export const defaultLogConfig = (dir: string, topic: string, partition: number):
   segmentRecycling: false,
   commitDepth: 2,
   pipelineMaxBytes: 1024 * 1024,
+  readChunkBytes: 256 * 1024,
 });
 
 /** Fills defaults and checks CFG-1; throws on a bad config (a programming error of the caller). */
 export const logConfig = (c: Partial<LogConfig> & Pick<LogConfig, 'dir' | 'topic' | 'partition'>): LogConfig => {
   const cfg = { ...defaultLogConfig(c.dir, c.topic, c.partition), ...c };
-  for (const k of ['segmentBytes', 'segmentMs', 'indexIntervalBytes', 'tailCacheBytes', 'maxPendingBytes', 'flushMessages', 'commitDepth', 'pipelineMaxBytes'] as const) {
+  for (const k of ['segmentBytes', 'segmentMs', 'indexIntervalBytes', 'tailCacheBytes', 'maxPendingBytes', 'flushMessages', 'commitDepth', 'pipelineMaxBytes', 'readChunkBytes'] as const) {
     if (!Number.isInteger(cfg[k]) || cfg[k] <= 0) throw new Error(`CFG-1: ${k} must be a positive integer`);
   }
   if (cfg.segmentBytes > 0x7fffffff) throw new Error('CFG-1: segmentBytes must fit in an i32 position');

@@ -3,7 +3,8 @@
 // SimDisk (crashes lose unsynced writes and tear the last one; optional read bit-flips, read
 // errors and fsync failures) against a plain in-memory model: the list of batches appended,
 // their stamped bytes, and the log start offset.
-// Checked: reads equal the model bit-exact (LOG-3); after crash + recovery everything below the
+// Checked: reads equal the model bit-exact (LOG-3), also a read overtaken by a truncation,
+// retention pass or compaction (LOG-12, LOG-13: against the log before or after it); after crash + recovery everything below the
 // pre-crash durable offset survives bit-exact (LOG-2) and nothing beyond the model appears; a
 // corrupted tail batch is detected and truncated exactly at its base offset (SCAN-1).
 import fc from 'fast-check';
@@ -12,6 +13,7 @@ import type { DiskFaultConfig } from '../../sim/disk.ts';
 import { concatBytes } from '../bytes.ts';
 import { baseOffsetAt, batchSizeAt, lastOffsetDeltaAt } from '../records/batch-header.ts';
 import { batchesIn, makeBatch, newDriver, smallConfig, type LogDriver } from './log-harness.test.ts';
+import type { ReadResult } from './log-types.ts';
 import { decodeBatch } from '../records/batch.ts';
 import { RECYCLE_SLOTS } from './segment.ts';
 
@@ -227,6 +229,35 @@ export class StepCmd implements Cmd {
   toString = (): string => `step(${this.n})`;
 }
 
+/**
+ * One read's answer against `m` (batches as of when it was answered, log end `leo`): bit-exact
+ * batches from the one holding `fetch` on (records as appended, in compact mode), `maxBytes`
+ * honoured beyond the first batch.
+ */
+const checkReadAnswer = (m: Model, r: Real, fetch: number, maxBytes: number, res: ReadResult, leo: number): void => {
+  if (res.error === 'KAFKA_STORAGE_ERROR' && r.faults) return;
+  if (fetch > leo) return assert.equal(res.error, 'OFFSET_OUT_OF_RANGE');
+  assert.equal(res.error, 'NONE');
+  const got = batchesIn(res.chunks, true);
+  if (fetch === leo) return assert.equal(got.length, 0);
+  if (r.compact) {
+    if (r.faults && !readLooksRight(m, got, fetch)) return; // a flip in flight (see readLooksRight)
+    checkRecords(m, got);
+    if (got.length > 0) assert.ok(baseOffsetAt(got[0], 0) + lastOffsetDeltaAt(got[0], 0) >= fetch);
+    return;
+  }
+  assert.ok(got.length > 0, 'at least one batch');
+  const first = m.batches.findIndex((b) => b.last >= fetch);
+  let total = 0;
+  got.forEach((b, i) => {
+    const want = m.batches[first + i];
+    assert.ok(want !== undefined, 'no batch beyond the model');
+    sameBatch(b, want.bytes, r.faults, `read batch ${want.base} bit-exact`);
+    total += b.length;
+  });
+  assert.ok(got.length === 1 || total <= maxBytes, 'maxBytes honoured beyond the first batch');
+};
+
 export class ReadCmd implements Cmd {
   constructor(
     readonly frac: number,
@@ -238,31 +269,72 @@ export class ReadCmd implements Cmd {
     healthy(m, r);
     const log = r.d.log;
     const fetch = log.logStartOffset + Math.floor(this.frac * (log.logEndOffset - log.logStartOffset + 1));
-    const res = r.d.read(fetch, this.maxBytes);
-    if (res.error === 'KAFKA_STORAGE_ERROR' && r.faults) return;
-    if (fetch > log.logEndOffset) return assert.equal(res.error, 'OFFSET_OUT_OF_RANGE');
-    assert.equal(res.error, 'NONE');
-    const got = batchesIn(res.chunks, true);
-    if (fetch === log.logEndOffset) return assert.equal(got.length, 0);
-    if (r.compact) {
-      if (r.faults && !readLooksRight(m, got, fetch)) return; // a flip in flight (see readLooksRight)
-      checkRecords(m, got);
-      if (got.length > 0) assert.ok(baseOffsetAt(got[0], 0) + lastOffsetDeltaAt(got[0], 0) >= fetch);
-      return checkInvariants(m, r);
-    }
-    assert.ok(got.length > 0, 'at least one batch');
-    const first = m.batches.findIndex((b) => b.last >= fetch);
-    let total = 0;
-    got.forEach((b, i) => {
-      const want = m.batches[first + i];
-      assert.ok(want !== undefined, 'no batch beyond the model');
-      sameBatch(b, want.bytes, r.faults, `read batch ${want.base} bit-exact`);
-      total += b.length;
-    });
-    assert.ok(got.length === 1 || total <= this.maxBytes, 'maxBytes honoured beyond the first batch');
+    checkReadAnswer(m, r, fetch, this.maxBytes, r.d.read(fetch, this.maxBytes), log.logEndOffset);
     checkInvariants(m, r);
   }
   toString = (): string => `read(${this.frac.toFixed(3)},${this.maxBytes})`;
+}
+
+/**
+ * LOG-12: a read started, `steps` disk ops run, then a truncation (at `cutFrac`), a retention
+ * pass or a compaction starts while the read may still be walking the segment. An answer given
+ * before the truncation took effect is checked against the log before it, any later one against
+ * the log after it (linearizable); retention may answer OFFSET_OUT_OF_RANGE for what it deleted.
+ */
+export class ReadRaceCmd implements Cmd {
+  constructor(
+    readonly frac: number,
+    readonly maxBytes: number,
+    readonly steps: number,
+    readonly against: 'truncate' | 'retention' | 'compact',
+    readonly cutFrac: number,
+  ) {}
+  check = (): boolean => true;
+  run(m: Model, r: Real): void {
+    r.d.drain();
+    healthy(m, r);
+    const log = r.d.log;
+    const fetch = log.logStartOffset + Math.floor(this.frac * (log.logEndOffset - log.logStartOffset));
+    const before: Model = { ...m, batches: m.batches.slice() };
+    const leoBefore = log.logEndOffset;
+    const token = 7e9;
+    const mark = r.d.events.length;
+    r.d.push(log.read(fetch, this.maxBytes, Infinity, token));
+    for (let i = 0; i < this.steps; i++) r.d.stepOne();
+    let cut = -1;
+    if (this.against === 'truncate') {
+      cut = log.logStartOffset + Math.floor(this.cutFrac * (log.logEndOffset - log.logStartOffset));
+      if (r.compact) cut = Math.max(cut, m.cleanedUpTo ?? 0);
+      r.d.push(log.truncateTo(cut));
+    } else if (this.against === 'retention') {
+      r.d.wall += 3000;
+      log.setHighWatermark(log.logEndOffset);
+      r.d.push(log.applyRetention(r.d.stamp()));
+    } else if (r.compact) {
+      log.setHighWatermark(log.logEndOffset);
+      m.cleanedUpTo = log.logEndOffset;
+      r.d.push(log.compact(r.d.stamp()));
+    }
+    r.d.drain();
+    const events = r.d.events.slice(mark);
+    const answered = events.findIndex((e) => e.kind === 'read' && e.token === token);
+    const truncated = events.findIndex((e) => e.kind === 'truncated');
+    const answer = events[answered];
+    r.d.events = r.d.events.filter((e) => e !== answer);
+    if (cut >= 0) truncateAt(m, r, cut); // the model follows (and a truncation a fault undid is redone)
+    else healthy(m, r);
+    if (answer === undefined || answer.kind !== 'read') {
+      assert.ok(r.faults, 'every read is answered');
+      return checkInvariants(m, r);
+    }
+    const answeredFirst = truncated < 0 || answered < truncated;
+    const res = answer.result;
+    if (this.against === 'retention' && res.error === 'OFFSET_OUT_OF_RANGE' && fetch < r.d.log.logStartOffset) return checkInvariants(m, r);
+    if (answeredFirst) checkReadAnswer(before, r, fetch, this.maxBytes, res, leoBefore);
+    else checkReadAnswer(m, r, fetch, this.maxBytes, res, m.leo);
+    checkInvariants(m, r);
+  }
+  toString = (): string => `readRace(${this.frac.toFixed(3)},${this.maxBytes},${this.steps},${this.against}${this.against === 'truncate' ? `@${this.cutFrac.toFixed(3)}` : ''})`;
 }
 
 export class CompactCmd implements Cmd {
@@ -294,6 +366,23 @@ export class LogCallCmd implements Cmd {
   toString = (): string => this.method;
 }
 
+/** truncateTo(x) until it takes (or finds it done), drained; the model follows. */
+const truncateAt = (m: Model, r: Real, x: number): void => {
+  for (let i = 0; i < 10; i++) {
+    // An injected fsync failure may leave the truncation undone: restart, reconcile, redo.
+    healthy(m, r);
+    r.d.push(r.d.log.truncateTo(x));
+    r.d.drain();
+    if (r.d.log.state === 'ready') break;
+  }
+  healthy(m, r);
+  const cut = m.batches.findIndex((b) => b.last >= x);
+  if (cut >= 0) {
+    m.leo = m.batches[cut].base;
+    m.batches = m.batches.slice(0, cut);
+  }
+};
+
 export class TruncateCmd implements Cmd {
   constructor(readonly frac: number) {}
   check = (): boolean => true;
@@ -303,18 +392,7 @@ export class TruncateCmd implements Cmd {
     const log = r.d.log;
     let x = log.logStartOffset + Math.floor(this.frac * (log.logEndOffset - log.logStartOffset));
     if (r.compact) x = Math.max(x, m.cleanedUpTo ?? 0);
-    for (let i = 0; i < 10; i++) {
-      // An injected fsync failure may leave the truncation undone: restart, reconcile, redo.
-      r.d.push(r.d.log.truncateTo(x));
-      r.d.drain();
-      if (r.d.log.state === 'ready') break;
-      healthy(m, r);
-    }
-    const cut = m.batches.findIndex((b) => b.last >= x);
-    if (cut >= 0) {
-      m.leo = m.batches[cut].base;
-      m.batches = m.batches.slice(0, cut);
-    }
+    truncateAt(m, r, x);
     checkInvariants(m, r);
   }
   toString = (): string => `truncate(${this.frac.toFixed(3)})`;
@@ -412,6 +490,9 @@ export const commandArb = (replayPath?: string): fc.Arbitrary<Iterable<Cmd>> =>
       fc.constant(new LogCallCmd('flush')),
       fc.integer({ min: 0, max: 5000 }).map((ms) => new CompactCmd(ms)),
       frac.map((f) => new TruncateCmd(f)),
+      fc
+        .tuple(frac, fc.integer({ min: 1, max: 4096 }), fc.integer({ min: 0, max: 4 }), fc.constantFrom('truncate' as const, 'truncate' as const, 'retention' as const, 'compact' as const), frac)
+        .map(([f, b, s, a, c]) => new ReadRaceCmd(f, b, s, a, c)),
       fc.integer({ min: 0, max: 5000 }).map((ms) => new RetentionCmd(ms)),
       fc.tuple(fc.integer({ min: 0, max: 10 }), fc.oneof(fc.constant(-1), frac)).map(([s, c]) => new CrashCmd(s, c)),
       // Two or three commits in flight, then power loss (each durable write lands, tears or not).
@@ -463,6 +544,7 @@ export const runLogProperty = (opts: PropertyOptions): fc.RunDetails<[number, It
         flushMessages: opts.flushMessages ?? 1,
         cleanupPolicy: opts.compact ? 'compact' : 'delete',
         segmentRecycling: opts.recycle ?? false,
+        readChunkBytes: 600, // walks of many reads, batches straddling chunks
       });
       const { d } = newDriver(diskSeed, cfg, faults ? FAULTS : {});
       d.restartUntilReady();

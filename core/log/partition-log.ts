@@ -61,6 +61,8 @@
 //  LOG-12 a disk read (or timestamp lookup) that a truncation overtook starts again on the
 //        truncated log: its walk may have read batches the truncation removed, or new data at
 //        their positions.
+//  LOG-13 a compaction swap waits for read walks in flight and runs only after the last one
+//        has answered (the swap replaces Segment objects the answer looks up).
 // Faults survived: crash with unsynced or torn writes, bit-rot (CRC on every disk read and scan),
 // failed reads (typed error), failed writes/syncs (the log goes offline: KAFKA_STORAGE_ERROR).
 import { gather, type DiskError, type DiskOpId, type DiskResult, type Effect, type Stamp, type WriteData } from '../io.ts';
@@ -74,7 +76,7 @@ import type { AppendResult, Corruption, LogError, LogEvent, ReadResult } from '.
 import { RECYCLE_SLOTS, Segment, recycleFile, type RecycleSlot } from './segment.ts';
 import { NO_TIMESTAMP, type TimestampAt } from './time-index.ts';
 import { TailCache } from './tail-cache.ts';
-import { segmentWalkSpec, walkBatches, type WalkSpec } from './batch-walker.ts';
+import { segmentWalkSpec, walkBatches, type WalkEnd, type WalkSpec } from './batch-walker.ts';
 import { startRecovery } from './recovery.ts';
 import { planRetention } from './retention.ts';
 import { scanBatches } from './batch-scan.ts';
@@ -620,6 +622,21 @@ export class PartitionLog {
     const chunks: Uint8Array[] = [];
     let total = 0;
     const truncations = this.truncations;
+    const answer = (end: WalkEnd): void => {
+      // LOG-12: a truncation overtook the walk; what it read may be gone (or rewritten): again.
+      if (this.truncations !== truncations) return this.startRead(fetchOffset, maxBytes, upperBound, token);
+      if (!this.segments.includes(seg)) return this.answerRead(token, 'OFFSET_OUT_OF_RANGE', []);
+      if (end.kind === 'ioError') return this.answerRead(token, 'KAFKA_STORAGE_ERROR', []);
+      if (end.kind === 'corrupt') {
+        this.reportCorruption({ file: seg.logFile, position: end.position, detail: 'invalid batch on read' });
+        if (chunks.length === 0) return this.answerRead(token, 'KAFKA_STORAGE_ERROR', []);
+      }
+      if (chunks.length === 0 && end.kind === 'done' && segIndex + 1 < this.segments.length && this.segments[segIndex + 1].baseOffset < bound) {
+        // Nothing at or after fetchOffset here (a compacted gap): continue in the next segment.
+        return this.readFromSegment(segIndex + 1, fetchOffset, maxBytes, upperBound, token);
+      }
+      this.answerRead(token, 'NONE', chunks);
+    };
     this.readsInFlight++;
     walkBatches(
       this.q,
@@ -633,20 +650,10 @@ export class PartitionLog {
         return 'continue';
       },
       (end) => {
+        answer(end);
+        // Only now may a compaction swap waiting for reads run (it replaces Segment objects): the
+        // answer must see the segments this walk read (LOG-13).
         this.readDone();
-        // LOG-12: a truncation overtook the walk; what it read may be gone (or rewritten): again.
-        if (this.truncations !== truncations) return this.startRead(fetchOffset, maxBytes, upperBound, token);
-        if (!this.segments.includes(seg)) return this.answerRead(token, 'OFFSET_OUT_OF_RANGE', []);
-        if (end.kind === 'ioError') return this.answerRead(token, 'KAFKA_STORAGE_ERROR', []);
-        if (end.kind === 'corrupt') {
-          this.reportCorruption({ file: seg.logFile, position: end.position, detail: 'invalid batch on read' });
-          if (chunks.length === 0) return this.answerRead(token, 'KAFKA_STORAGE_ERROR', []);
-        }
-        if (chunks.length === 0 && end.kind === 'done' && segIndex + 1 < this.segments.length && this.segments[segIndex + 1].baseOffset < bound) {
-          // Nothing at or after fetchOffset here (a compacted gap): continue in the next segment.
-          return this.readFromSegment(segIndex + 1, fetchOffset, maxBytes, upperBound, token);
-        }
-        this.answerRead(token, 'NONE', chunks);
       },
     );
   }
@@ -700,11 +707,13 @@ export class PartitionLog {
         return 'stop';
       },
       (end) => {
-        this.readDone();
-        if (this.truncations !== truncations) return this.startOffsetForTimestamp(timestamp, token); // LOG-12
-        if (end.kind !== 'done') return answer('KAFKA_STORAGE_ERROR', -1);
-        if (found < 0) found = this.findInTail(timestamp, seg);
-        answer('NONE', found < 0 ? -1 : Math.max(found, this.logStartOffset));
+        if (this.truncations !== truncations) this.startOffsetForTimestamp(timestamp, token); // LOG-12
+        else if (end.kind !== 'done') answer('KAFKA_STORAGE_ERROR', -1);
+        else {
+          if (found < 0) found = this.findInTail(timestamp, seg);
+          answer('NONE', found < 0 ? -1 : Math.max(found, this.logStartOffset));
+        }
+        this.readDone(); // after the answer (LOG-13)
       },
     );
   }
