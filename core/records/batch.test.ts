@@ -15,7 +15,7 @@ import {
   type DecodedBatch,
   type EncodeBatchOptions,
 } from './batch.ts';
-import { Compression, compress, decompress } from './compression.ts';
+import { Compression, compress, decompress, type Decompressed } from './compression.ts';
 import type { BatchRecord } from './record.ts';
 import type { RecordsError } from './records-error.ts';
 
@@ -26,6 +26,11 @@ const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const ok = (r: DecodedBatch | { error: RecordsError }): DecodedBatch => {
   if ('error' in r) assert.fail(`unexpected error: ${JSON.stringify(r.error)}`);
   return r;
+};
+/** The bytes of a successful decompress, as a plain Uint8Array (a codec may hand back a Buffer). */
+const bytesOf = (r: Decompressed): Uint8Array => {
+  if ('error' in r) assert.fail(`unexpected error: ${r.error.message}`);
+  return new Uint8Array(r.bytes);
 };
 const errorOf = (r: object): RecordsError => {
   assert.ok('error' in r, `expected an error, got ${JSON.stringify(r, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`);
@@ -221,14 +226,99 @@ test('snappy: raw blocks and xerial framing both decode; xerial is what we write
   assert.equal(errorOf(decompress(Compression.SNAPPY, compress(Compression.SNAPPY, big), 50_000)).code, 2);
 });
 
-test('lz4 and unknown codecs are UNSUPPORTED_COMPRESSION_TYPE (76)', () => {
+// The same section compressed by the lz4 CLI v1.9.4 (liblz4, the library librdkafka uses), `-B4`:
+// one frame, 64 KiB independent blocks, content checksum.
+const LZ4_SECTION = [
+  '04224d186440a75a000000ff06ac010000000a6b65792d30800176616c75652d3020080025f101020a74726163650661',
+  '6263ac01001402580014315800133158000f08001f0a5800212804580014325800133258000f08001fb0020a74726163',
+  '6506616263000000009254485e',
+].join('');
+
+/** `lz4Sample`: 140,000 bytes, 3 blocks of at most 64 KiB. */
+const lz4Sample = (): Uint8Array => new Uint8Array(140_000).map((_, i) => (i % 20000 < 24 ? (i * 7) & 0xff : 120));
+// lz4Sample() by the lz4 CLI v1.9.4: `-B4 -BX` (block checksums) and `-B4 -BD` (dependent blocks).
+const LZ4_SAMPLE_BLOCK_CHECKSUMS = [
+  '04224d187440bd7b010000ff0a00070e151c232a31383f464d545b626970777e858c939aa1780100ffffffffffffffff',
+  'ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+  'ffffffffffffffffffffffffffffffffffffffffffff42ff09e0e7eef5fc030a11181f262d343b424950575e656c737a',
+  '811f4effffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+  'ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff42ff0a78c0c7ced5dce3eaf1f8ff06',
+  '0d141b222930373e454c535a61204effffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+  'ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff43ff09',
+  'a0a7aeb5bcc3cad1d8dfe6edf4fb020910171e252c333a41204effffffffffffffffffffffffffffffffffffffffff85',
+  '507878787878aaa75e36670100001f780100ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+  'ffffffffffffffffffffffffffffffffffffffffffffffffffffa4ff0980878e959ca3aab1b8bfc6cdd4dbe2e9f0f7fe',
+  '050c131a219738ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+  'ffffffffffffffffffffffffffffffa40f0200ffffffffffffffffffffffffffffffffffffffffff8bff0960676e757c',
+  '838a91989fa6adb4bbc2c9d0d7dee5ecf3fa01a115ffffffffffffffffffffffffffffffffffffffffff8b0f0200ffff',
+  'ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+  'ffffffffffffa4ff0940474e555c636a71787f868d949ba2a9b0b7bec5ccd3dae19738ffffffffffffffffffffffffff',
+  'ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff3b507878787878969b35e32d0000001f7801',
+  '00ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe9507878787878a08a22a70000',
+  '00003efa3b29',
+].join('');
+const LZ4_SAMPLE_DEPENDENT = [
+  '04224d1844405e7b010000ff0a00070e151c232a31383f464d545b626970777e858c939aa1780100ffffffffffffffff',
+  'ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+  'ffffffffffffffffffffffffffffffffffffffffffff42ff09e0e7eef5fc030a11181f262d343b424950575e656c737a',
+  '811f4effffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+  'ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff42ff0a78c0c7ced5dce3eaf1f8ff06',
+  '0d141b222930373e454c535a61204effffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+  'ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff43ff09',
+  'a0a7aeb5bcc3cad1d8dfe6edf4fb020910171e252c333a41204effffffffffffffffffffffffffffffffffffffffff85',
+  '507878787878670100001f780100ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+  'ffffffffffffffffffffffffffffffffffffffffffffa4ff0980878e959ca3aab1b8bfc6cdd4dbe2e9f0f7fe050c131a',
+  '219738ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+  'ffffffffffffffffffffffa40f0200ffffffffffffffffffffffffffffffffffffffffff8bff0960676e757c838a9198',
+  '9fa6adb4bbc2c9d0d7dee5ecf3fa01a115ffffffffffffffffffffffffffffffffffffffffff8b0f0200ffffffffffff',
+  'ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+  'ffffa4ff0940474e555c636a71787f868d949ba2a9b0b7bec5ccd3dae19738ffffffffffffffffffffffffffffffffff',
+  'ffffffffffffffffffffffffffffffffffffffffffffffffffff3b5078787878782d0000001f780100ffffffffffffff',
+  'ffffffffffffffffffffffffffffffffffffffffffffffffffffffe9507878787878000000003efa3b29',
+].join('');
+
+test('lz4: frames written by liblz4 decode (independent blocks, block checksums, dependent blocks); we write what they read (CMP-2)', () => {
   const plain = encodeBatch(threeRecords());
-  for (const codec of [3, 5, 6, 7]) {
+  const d = ok(decodeBatch(withSection(plain, Compression.LZ4, fromHex(LZ4_SECTION))));
+  assert.equal(d.compression, 3);
+  assert.deepEqual(d.records.map((r) => [r.key, r.value, r.headers]), ok(decodeBatch(plain)).records.map((r) => [r.key, r.value, r.headers]));
+  const sample = lz4Sample();
+  for (const frame of [LZ4_SAMPLE_BLOCK_CHECKSUMS, LZ4_SAMPLE_DEPENDENT]) assert.deepEqual(bytesOf(decompress(Compression.LZ4, fromHex(frame))), sample);
+  // Ours: a standard frame of independent blocks (FLG version 01, B.Indep), which liblz4 reads.
+  const ours = compress(Compression.LZ4, sample);
+  assert.equal(hex(ours.subarray(0, 4)), '04224d18');
+  assert.equal(ours[4] & 0xe0, 0x60);
+  assert.deepEqual(bytesOf(decompress(Compression.LZ4, ours)), sample);
+  const encoded = encodeBatch({ ...threeRecords(), compression: Compression.LZ4 });
+  assert.deepEqual(ok(decodeBatch(encoded)).records, ok(decodeBatch(plain)).records);
+});
+
+test('lz4 bombs stop at the bound (CMP-1); truncated or garbage frames are CORRUPT_MESSAGE', () => {
+  const zeros = compress(Compression.LZ4, new Uint8Array(4_000_000)); // one 4 MiB block, ~16 KB
+  assert.equal(bytesOf(decompress(Compression.LZ4, zeros, 4_000_000)).length, 4_000_000);
+  for (const bound of [3_999_999, 1_000_000, 10]) assert.match(errorOf(decompress(Compression.LZ4, zeros, bound)).message, /exceeds/);
+  // Dependent blocks decode only whole: allowed while LZ4's worst ratio (255:1) stays under the bound.
+  const dependent = fromHex(LZ4_SAMPLE_DEPENDENT);
+  assert.match(errorOf(decompress(Compression.LZ4, dependent, 140_000)).message, /dependent/);
+  const plain = encodeBatch(threeRecords());
+  const section = fromHex(LZ4_SECTION);
+  for (const bad of [section.subarray(0, 20), section.subarray(0, 6), utf8('definitely not lz4'), new Uint8Array(0)]) {
+    const e = errorOf(decodeBatch(withSection(plain, Compression.LZ4, bad)));
+    assert.equal(e.code, 2, hex(bad));
+    assert.match(e.message, /lz4/);
+  }
+  const hugeBlock = section.slice();
+  new DataView(hugeBlock.buffer).setUint32(7, 0x7000_0000, true); // a block size past the frame's 64 KiB
+  assert.match(errorOf(decompress(Compression.LZ4, hugeBlock)).message, /exceeds the frame's/);
+});
+
+test('unknown codecs are UNSUPPORTED_COMPRESSION_TYPE (76)', () => {
+  const plain = encodeBatch(threeRecords());
+  for (const codec of [5, 6, 7]) {
     const e = errorOf(decodeBatch(withSection(plain, codec, plain.subarray(BATCH_HEADER_SIZE))));
     assert.equal(e.code, 76);
     assert.equal(e.kind, 'UNSUPPORTED_COMPRESSION_TYPE');
   }
-  assert.match(errorOf(decompress(3, new Uint8Array(4))).message, /lz4/);
   assert.throws(() => encodeBatch({ ...threeRecords(), compression: Compression.ZSTD }));
 });
 

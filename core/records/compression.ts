@@ -6,18 +6,24 @@
 //    1  gzip    fflate (pure JS)          fflate
 //    2  snappy  snappyjs; xerial framing  snappyjs, xerial framing (as the Java client writes)
 //               (Java client) and raw
-//    3  lz4     UNSUPPORTED (no pure-JS codec installed)
+//    3  lz4     lz4-napi (native lz4_flex),  lz4-napi, one frame of
+//               frame format, block by block independent blocks
 //    4  zstd    fzstd (pure JS)           UNSUPPORTED (fzstd decodes only)
 //   5-7 -       UNSUPPORTED_COMPRESSION_TYPE
 //
 //   CMP-1  decompression never yields more than `maxBytes` (decompression bombs fail as
-//          CORRUPT_MESSAGE before the output grows past the bound).
+//          CORRUPT_MESSAGE before the output grows past the bound). lz4-napi decodes a whole
+//          frame at once, unbounded, so an LZ4 frame is walked here block by block (each block
+//          decodes to at most the frame's block size, 64 KiB..4 MiB) and the total is checked
+//          before each block; a frame of dependent blocks (which no Kafka client writes) is
+//          decoded whole only if LZ4's worst-case ratio (255:1) keeps it under the bound.
 //   CMP-2  decompress(c, compress(c, x)) === x for every codec with canCompress(c).
 // Faults survived: truncated or garbage compressed streams (CORRUPT_MESSAGE), unknown or
 // unsupported codec ids (UNSUPPORTED_COMPRESSION_TYPE); library exceptions never escape.
 import { Gunzip, gzipSync } from 'fflate';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { compress as snappyCompress, uncompress as snappyUncompress } from 'snappyjs';
+import { compressFrameSync as lz4CompressFrame, decompressFrameSync as lz4DecompressFrame, uncompressSync as lz4UncompressBlock } from 'lz4-napi';
 import { recordsError, type RecordsError } from './records-error.ts';
 import { concatBytes } from '../bytes.ts';
 
@@ -31,17 +37,12 @@ export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024;
 export const codecName = (codec: number): string =>
   ['none', 'gzip', 'snappy', 'lz4', 'zstd'][codec] ?? `unknown(${codec})`;
 
-export const canCompress = (codec: number): boolean => codec === 0 || codec === 1 || codec === 2;
+export const canCompress = (codec: number): boolean => codec >= 0 && codec <= 3;
 
 export type Decompressed = { readonly bytes: Uint8Array } | { readonly error: RecordsError };
 
 const unsupported = (codec: number): { error: RecordsError } => ({
-  error: recordsError(
-    'UNSUPPORTED_COMPRESSION_TYPE',
-    codec === Compression.LZ4
-      ? 'lz4 compression is not supported by Cairn (no pure-JS lz4 codec is installed)'
-      : `compression ${codecName(codec)} is not supported`,
-  ),
+  error: recordsError('UNSUPPORTED_COMPRESSION_TYPE', `compression ${codecName(codec)} is not supported`),
 });
 
 const corrupt = (what: string): { error: RecordsError } => ({ error: recordsError('CORRUPT_MESSAGE', what) });
@@ -124,6 +125,78 @@ const unsnappy = (data: Uint8Array, maxBytes: number): Decompressed => {
   return streamed('snappy', maxBytes, (sink) => sink.add(snappyUncompress(data, maxBytes)));
 };
 
+// LZ4 frame format (lz4 frame spec 1.6.x, what Kafka's KafkaLZ4BlockOutputStream and librdkafka
+// write): magic, FLG, BD, [content size 8], [dict id 4], header checksum 1; then blocks of
+// [u32 LE size, high bit = stored uncompressed][data][block checksum 4 if FLG says so], ended by a
+// zero size; [content checksum 4]. The checksums are not verified: the batch CRC covers all of it.
+const LZ4_MAGIC = 0x184d2204;
+/** lz4-napi's block decoder reads a u32 LE capacity in front of the block (lz4_flex's size-prepended form). */
+const LZ4_CAPACITY_PREFIX = 4;
+/** LZ4's worst case: a match of n bytes costs at least n / 255 bytes of input. */
+const LZ4_MAX_RATIO = 255;
+
+const unlz4 = (data: Uint8Array, maxBytes: number): Decompressed =>
+  streamed('lz4', maxBytes, (sink) => {
+    const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    const need = (pos: number, n: number): void => {
+      if (pos + n > data.length) throw new Error('truncated frame');
+    };
+    need(0, 7);
+    if (v.getUint32(0, true) !== LZ4_MAGIC) throw new Error('not an lz4 frame (bad magic)');
+    const flg = data[4];
+    const bd = data[5];
+    if (flg >> 6 !== 1 || (flg & 0x02) !== 0 || (bd & 0x8f) !== 0) throw new Error('unsupported lz4 frame descriptor');
+    const blockMax = 1 << (2 * ((bd >> 4) & 7) + 8); // 4: 64 KiB, 5: 256 KiB, 6: 1 MiB, 7: 4 MiB
+    if (blockMax < 64 * 1024) throw new Error('bad lz4 block size');
+    if ((flg & 0x01) !== 0) throw new Error('lz4 frames with a dictionary are not supported');
+    if ((flg & 0x20) === 0) {
+      // Dependent blocks reference earlier output: decodable only as a whole frame.
+      if (data.length * LZ4_MAX_RATIO > maxBytes) throw new Error('lz4 frame of dependent blocks too large to bound');
+      sink.add(plain(lz4DecompressFrame(data as never)));
+      return;
+    }
+    const blockChecksum = (flg & 0x10) !== 0 ? 4 : 0;
+    let pos = 6 + ((flg & 0x08) !== 0 ? 8 : 0) + 1;
+    for (;;) {
+      need(pos, 4);
+      const word = v.getUint32(pos, true);
+      pos += 4;
+      if (word === 0) break; // end mark (a content checksum may follow)
+      const len = word & 0x7fffffff;
+      if (len > blockMax) throw new Error(`lz4 block of ${len} bytes exceeds the frame's ${blockMax}`);
+      need(pos, len + blockChecksum);
+      const block = data.subarray(pos, pos + len);
+      pos += len + blockChecksum;
+      if (word !== len) {
+        sink.add(block); // stored uncompressed
+        continue;
+      }
+      const left = maxBytes - sink.total;
+      if (Math.min(blockMax, len * LZ4_MAX_RATIO) <= left) sink.add(decodeLz4Block(block, blockMax));
+      else {
+        // This block may pass the bound: the decoder gets only what is left (and fails beyond it).
+        let out: Uint8Array;
+        try {
+          out = decodeLz4Block(block, left);
+        } catch {
+          out = decodeLz4Block(block, blockMax); // throws if the block is corrupt rather than large
+        }
+        sink.add(out); // past the bound: overflow
+      }
+    }
+  });
+
+/** One LZ4 block, decoded into at most `capacity` bytes (lz4_flex fails rather than exceed it). */
+const decodeLz4Block = (block: Uint8Array, capacity: number): Uint8Array => {
+  const input = new Uint8Array(LZ4_CAPACITY_PREFIX + block.length);
+  new DataView(input.buffer).setUint32(0, capacity, true);
+  input.set(block, LZ4_CAPACITY_PREFIX);
+  return plain(lz4UncompressBlock(input));
+};
+
+/** A plain Uint8Array view of a codec's output (lz4-napi returns Node Buffers; records are views into it). */
+const plain = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
 /** Decompresses a record section. `maxBytes` bounds the output (CMP-1). */
 export const decompress = (codec: number, data: Uint8Array, maxBytes = DEFAULT_MAX_DECOMPRESSED_BYTES): Decompressed => {
   switch (codec) {
@@ -133,6 +206,8 @@ export const decompress = (codec: number, data: Uint8Array, maxBytes = DEFAULT_M
       return gunzip(data, maxBytes);
     case Compression.SNAPPY:
       return unsnappy(data, maxBytes);
+    case Compression.LZ4:
+      return unlz4(data, maxBytes);
     case Compression.ZSTD:
       return unzstd(data, maxBytes);
     default:
@@ -169,6 +244,10 @@ export const compress = (codec: number, data: Uint8Array): Uint8Array => {
       return gzipSync(data, { mtime: 0 }); // mtime 0: no wall clock in the bytes (determinism)
     case Compression.SNAPPY:
       return snappyXerial(data);
+    case Compression.LZ4:
+      // A standard frame of independent blocks, as Kafka's Java client and librdkafka write
+      // (lz4-napi takes a Buffer; any Uint8Array works at run time).
+      return plain(lz4CompressFrame(data as never));
     default:
       throw new Error(`cannot compress with ${codecName(codec)} (canCompress is false)`);
   }
