@@ -320,6 +320,7 @@ export class ReadRaceCmd implements Cmd {
     const answered = events.findIndex((e) => e.kind === 'read' && e.token === token);
     const truncated = events.findIndex((e) => e.kind === 'truncated');
     const answer = events[answered];
+    assert.ok(events.filter((e) => e.kind === 'read' && e.token === token).length <= 1, 'a read is answered once');
     r.d.events = r.d.events.filter((e) => e !== answer);
     if (cut >= 0) truncateAt(m, r, cut); // the model follows (and a truncation a fault undid is redone)
     else healthy(m, r);

@@ -481,3 +481,41 @@ test('LOG-12: a disk read that a truncateTo overtakes is answered from the trunc
   assert.ok(ts !== undefined && ts.kind === 'offsetForTimestamp');
   assert.equal(ts.offset, -1, 'no record at or after the timestamp survives the truncation');
 });
+
+test('LOG-12: a read restarted by a truncation keeps below the cut: nothing appended after it is served under an older bound', () => {
+  // Found in review: the restart reused the caller's bound (the durable offset before the cut).
+  const { d } = newDriver(12, smallConfig({ segmentBytes: 1 << 20, indexIntervalBytes: 1 << 20, readChunkBytes: 2000, flushMessages: 100 }));
+  for (let i = 0; i < 40; i++) d.appendDrained(makeBatch(1, 100 + i, i, 1000));
+  d.push(d.log.flush());
+  d.drain();
+  const token = 78;
+  d.push(d.log.read(5, 1 << 20, d.log.durableOffset, token)); // only durable data
+  d.stepOne();
+  d.push(d.log.truncateTo(5));
+  while (d.log.logEndOffset !== 5) assert.ok(d.stepOne());
+  const r = d.log.append(makeBatch(1, 999, 999, 10), 1, d.stamp()); // written, not synced (flush.messages)
+  d.push(r.effects);
+  d.drain();
+  const [ev] = d.take('read');
+  assert.ok(ev !== undefined && ev.kind === 'read');
+  assert.equal(ev.result.error, 'NONE');
+  assert.deepEqual(offsetsOf(ev.result.chunks), [], 'offset 5 is not durable: not served');
+});
+
+test('LOG-12: a timestamp lookup whose segment retention removed mid-walk starts again (it answered KAFKA_STORAGE_ERROR)', () => {
+  const { d } = newDriver(3, smallConfig({ readChunkBytes: 200 }));
+  for (let i = 0; i < 120; i++) d.appendDrained(makeBatch(1, 1000 + i, i, 40));
+  const first = d.log.segments[0];
+  d.log.setHighWatermark(d.log.logEndOffset);
+  d.push(d.log.offsetForTimestamp(1000 + first.nextOffset - 1, 5)); // in the first segment's last batch
+  d.stepOne();
+  const del = d.log.deleteRecords(d.log.segments[1].baseOffset, d.stamp());
+  assert.equal(del.error, 'NONE');
+  d.push(del.effects);
+  d.drain();
+  const [ev] = d.take('offsetForTimestamp');
+  assert.ok(ev !== undefined && ev.kind === 'offsetForTimestamp');
+  assert.equal(ev.error, 'NONE');
+  assert.equal(ev.offset, d.log.logStartOffset, 'the first offset still held at or after the timestamp');
+  assert.equal(d.log.state, 'ready');
+});

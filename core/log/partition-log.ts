@@ -59,8 +59,9 @@
 //        next: a crash leaves a prefix of the segments, never a hole (recovery would trust the
 //        segment below a hole and take its end from the next file's name).
 //  LOG-12 a disk read (or timestamp lookup) that a truncation overtook starts again on the
-//        truncated log: its walk may have read batches the truncation removed, or new data at
-//        their positions.
+//        truncated log, bounded by the cut: its walk may have read batches the truncation
+//        removed, or new data at their positions. A timestamp lookup whose segment retention
+//        removed starts again too.
 //  LOG-13 a compaction swap waits for read walks in flight and runs only after the last one
 //        has answered (the swap replaces Segment objects the answer looks up).
 // Faults survived: crash with unsynced or torn writes, bit-rot (CRC on every disk read and scan),
@@ -134,8 +135,11 @@ export class PartitionLog {
   private busyJobs = 0;
   /** Disk read walks in progress; a compaction swap waits for zero (a walk must see one file). */
   private readsInFlight = 0;
-  /** Truncations applied so far: a disk read that one overtook starts again (LOG-12). */
-  private truncations = 0;
+  /**
+   * Disk walks of reads and timestamp lookups in flight, each with the lowest log end a truncation
+   * set while it ran (Infinity: none): an overtaken walk starts again, bounded by it (LOG-12).
+   */
+  private readonly openWalks = new Set<{ cut: number }>();
   private swapQueue: (() => void)[] = [];
   private ckptInFlight = false;
   private ckptAgain = false;
@@ -621,23 +625,28 @@ export class PartitionLog {
     const bound = Math.min(upperBound, this.logEndOffset);
     const chunks: Uint8Array[] = [];
     let total = 0;
-    const truncations = this.truncations;
+    const walk = { cut: Infinity };
     const answer = (end: WalkEnd): void => {
-      // LOG-12: a truncation overtook the walk; what it read may be gone (or rewritten): again.
-      if (this.truncations !== truncations) return this.startRead(fetchOffset, maxBytes, upperBound, token);
-      if (!this.segments.includes(seg)) return this.answerRead(token, 'OFFSET_OUT_OF_RANGE', []);
+      // LOG-12: a truncation overtook the walk; what it read may be gone (or rewritten): again,
+      // below the cut too (the caller's bound, a high watermark or durable offset, came before
+      // it, and what was appended since lies above the cut).
+      if (walk.cut !== Infinity) return this.startRead(fetchOffset, maxBytes, Math.min(upperBound, walk.cut), token);
+      const at = this.segments.indexOf(seg);
+      if (at < 0) return this.answerRead(token, 'OFFSET_OUT_OF_RANGE', []);
       if (end.kind === 'ioError') return this.answerRead(token, 'KAFKA_STORAGE_ERROR', []);
       if (end.kind === 'corrupt') {
         this.reportCorruption({ file: seg.logFile, position: end.position, detail: 'invalid batch on read' });
         if (chunks.length === 0) return this.answerRead(token, 'KAFKA_STORAGE_ERROR', []);
       }
-      if (chunks.length === 0 && end.kind === 'done' && segIndex + 1 < this.segments.length && this.segments[segIndex + 1].baseOffset < bound) {
-        // Nothing at or after fetchOffset here (a compacted gap): continue in the next segment.
-        return this.readFromSegment(segIndex + 1, fetchOffset, maxBytes, upperBound, token);
+      if (chunks.length === 0 && end.kind === 'done' && at + 1 < this.segments.length && this.segments[at + 1].baseOffset < bound) {
+        // Nothing at or after fetchOffset here (a compacted gap): continue in the next segment
+        // (found again: retention may have removed segments below it meanwhile).
+        return this.readFromSegment(at + 1, fetchOffset, maxBytes, upperBound, token);
       }
       this.answerRead(token, 'NONE', chunks);
     };
     this.readsInFlight++;
+    this.openWalks.add(walk);
     walkBatches(
       this.q,
       this.walkSpec(seg, fetchOffset),
@@ -650,6 +659,7 @@ export class PartitionLog {
         return 'continue';
       },
       (end) => {
+        this.openWalks.delete(walk);
         answer(end);
         // Only now may a compaction swap waiting for reads run (it replaces Segment objects): the
         // answer must see the segments this walk read (LOG-13).
@@ -696,8 +706,9 @@ export class PartitionLog {
     if (i < 0) return answer('NONE', -1);
     const seg = this.segments[i];
     let found = -1;
-    const truncations = this.truncations;
+    const walk = { cut: Infinity };
     this.readsInFlight++;
+    this.openWalks.add(walk);
     walkBatches(
       this.q,
       this.walkSpec(seg, seg.timeIndex.lookupStart(timestamp)),
@@ -707,7 +718,9 @@ export class PartitionLog {
         return 'stop';
       },
       (end) => {
-        if (this.truncations !== truncations) this.startOffsetForTimestamp(timestamp, token); // LOG-12
+        this.openWalks.delete(walk);
+        // LOG-12: overtaken by a truncation, or retention removed the segment (its file is gone): again.
+        if (walk.cut !== Infinity || !this.segments.includes(seg)) this.startOffsetForTimestamp(timestamp, token);
         else if (end.kind !== 'done') answer('KAFKA_STORAGE_ERROR', -1);
         else {
           if (found < 0) found = this.findInTail(timestamp, seg);
@@ -834,7 +847,7 @@ export class PartitionLog {
 
   private finishTruncation(newEnd: number): void {
     this.pendingTruncate = -1;
-    this.truncations++;
+    for (const walk of this.openWalks) walk.cut = Math.min(walk.cut, newEnd); // LOG-12
     this.logEndOffset = newEnd;
     this.durableOffset = Math.min(this.durableOffset, newEnd);
     // Unsynced writes below the cut (flush.messages > 1) still await a flush.
