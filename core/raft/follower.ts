@@ -17,8 +17,8 @@ export const freshRecords = (store: LogStore, records: readonly RaftRecord[], ep
   const fresh: RaftRecord[] = [];
   for (const r of records) {
     if (!(r.payload instanceof Uint8Array) || !Number.isSafeInteger(r.offset) || !Number.isSafeInteger(r.epoch) || r.epoch > epoch) return undefined;
-    const have = store.entryAt(r.offset);
     if (r.offset < next && fresh.length === 0) {
+      const have = store.entryAt(r.offset);
       if (have !== undefined && have.epoch !== r.epoch) return undefined; // a stale reply; refetch
       continue;
     }
