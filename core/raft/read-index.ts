@@ -11,7 +11,7 @@
 // was sent is ignored. All queues are bounded.
 import type { NodeId } from '../io.ts';
 
-export const MAX_PENDING_READS = 10_000;
+const MAX_PENDING_READS = 10_000;
 
 interface FollowerReads {
   /** Fetch responses sent to it in this epoch; the last one's number is its `sessionId`. */
