@@ -10,8 +10,6 @@ import { sameBytes } from '../bytes.ts';
 import type { LogConfig } from './config.ts';
 import type { Segment } from './segment.ts';
 
-export const WALK_CHUNK_BYTES = 256 * 1024;
-
 export type WalkVisit = 'continue' | 'stop';
 
 export type WalkEnd =
@@ -35,7 +33,8 @@ export interface WalkSpec {
    *  baseOffset, which the CRC does not cover, in compacted logs too. */
   readonly endOffset?: number;
   readonly maxBatchBytes: number;
-  readonly chunkBytes?: number;
+  /** Bytes per read (a batch larger than this is read whole). */
+  readonly chunkBytes: number;
   /**
    * WALK-2: read every chunk twice and use it only once two reads agree. For walks whose result
    * becomes state (recovery's scan, truncation's cut) in a log with gaps (compacted): there a
@@ -86,7 +85,7 @@ export const walkBatches = (
   visit: (buf: Uint8Array, off: number, size: number, baseOffset: number, lastOffset: number, position: number) => WalkVisit,
   done: (end: WalkEnd) => void,
 ): void => {
-  const chunk = spec.chunkBytes ?? WALK_CHUNK_BYTES;
+  const chunk = spec.chunkBytes;
   let position = spec.startPosition;
   let nextOffset = spec.minOffset;
   let steps = 0;

@@ -133,11 +133,10 @@ export class PartitionLog {
   private inflight: Commit[] = [];
   private pendingTruncate = -1;
   private busyJobs = 0;
-  /** Disk read walks in progress; a compaction swap waits for zero (a walk must see one file). */
-  private readsInFlight = 0;
   /**
    * Disk walks of reads and timestamp lookups in flight, each with the lowest log end a truncation
-   * set while it ran (Infinity: none): an overtaken walk starts again, bounded by it (LOG-12).
+   * set while it ran (Infinity: none): an overtaken walk starts again, bounded by it (LOG-12). A
+   * compaction swap waits until there are none (a walk must see one file, LOG-13).
    */
   private readonly openWalks = new Set<{ cut: number }>();
   private swapQueue: (() => void)[] = [];
@@ -475,7 +474,7 @@ export class PartitionLog {
    * segment the checkpointed recovery point has not passed: a roll's checkpoint is emitted after
    * these syncs, so a crash before they complete leaves the segment to be scanned (LOG-6).
    */
-  emitIndexFiles(seg: Segment): void {
+  private emitIndexFiles(seg: Segment): void {
     for (const [file, data] of indexFiles(seg)) {
       this.q.emit({ kind: 'write', file, offset: 0, data });
       this.q.emit({ kind: 'truncate', file, size: data.length });
@@ -645,7 +644,6 @@ export class PartitionLog {
       }
       this.answerRead(token, 'NONE', chunks);
     };
-    this.readsInFlight++;
     this.openWalks.add(walk);
     walkBatches(
       this.q,
@@ -663,7 +661,7 @@ export class PartitionLog {
         answer(end);
         // Only now may a compaction swap waiting for reads run (it replaces Segment objects): the
         // answer must see the segments this walk read (LOG-13).
-        this.readDone();
+        this.runSwapsIfNoWalks();
       },
     );
   }
@@ -676,9 +674,9 @@ export class PartitionLog {
     return segmentWalkSpec(seg, this.config, { start: seg.offsetIndex.lookupEntry(offset), confirm });
   }
 
-  private readDone(): void {
-    if (--this.readsInFlight < 0) throw new Error('LOG: read accounting');
-    if (this.readsInFlight === 0 && this.swapQueue.length > 0) {
+  /** LOG-13: compaction swaps waiting for read walks run once none is in flight. */
+  private runSwapsIfNoWalks(): void {
+    if (this.openWalks.size === 0 && this.swapQueue.length > 0) {
       const swaps = this.swapQueue;
       this.swapQueue = [];
       for (const swap of swaps) swap();
@@ -707,7 +705,6 @@ export class PartitionLog {
     const seg = this.segments[i];
     let found = -1;
     const walk = { cut: Infinity };
-    this.readsInFlight++;
     this.openWalks.add(walk);
     walkBatches(
       this.q,
@@ -726,7 +723,7 @@ export class PartitionLog {
           if (found < 0) found = this.findInTail(timestamp, seg);
           answer('NONE', found < 0 ? -1 : Math.max(found, this.logStartOffset));
         }
-        this.readDone(); // after the answer (LOG-13)
+        this.runSwapsIfNoWalks(); // after the answer (LOG-13)
       },
     );
   }
@@ -996,7 +993,7 @@ export class PartitionLog {
   }
 
   private swapIn(seg: Segment, cleaned: string, bytes: Uint8Array, done: () => void): void {
-    if (this.readsInFlight > 0) {
+    if (this.openWalks.size > 0) {
       // A read walk must see one version of the file: swap once no walk is in progress.
       this.swapQueue.push(() => this.swapIn(seg, cleaned, bytes, done));
       return;
