@@ -128,7 +128,7 @@ export const cleanSegment = (segment: Uint8Array, map: KeyMap, dropTombstones: b
         producerEpoch: h.producerEpoch,
         baseSequence: h.baseSequence,
         logAppendTime: (h.attributes & TIMESTAMP_TYPE_MASK) !== 0,
-        compression: canCompress(codec) ? (codec as 0 | 1 | 2) : 0,
+        compression: canCompress(codec) ? codec : 0,
         recordsCount: keptCount,
         lastOffsetDelta: h.lastOffsetDelta,
       },

@@ -15,7 +15,7 @@
 //          CORRUPT_MESSAGE before the output grows past the bound). lz4-napi decodes a whole
 //          frame at once, unbounded, so an LZ4 frame is walked here block by block (each block
 //          decodes to at most the frame's block size, 64 KiB..4 MiB) and the total is checked
-//          before each block; a frame of dependent blocks (which no Kafka client writes) is
+//          after each block; a frame of dependent blocks (which no Kafka client writes) is
 //          decoded whole only if LZ4's worst-case ratio (255:1) keeps it under the bound.
 //   CMP-2  decompress(c, compress(c, x)) === x for every codec with canCompress(c).
 // Faults survived: truncated or garbage compressed streams (CORRUPT_MESSAGE), unknown or
@@ -37,7 +37,8 @@ export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024;
 export const codecName = (codec: number): string =>
   ['none', 'gzip', 'snappy', 'lz4', 'zstd'][codec] ?? `unknown(${codec})`;
 
-export const canCompress = (codec: number): boolean => codec >= 0 && codec <= 3;
+/** Codecs Cairn can encode (all but zstd). */
+export const canCompress = (codec: number): codec is 0 | 1 | 2 | 3 => codec === 0 || codec === 1 || codec === 2 || codec === 3;
 
 export type Decompressed = { readonly bytes: Uint8Array } | { readonly error: RecordsError };
 
@@ -171,18 +172,7 @@ const unlz4 = (data: Uint8Array, maxBytes: number): Decompressed =>
         sink.add(block); // stored uncompressed
         continue;
       }
-      const left = maxBytes - sink.total;
-      if (Math.min(blockMax, len * LZ4_MAX_RATIO) <= left) sink.add(decodeLz4Block(block, blockMax));
-      else {
-        // This block may pass the bound: the decoder gets only what is left (and fails beyond it).
-        let out: Uint8Array;
-        try {
-          out = decodeLz4Block(block, left);
-        } catch {
-          out = decodeLz4Block(block, blockMax); // throws if the block is corrupt rather than large
-        }
-        sink.add(out); // past the bound: overflow
-      }
+      sink.add(decodeLz4Block(block, blockMax)); // at most one block (<= 4 MiB) past the bound
     }
   });
 
