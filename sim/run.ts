@@ -102,16 +102,13 @@ class ReplicaView implements QuorumView {
   readonly nodeId: number;
   readonly replica: ControllerNode['raft'];
 
-  constructor(
-    readonly node: ControllerNode,
-    readonly incarnation: number,
-  ) {
+  constructor(readonly node: ControllerNode) {
     this.nodeId = node.nodeId;
     this.replica = node.raft;
   }
 
   appliedDigest(): string {
-    const offset = this.node.raft.appliedOffset;
+    const offset = this.replica.appliedOffset;
     if (offset !== this.digestOffset) {
       this.digest = digestBytes(encodeSnapshot({ ...this.node.metadata.image, offset: 0, epoch: 0 }));
       this.digestOffset = offset;
@@ -352,7 +349,7 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
     if (m.raft.role === 'failed' && !exiting.has(id)) supervise(id);
     let view = views.get(id);
     if (view?.node !== m) {
-      view = new ReplicaView(m, world.incarnation(id));
+      view = new ReplicaView(m);
       views.set(id, view);
     }
     checker.observe(view, world.now());

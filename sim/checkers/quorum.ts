@@ -31,7 +31,6 @@ export interface ReplicaState {
  *  incarnation and a new one after a restart: the checker keys its per-incarnation state by it. */
 export interface QuorumView {
   readonly nodeId: number;
-  readonly incarnation: number;
   readonly replica: ReplicaState;
   /** A digest of the applied state (metadata image) at replica.appliedOffset. */
   appliedDigest(): string;
