@@ -262,16 +262,11 @@ test('recovery of a rolled log reads only index files below the recovery point',
   }
   const segs = d.log.segments.length;
   assert.ok(segs >= 4);
-  const reads: string[] = [];
-  const exec = d.disk.execute.bind(d.disk);
-  d.disk.execute = (op) => {
-    if (op.kind === 'read') reads.push(op.file);
-    return exec(op);
-  };
+  const ops = recordOps(d);
   d.crash();
   d.drain();
   assert.equal(d.log.logEndOffset, 120);
-  const logReads = reads.filter((f) => f.endsWith('.log'));
+  const logReads = ops.flatMap((op) => (op.kind === 'read' && op.file.endsWith('.log') ? [op.file] : []));
   assert.deepEqual([...new Set(logReads)], [d.log.activeSegment.logFile]);
 });
 
