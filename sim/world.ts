@@ -295,13 +295,10 @@ export class World<Msg = unknown, Req = unknown, Res = unknown> {
     for (const t of n.timers.values()) this.scheduler.cancel(t.ev);
     n.timers.clear();
     // DISK-1: durable writes queued behind a running one may have been in progress with it (the
-    // running op was applied when it started). Only a power loss needs them, and only a running
-    // durable write can head such a run (inProgressRun), so the queue is copied only then.
+    // running op was applied when it started). Only a power loss needs them.
     const running = n.diskRunning;
     const overlapped =
-      opts.keepPageCache || running === undefined || running.kind !== 'write' || running.sync !== true
-        ? []
-        : inProgressRun([running, ...n.diskQueue.slice(n.diskHead).map((p) => p.op)]).slice(1);
+      opts.keepPageCache || running === undefined ? [] : inProgressRun([running, ...n.diskQueue.slice(n.diskHead).map((p) => p.op)]).slice(1);
     n.diskQueue = [];
     n.diskHead = 0;
     n.diskRunning = undefined;
