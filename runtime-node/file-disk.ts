@@ -312,14 +312,13 @@ export class FileDisk {
     }
   }
 
-  /** FDISK-10: `op` is a durable write to the file every started op durably writes, with room. */
+  /** FDISK-10: `op` is a durable write to the file every started op durably writes, with room.
+   * Checking the head suffices: each op started after it passed this check against it, and a
+   * fused pair (its head a plain write) admits nothing. */
   private mayOverlap(op: DiskOp): boolean {
     if (op.kind !== 'write' || op.sync !== true || this.started >= this.maxOverlap) return false;
-    for (let i = this.queueHead; i < this.queueHead + this.started; i++) {
-      const r = this.queue[i]!.op;
-      if (r.kind !== 'write' || r.sync !== true || r.file !== op.file) return false;
-    }
-    return true;
+    const head = this.queue[this.queueHead]!.op;
+    return head.kind === 'write' && head.sync === true && head.file === op.file;
   }
 
   /** Starts the op at `at`. The fs call of a write/sync on a cached handle is issued
