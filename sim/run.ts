@@ -503,7 +503,6 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
 };
 
 export interface SweepResult {
-  readonly runs: number;
   /** Every run with a violation, in seed order. */
   readonly failures: readonly RunResult[];
   readonly operations: number;
@@ -529,5 +528,5 @@ export const sweep = (
     if (r.violations.length > 0) failures.push(r);
     onRun?.(r, i, failures.length);
   }
-  return { runs: seeds.length, failures, operations, simulatedMs, wallMs: performance.now() - started };
+  return { failures, operations, simulatedMs, wallMs: performance.now() - started };
 };

@@ -44,7 +44,7 @@ export interface Violation {
 }
 
 /** A digest of `bytes`, with the simulator's own hasher (sim/trace.ts). */
-const digestBytes = (bytes: Uint8Array): string => {
+export const digestBytes = (bytes: Uint8Array): string => {
   const h = new TraceHasher();
   h.bytes(bytes);
   return `${bytes.length}:${h.digest()}`;
@@ -167,5 +167,3 @@ export class QuorumChecker {
     }
   }
 }
-
-export { digestBytes };
