@@ -380,7 +380,7 @@ export class FileDisk {
     } else {
       this.queue.length = 0;
       this.queueHead = 0;
-      for (const wake of this.drainWaiters.splice(0)) wake();
+      if (this.drainWaiters.length > 0) for (const wake of this.drainWaiters.splice(0)) wake(); // no array per drain
     }
     for (const p of done) p.finish(p.outcome!); // a throwing callback is the caller's bug: let it surface
     done.length = 0;
