@@ -763,14 +763,24 @@ const fsyncDir = async (absDir: string): Promise<void> => {
 const maxIovecs = 1024;
 
 /**
- * Writes all of `data` at `offset` in one call (FDISK-9: for a gathered write the kernel copies
- * the chunks, no concatenation in JS; libuv issues pwrite for one chunk, pwritev for more);
- * loops on short writes. `total` is writeLength(data), which every caller already has.
+ * Writes all of `data` at `offset` in one call (FDISK-9: one array is one pwrite; for a gathered
+ * write the kernel copies the chunks, one pwritev, no concatenation in JS); loops on short
+ * writes. `total` is writeLength(data), which every caller already has.
  */
 const writeFully = async (fh: FileHandle, data: WriteData, offset: number, total: number): Promise<void> => {
+  if (data instanceof Uint8Array) {
+    // One array (core/log hands a lone append over as is): no iovec list to allocate.
+    for (let done = 0, rounds = 0; done < total; rounds++) {
+      if (rounds > total) throw new Error('FileDisk.write: no progress'); // bound: >= 1 byte per round
+      const { bytesWritten } = await fh.write(data, done, Math.min(total - done, maxIoBytes), offset + done);
+      if (bytesWritten <= 0) throw new DiskFault('EIO');
+      done += bytesWritten;
+    }
+    return;
+  }
   // Empty chunks are harmless in one call; only a list split across calls drops them, so that
-  // no call is made of empty chunks alone. The common case allocates nothing but the iovec list.
-  let rest = data instanceof Uint8Array ? [data] : data.length > maxIovecs ? data.filter((c) => c.length > 0) : data;
+  // no call is made of empty chunks alone. The common case allocates nothing but the call's result.
+  let rest = data.length > maxIovecs ? data.filter((c) => c.length > 0) : data;
   let at = offset;
   for (let rounds = 0; at - offset < total; rounds++) {
     if (rounds > total) throw new Error('FileDisk.write: no progress'); // bound: >= 1 byte per round
