@@ -283,7 +283,7 @@ export class FileDisk {
       return;
     }
     if (this.queued >= this.maxQueued) throw new Error(`FileDisk: more than ${this.maxQueued} ops queued`);
-    this.queue.push({ op, finish });
+    this.queue.push({ op, finish, outcome: undefined }); // outcome in the literal: set later without growing the object
     if (this.startPending) {
       this.startPending = false; // the idle write's successor is here: start it (maybe fused)
       this.pump();
