@@ -16,8 +16,10 @@
 //    completions (`DiskDone` / `DiskFailed`) arrive in that same order. So a `sync` covers every
 //    `write` to that file emitted before it, and a reply emitted on a `DiskDone` of a `sync` may
 //    promise durability for those writes. One exception: a run of consecutive durable writes
-//    (below) to one file may be carried out at the same time (their completions still arrive in
-//    emission order); an op of any other kind starts only once every earlier op completed.
+//    (below) to one file whose byte ranges are pairwise disjoint may be carried out at the same
+//    time (their completions still arrive in emission order); a durable write intersecting an
+//    earlier one of the run, and an op of any other kind, start only once every earlier op
+//    completed. So bytes written twice always end as the later write left them.
 //  - A durable write (`write` with `sync: true`) completes only once its own bytes are durable,
 //    as if a sync of the file followed it; it need not cover the file's other unsynced writes.
 //    A crash may land each durable write of a run in progress whole, torn or not at all,

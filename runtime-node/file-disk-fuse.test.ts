@@ -148,6 +148,43 @@ test('FDISK-10: a durable write to another file, or any other op, does not overl
   }
 });
 
+test('FDISK-10: a durable write intersecting one in progress waits for it, so the later bytes win', async () => {
+  // SEG-4's terminator: each commit to a recycled segment ends with 12 zero bytes, which the
+  // next commit's first batch header overwrites. Before the fix the two pwritev ran on two libuv
+  // threads at once, and in ~3% of back-to-back pairs the terminator landed last, zeroing the
+  // header of acknowledged data.
+  await withDisk(async (disk, root) => {
+    const W = 4096;
+    const pairs = 400;
+    await disk.execute({ kind: 'write', file: 'r/seg.log', offset: 0, data: new Uint8Array(2 * W * pairs).fill(0xee), sync: true });
+    const a = new Uint8Array(W).fill(0x41);
+    const b = new Uint8Array(W).fill(0x42);
+    const terminator = new Uint8Array(12);
+    const ops: DiskOp[] = [
+      { kind: 'write', file: 'r/seg.log', offset: 0, data: [a, terminator], sync: true },
+      { kind: 'write', file: 'r/seg.log', offset: W, data: b, sync: true },
+    ];
+    const p = runAll(disk, ops);
+    assert.equal(startedOf(disk), 1, 'the second write intersects the first: it waits');
+    await p;
+    // Disjoint writes still overlap.
+    const q = runAll(disk, [dw('r/seg.log', 2 * W, 1), dw('r/seg.log', 2 * W + 1, 2)]);
+    assert.equal(startedOf(disk), 2);
+    await q;
+    for (let i = 1; i < pairs; i++) {
+      const at = 2 * W * i;
+      await runAll(disk, [
+        { kind: 'write', file: 'r/seg.log', offset: at, data: [a, terminator], sync: true },
+        { kind: 'write', file: 'r/seg.log', offset: at + W, data: b, sync: true },
+      ]);
+    }
+    const bytes = await readFile(join(root, 'r/seg.log'));
+    const zeroed: number[] = [];
+    for (let i = 0; i < pairs; i++) if (bytes[2 * W * i + W] !== 0x42) zeroed.push(i);
+    assert.deepEqual(zeroed, [], 'pairs whose later write was overwritten by the earlier terminator');
+  });
+});
+
 test('FDISK-10: durable writes to a file not yet open share one handle (no leaked descriptor)', async () => {
   await withDisk(async (disk) => {
     const done = await runAll(disk, [dw('n/seg.log', 0, 1), dw('n/seg.log', 1, 2), dw('n/seg.log', 2, 3)]);

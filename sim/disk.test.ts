@@ -401,6 +401,9 @@ test('DISK-5: a durable write is synced when it completes; DISK-1: overlapped du
   assert.deepEqual(inProgressRun([w1, w2, other, w1]), [w1, w2], 'a run of durable writes to one file');
   assert.deepEqual(inProgressRun([other, w1]), [other]);
   assert.deepEqual(inProgressRun([w1, { ...w2, file: 'g' }]), [w1]);
+  const w3: DiskOp = { kind: 'write', file: 'f', offset: 5, data: [bytes(5), bytes(5)], sync: true }; // 5..6: meets w2
+  assert.deepEqual(inProgressRun([w1, w2, w3]), [w1, w2], 'a write intersecting one of the run waits for it');
+  assert.deepEqual(inProgressRun([w1, { ...w2, offset: 5 }]), [w1], 'w1 covers 2..5');
   const seen = new Set<string>();
   for (let seed = 0; seed < 200; seed++) {
     const d = fresh(`dw-${seed}`);

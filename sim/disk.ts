@@ -33,7 +33,7 @@
 // lost writes, misdirected writes, fsync EIO, ENOSPC, slow I/O; at rest: corrupt(); on crash:
 // lost/torn writes and undone namespace changes.
 
-import { gather, isWriteData, type DirEntry, type DiskError, type DiskOp, type DiskResult, type WriteData } from '../core/io.ts';
+import { gather, isWriteData, writeLength, type DirEntry, type DiskError, type DiskOp, type DiskResult, type WriteData } from '../core/io.ts';
 import type { SimRng } from './rng.ts';
 
 export interface DiskFaultConfig {
@@ -157,20 +157,26 @@ const DEFAULT_LATENCY_MS: NonNullable<DiskFaultConfig['latencyMs']> = { min: 0.0
 
 /**
  * The ops that may be in progress together at the head of a node's not-yet-completed disk ops
- * (core/io.ts): a leading run of durable writes to one file, else just the head.
+ * (core/io.ts): a leading run of durable writes to one file with pairwise disjoint byte ranges,
+ * else just the head.
  */
 export const inProgressRun = (pending: readonly DiskOp[]): DiskOp[] => {
   const first = pending[0];
   if (first === undefined) return [];
   if (first.kind !== 'write' || first.sync !== true) return [first];
-  let n = 1;
-  while (n < pending.length) {
+  const run: Extract<DiskOp, { kind: 'write' }>[] = [first];
+  for (let n = 1; n < pending.length; n++) {
     const op = pending[n];
     if (op === undefined || op.kind !== 'write' || op.sync !== true || op.file !== first.file) break;
-    n++;
+    const end = op.offset + writeLengthOf(op.data);
+    if (run.some((w) => op.offset < w.offset + writeLengthOf(w.data) && w.offset < end)) break;
+    run.push(op);
   }
-  return pending.slice(0, n);
+  return run;
 };
+
+/** A write's length; 0 for malformed data (the driver fails such a write with EINVAL). */
+const writeLengthOf = (data: unknown): number => (isWriteData(data) ? writeLength(data) : 0);
 
 export class SimDisk {
   private readonly rng: SimRng;
