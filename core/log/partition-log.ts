@@ -12,8 +12,8 @@
 //  LOG-4 group commit: appends accumulate while commits are in flight and go out together as ONE
 //        commit. A commit is one durable write (write + sync in one op) when it can be; up to
 //        commitDepth such commits of <= pipelineMaxBytes may be in flight at once (the disk
-//        overlaps them); any other commit (a roll, several writes, flush.messages > 1) is issued
-//        only when none is in flight. Durability advances in commit order (completions are FIFO).
+//        overlaps them); any other commit (a roll, several writes, flush.messages > 1, a write to
+//        a segment with a dirty tail, SEG-4) is issued only when none is in flight. Durability advances in commit order (completions are FIFO).
 //  LOG-5 the active segment is never deleted by retention; only whole segments below
 //        min(highWatermark, durableOffset) and below logStartOffset are deleted.
 //  LOG-6 a segment is trusted without a scan at recovery only if it lies wholly below the
@@ -300,8 +300,10 @@ export class PartitionLog {
     if (this.state !== 'ready') return;
     if (this.queued.length === 0 && !(this.flushRequested && this.dirty !== null)) return;
     const single = this.durableWriteAction();
-    // `piped`: one durable write small enough (pipelineMaxBytes) to overlap other commits.
-    const piped = single !== null && this.config.commitDepth > 1 && single.bytes <= this.config.pipelineMaxBytes;
+    // `piped`: one durable write small enough (pipelineMaxBytes) to overlap other commits. Not on
+    // a segment with a dirty tail: its write ends with SEG-4's terminator, which the next
+    // commit's first bytes overwrite, and intersecting writes do not overlap (core/io.ts).
+    const piped = single !== null && this.config.commitDepth > 1 && single.bytes <= this.config.pipelineMaxBytes && !single.seg.dirtyTail;
     if (this.inflight.length > 0) {
       if (!piped || this.inflight.length >= this.config.commitDepth) return;
       for (const c of this.inflight) if (!c.piped) return;

@@ -128,13 +128,25 @@ test('a crash at every step of a retention pass and of a roll into a slot recove
   }
 });
 
-test('SEG-5: a pipelined commit that landed past a lost one is not resurrected after recovery', () => {
-  const { d } = newDriver('recycle-seg5', smallConfig({ segmentRecycling: true, retentionBytes: 4096, retentionMs: -1, commitDepth: 2 }));
+test('LOG-4 / SEG-4: commits to a recycled segment are not pipelined (each terminator intersects the next commit)', () => {
+  const { d } = newDriver('recycle-nopipe', smallConfig({ segmentRecycling: true, retentionBytes: 4096, retentionMs: -1, commitDepth: 2 }));
   for (let round = 0; round < 3; round++) {
     appendN(d, 60, round * 1000);
     d.retain();
   }
   for (let i = 0; i < 100 && !d.log.activeSegment.dirtyTail; i++) appendN(d, 1, 5000 + i); // roll into a slot
+  assert.ok(d.log.activeSegment.dirtyTail);
+  appendN(d, 2, 6000);
+  d.push(d.log.append(makeBatch(2, d.wall, 7001, 100), 1, d.stamp()).effects);
+  d.push(d.log.append(makeBatch(2, d.wall, 7002, 100), 1, d.stamp()).effects);
+  assert.deepEqual(d.pending.map((p) => p.op.op.kind), ['write'], 'the second commit waits for the first');
+  d.drain();
+  assert.equal(d.log.durableOffset, d.log.logEndOffset);
+});
+
+test('SEG-5: a pipelined commit that landed past a lost one is not resurrected after recovery', () => {
+  // Pipelining happens on segments with a clean tail (fresh files): SEG-5 holds for them too.
+  const { d } = newDriver('recycle-seg5', smallConfig({ segmentRecycling: false, retentionMs: -1, commitDepth: 2 }));
   appendN(d, 2, 6000);
   const end = d.log.logEndOffset;
   // Two commits in flight: A (2 records) and B (2 records) right behind it.
