@@ -9,8 +9,9 @@
 //     data durably faster than the better of "allocate while writing" and "zero-fill, then
 //     rewrite" (proofs-notes/log.md, "Throughput").
 //  b. Cairn: core/log's PartitionLog driven by FileDisk, 1 KiB batches appended by (D+1)*G
-//     closed-loop producers (D = commitDepth commits in flight, one group accumulating), so group
-//     commit puts G batches (W = G KiB) into each durable write. MB/s,
+//     closed-loop producers (D = commitDepth commits in flight, one group accumulating; D = 1 on
+//     recycled segments, which take one commit at a time), so group commit puts G batches
+//     (W = G KiB) into each durable write. MB/s,
 //     records/s, append-to-durable latency p50/p99, average write size, main-thread busy share,
 //     and b/a. Two tables: a fresh log (default config, every segment new space) and the steady
 //     state of a log bounded by retention, with segment recycling on (rc) and off (ret).
@@ -581,7 +582,10 @@ export const measureAppend = async (
     if (measuring && measured < latencies.length) latencies[measured++] = ms;
   });
   // commitDepth waves of G records in flight and one accumulating: each commit then carries G.
-  const later = Array.from({ length: producers * host.log.config.commitDepth }, () => loop.producer());
+  // Recycled segments take one commit at a time (LOG-4, SEG-4): one wave in flight there, or the
+  // commits would carry 2G and no longer match the limit's write size.
+  const inFlight = steady?.recycling === true ? 1 : host.log.config.commitDepth;
+  const later = Array.from({ length: producers * inFlight }, () => loop.producer());
   host.appendCopy(template, () => {
     host.tick();
     for (const go of later) go();
