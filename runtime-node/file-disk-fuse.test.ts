@@ -185,6 +185,20 @@ test('FDISK-10: a durable write intersecting one in progress waits for it, so th
   });
 });
 
+test('FDISK-10: a malformed durable write behind others fails alone with EINVAL, in order (nothing throws)', async () => {
+  // The overlap check once read the length of an unchecked write: the throw left an earlier
+  // op's completion undelivered (inside settle) or escaped submit (found in review).
+  await withDisk(async (disk) => {
+    await disk.execute(dw('m/seg.log', 0, 0));
+    const bad = (offset: unknown, data: unknown): DiskOp => ({ kind: 'write', file: 'm/seg.log', offset, data, sync: true }) as unknown as DiskOp;
+    const done = await runAll(disk, [dw('m/seg.log', 0, 1), dw('m/seg.log', 0, 2), bad(8192, null), bad(-1, Uint8Array.of(1)), dw('m/seg.log', 1, 3)]);
+    assert.deepEqual(done.map((d) => d.i), [0, 1, 2, 3, 4]);
+    assert.deepEqual(done.map((d) => (d.outcome.ok ? 'ok' : d.outcome.error)), ['ok', 'ok', 'EINVAL', 'EINVAL', 'ok']);
+    const first = runAll(disk, [bad(0, [1, 2]), dw('m/seg.log', 2, 4)]); // a malformed head, then a write
+    assert.deepEqual((await first).map((d) => (d.outcome.ok ? 'ok' : d.outcome.error)), ['EINVAL', 'ok']);
+  });
+});
+
 test('FDISK-10: durable writes to a file not yet open share one handle (no leaked descriptor)', async () => {
   await withDisk(async (disk) => {
     const done = await runAll(disk, [dw('n/seg.log', 0, 1), dw('n/seg.log', 1, 2), dw('n/seg.log', 2, 3)]);

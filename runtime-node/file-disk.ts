@@ -160,6 +160,10 @@ const checkPath = (path: string, allowRoot: boolean): string | null => {
 const noResult: DiskResult = Object.freeze({});
 const isCount = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
 
+/** FDISK-10: the end of a write's byte range, or -1 if its offset or data is malformed (an op
+ * from a machine is untrusted: nothing here may throw on it, DISK-3). */
+const writeEnd = (op: Extract<DiskOp, { kind: 'write' }>): number => (isCount(op.offset) && isWriteData(op.data) ? op.offset + writeLength(op.data) : -1);
+
 class DiskFault extends Error {
   constructor(readonly error: DiskError) {
     super(error);
@@ -323,11 +327,12 @@ export class FileDisk {
     if (op.kind !== 'write' || op.sync !== true || this.started >= this.maxOverlap) return false;
     const head = this.queue[this.queueHead]!.op;
     if (head.kind !== 'write' || head.sync !== true || head.file !== op.file) return false;
-    const from = op.offset;
-    const to = from + writeLength(op.data);
+    const to = writeEnd(op);
+    if (to < 0) return false; // malformed: it runs alone and fails with EINVAL
     for (let i = 0; i < this.started; i++) {
       const w = this.queue[this.queueHead + i]!.op as Extract<DiskOp, { kind: 'write' }>;
-      if (from < w.offset + writeLength(w.data) && w.offset < to) return false;
+      const end = writeEnd(w);
+      if (end < 0 || (op.offset < end && w.offset < to)) return false;
     }
     return true;
   }
