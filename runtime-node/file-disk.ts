@@ -13,8 +13,10 @@
 //    up to `maxOverlap` - 1 earlier durable writes to the same file still run, if its bytes are
 //    disjoint from theirs; any other op waits for everything before it. Two pwrites of one range
 //    on two libuv threads land in whichever order the threads run: back to back, the earlier one
-//    landed last in ~3% of pairs here, so an intersecting write waits (core/io.ts). A write that
-//    finishes before an earlier one waits for it to be handed back. The kernel overlaps one write's copy with another's flush: a raw loop of
+//    landed last in ~3% of pairs here, so an intersecting write waits (core/io.ts). Each write
+//    of a run has its own open file description (handleKey): a writeback error is reported once
+//    per description, and must reach the write whose pages it hit. A write that finishes before
+//    an earlier one waits for it to be handed back. The kernel overlaps one write's copy with another's flush: a raw loop of
 //    256 KiB O_DSYNC writes here ran ~1.4x faster with two in flight than with one.
 //  - FDISK-2 (confinement): every path is relative, '/'-separated, free of '..', empty segments
 //    and NUL; anything else fails with EINVAL before touching the file system.
@@ -113,8 +115,17 @@ const openRwCreate = constants.O_RDWR | constants.O_CREAT;
 const openDsyncCreate = constants.O_RDWR | constants.O_CREAT | constants.O_DSYNC;
 /** FDISK-8: the cache key of a file's O_DSYNC handle (NUL never occurs in a checked path). */
 const dsyncKey = (rel: string): string => rel + '\0';
+/**
+ * FDISK-10: the cache key of the handle a durable write uses. Slot 0 is the file's plain handle
+ * (or its O_DSYNC one, `dsync`); a write overlapping others gets a slot of its own (1..), a
+ * separate open() of the file. Linux reports a writeback error once per open file description:
+ * two durable writes sharing one could see the error of the first reported to the second only,
+ * and the first complete as durable.
+ */
+const handleKey = (rel: string, dsync: boolean, slot: number): string =>
+  slot === 0 ? (dsync ? dsyncKey(rel) : rel) : `${rel}\0${dsync ? 'd' : 'p'}${slot}`;
 /** True when cache key `key` names `rel` itself (either handle) or a path under it. */
-const keyUnder = (key: string, rel: string): boolean => key === rel || key === rel + '\0' || key.startsWith(rel + '/');
+const keyUnder = (key: string, rel: string): boolean => key === rel || key.startsWith(rel + '\0') || key.startsWith(rel + '/');
 /** FDISK-7: the spare pool's directory under the root; machine paths may not name it. */
 const SPARE_DIR = '.cairn-spare';
 const minSpareBytes = 1 << 20;
@@ -175,6 +186,8 @@ interface Pending {
   readonly finish: (outcome: DiskOutcome) => void;
   /** Set when its fs call returned; handed back once every earlier op's was (FDISK-1). */
   outcome?: DiskOutcome;
+  /** FDISK-10: the handle slot of a durable write (0 unless it overlaps others; handleKey). */
+  slot: number;
 }
 
 export class FileDisk {
@@ -289,7 +302,7 @@ export class FileDisk {
       return;
     }
     if (this.queued >= this.maxQueued) throw new Error(`FileDisk: more than ${this.maxQueued} ops queued`);
-    this.queue.push({ op, finish, outcome: undefined }); // outcome in the literal: set later without growing the object
+    this.queue.push({ op, finish, outcome: undefined, slot: 0 }); // outcome, slot in the literal: set later without growing the object
     if (this.startPending) {
       this.startPending = false; // the idle write's successor is here: start it (maybe fused)
       this.pump();
@@ -344,10 +357,11 @@ export class FileDisk {
     const next = this.queue[at + 1];
     // FDISK-8: one O_DSYNC write completes `write` and then `sync`; a failure fails both.
     const sync = this.started === 0 && next !== undefined && this.fusable(head.op, next.op) ? next : null;
+    head.slot = this.started === 0 ? 0 : this.freeSlot();
     this.started += sync === null ? 1 : 2;
     let running: Promise<DiskResult>;
     try {
-      if (sync === null) running = this.run(head.op);
+      if (sync === null) running = this.run(head.op, head.slot);
       else {
         // The file's only unsynced change will be this write: a durable write covers the sync.
         const op = head.op as Extract<DiskOp, { kind: 'write' }>;
@@ -363,6 +377,15 @@ export class FileDisk {
       },
       (err: unknown) => this.settle(head, sync, { ok: false, error: err instanceof DiskFault ? err.error : toDiskError(err) }),
     );
+  }
+
+  /** FDISK-10: the lowest handle slot no started op holds (at most maxOverlap are started). */
+  private freeSlot(): number {
+    for (let slot = 0; ; slot++) {
+      let taken = false;
+      for (let i = 0; i < this.started && !taken; i++) taken = this.queue[this.queueHead + i]!.slot === slot;
+      if (!taken) return slot;
+    }
   }
 
   /** FDISK-8: `write f` then `sync f`, and f has no other unsynced change. */
@@ -413,10 +436,10 @@ export class FileDisk {
     return rel === '' ? this.root : join(this.root, rel);
   }
 
-  private run(op: DiskOp): Promise<DiskResult> {
+  private run(op: DiskOp, slot: number): Promise<DiskResult> {
     switch (op.kind) {
       case 'write':
-        return op.sync === true ? this.durableWrite(this.path(op.file), op.offset, op.data) : this.write(this.path(op.file), op.offset, op.data);
+        return op.sync === true ? this.durableWrite(this.path(op.file), op.offset, op.data, slot) : this.write(this.path(op.file), op.offset, op.data);
       case 'sync':
         return this.sync(this.path(op.file));
       case 'syncDir':
@@ -455,10 +478,11 @@ export class FileDisk {
 
   /**
    * A cached or newly opened handle; `create` makes the file (and its parents) if missing;
-   * `dsync` asks for the file's O_DSYNC handle (FDISK-8, always creating).
+   * `dsync` asks for the file's O_DSYNC handle (FDISK-8, always creating); `slot` > 0 for a
+   * durable write overlapping others (FDISK-10, handleKey).
    */
-  private async handle(rel: string, create: boolean, dsync = false): Promise<FileHandle> {
-    const key = dsync ? dsyncKey(rel) : rel;
+  private async handle(rel: string, create: boolean, dsync = false, slot = 0): Promise<FileHandle> {
+    const key = handleKey(rel, dsync, slot);
     const cached = this.cached(key);
     if (cached !== undefined) return cached;
     const path = this.abs(rel);
@@ -518,15 +542,15 @@ export class FileDisk {
    * unsynced changes, if any, unsynced; a failure may leave its own pages dirty. Also carries
    * out a fused write+sync (FDISK-8), whose file has no other unsynced change.
    */
-  private async durableWrite(rel: string, offset: number, data: WriteData): Promise<DiskResult> {
+  private async durableWrite(rel: string, offset: number, data: WriteData, slot = 0): Promise<DiskResult> {
     if (!isCount(offset) || !isWriteData(data)) throw new DiskFault('EINVAL');
     const bytes = writeLength(data);
     this.noteWrite(bytes);
     try {
       if (this.fuseSync) {
-        await writeFully(this.cached(dsyncKey(rel)) ?? (await this.handle(rel, true, true)), data, offset, bytes);
+        await writeFully(this.cached(handleKey(rel, true, slot)) ?? (await this.handle(rel, true, true, slot)), data, offset, bytes);
       } else {
-        const fh = this.cached(rel) ?? (await this.handle(rel, true));
+        const fh = this.cached(handleKey(rel, false, slot)) ?? (await this.handle(rel, true, false, slot));
         await writeFully(fh, data, offset, bytes);
         await fh.datasync();
       }
