@@ -632,10 +632,16 @@ export class FileDisk {
       return {};
     }
     if (current < size) this.allocations.inline++;
-    for (let at = current; at < size; ) {
-      const chunk = Math.min(zeroChunkBytes, size - at);
-      await writeFully(fh, chunk === zeroChunkBytes ? zeroChunk : zeroChunk.subarray(0, chunk), at, chunk);
-      at += chunk;
+    try {
+      for (let at = current; at < size; ) {
+        const chunk = Math.min(zeroChunkBytes, size - at);
+        await writeFully(fh, chunk === zeroChunkBytes ? zeroChunk : zeroChunk.subarray(0, chunk), at, chunk);
+        at += chunk;
+      }
+    } catch (err) {
+      // A failed op changes nothing (DISK-3): give back what the zero-fill grew (ENOSPC midway).
+      await fh.truncate(current).catch(() => {});
+      throw err;
     }
     this.prepareSpare(size);
     return {};
@@ -700,7 +706,9 @@ export class FileDisk {
           if (old !== null) await rm(old.path, { force: true });
         }
       } catch {
-        // A spare is an optimisation: on any failure allocate falls back to writing zeroes inline.
+        // A spare is an optimisation: on any failure allocate falls back to writing zeroes inline,
+        // and the partial file gives its space back (it failed most likely for want of space).
+        if (this.spare?.path !== path) await rm(path, { force: true }).catch(() => {});
       } finally {
         this.spareJob = null;
       }
