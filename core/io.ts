@@ -24,9 +24,11 @@
 //    as if a sync of the file followed it; it need not cover the file's other unsynced writes.
 //    A crash may land each durable write of a run in progress whole, torn or not at all,
 //    independently of the others: a later one may survive an earlier one.
-//  - A `write` is durable only after a later `sync` of the same file completed. A crash loses
-//    writes not yet covered by a completed sync, and may tear the last one (a prefix of it, or
-//    a prefix plus garbage, reaches the platter).
+//  - A `write` is durable only after a later `sync` of the same file completed. A crash may
+//    lose any of the writes (and resizes) not yet covered by a completed sync, in any
+//    combination: each may land whole, not at all, torn (a prefix, or a prefix plus garbage) or
+//    in scattered sectors, so a later one may survive an earlier one (the kernel writes pages
+//    back on its own schedule and a drive's cache persists blocks in no set order).
 //  - A new file's name, a `rename` and a `remove` are durable only after a later `syncDir` of the
 //    parent directory completed; a crash before that may undo them.
 //  - A `write`'s data is one array or a list of chunks written back to back (a gathered write,

@@ -12,11 +12,12 @@
 //
 // Invariants:
 //  DISK-1  After crash(), every file's contents equal its contents at its last completed sync,
-//          except that the last unsynced write, if it is the file's last change, may land torn
-//          (a prefix of it, or a prefix plus garbage) within that write's byte range; and each
-//          durable write the driver names as still in progress (a run of them may overlap, see
-//          core/io.ts) lands whole, torn or not at all, independently of the others: a later one
-//          may survive an earlier one.
+//          except that each change made since then may have landed, independently of the others
+//          and in the order made: a write whole, torn (a prefix of it, or a prefix plus garbage)
+//          or as a scattering of its 512-byte sectors, a resize whole. So a later unsynced write
+//          may survive an earlier one. Each durable write the driver names as still in progress
+//          (a run of them may overlap, see core/io.ts) lands whole, torn or not at all,
+//          independently of the others: a later one may survive an earlier one.
 //  DISK-5  A durable write (`write` with `sync`) is a write followed by a sync of its file (this
 //          model syncs the whole file, which the contract allows: it promises at least the
 //          write's own bytes).
@@ -53,7 +54,9 @@ export interface DiskFaultConfig {
   /** Per op: add slowMs to its latency. */
   slowRate?: number;
   slowMs?: number;
-  /** Per crash and file with unsynced writes: probability the last write lands torn. Default 0.5. */
+  /** Per crash, for each change made since its file's last sync: the probability that it reaches
+   * the platter (whole, torn or in scattered sectors; DISK-1). 0: a crash keeps exactly what was
+   * synced. Default 0.5. */
   tornWriteRate?: number;
 }
 
@@ -64,8 +67,10 @@ interface Undo {
   readonly offset: number;
   readonly old: Uint8Array;
   readonly oldLen: number;
-  /** Set for writes: the write's length (its bytes are buf[offset, offset+writeLen) if last). */
+  /** Set for writes: the write's length; -1 for a resize to `offset`. */
   readonly writeLen: number;
+  /** A write's bytes, as written (a crash may land it, or part of it, after a rollback: DISK-1). */
+  readonly data: Uint8Array | null;
 }
 
 class Inode {
@@ -89,7 +94,7 @@ class Inode {
   write(offset: number, data: Uint8Array): void {
     const oldLen = this.len;
     const old = this.buf.slice(offset, Math.min(offset + data.length, oldLen));
-    this.undo.push({ offset, old, oldLen, writeLen: data.length });
+    this.undo.push({ offset, old, oldLen, writeLen: data.length, data: data.slice() });
     if (offset + data.length > this.len) this.setLen(offset + data.length);
     this.buf.set(data, offset);
   }
@@ -97,7 +102,7 @@ class Inode {
   resize(size: number): void {
     const oldLen = this.len;
     const old = size < oldLen ? this.buf.slice(size, oldLen) : new Uint8Array(0);
-    this.undo.push({ offset: size, old, oldLen, writeLen: -1 });
+    this.undo.push({ offset: size, old, oldLen, writeLen: -1, data: null });
     this.setLen(size);
   }
 
@@ -152,6 +157,8 @@ const normDir = (dir: string): string | undefined => {
 };
 
 const validRange = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
+/** DISK-1: the unit in which a crash may land part of a write. */
+const SECTOR_BYTES = 512;
 const EMPTY: DiskResult = Object.freeze({});
 const DEFAULT_LATENCY_MS: NonNullable<DiskFaultConfig['latencyMs']> = { min: 0.05, max: 0.5 };
 
@@ -434,15 +441,40 @@ export class SimDisk {
     }
   }
 
+  /**
+   * DISK-1: back to the last sync, then each change made since lands or not, independently, in
+   * the order made (a later landed one over an earlier): a write whole, torn (a prefix, maybe
+   * then garbage) or in scattered 512-byte sectors; a resize whole. The kernel writes dirty pages
+   * back on its own schedule and a drive's volatile cache persists blocks in no set order, so a
+   * later unsynced write may survive an earlier one, and a write may keep its middle sectors
+   * only.
+   */
   private crashInode(inode: Inode): void {
-    const last = inode.undo.length > 0 ? inode.undo[inode.undo.length - 1] : undefined;
-    const landed =
-      last && last.writeLen > 0 && this.rng.chance(this.faults.tornWriteRate ?? 0.5)
-        ? this.tear(inode.buf.subarray(last.offset, last.offset + last.writeLen)) // a copy: taken before the rollback
-        : undefined;
+    const changes = inode.undo;
+    if (changes.length === 0) return;
+    const rate = this.faults.tornWriteRate ?? 0.5;
     inode.rollback();
-    if (!last || !landed || landed.length === 0) return;
-    inode.write(last.offset, landed);
+    if (rate <= 0) return;
+    for (const c of changes) {
+      if (!this.rng.chance(rate)) continue;
+      if (c.data === null) {
+        inode.resize(c.offset);
+        continue;
+      }
+      if (c.data.length === 0) continue;
+      const how = this.rng.int(0, 2); // 0 whole, 1 torn, 2 scattered sectors
+      if (how === 0) inode.write(c.offset, c.data);
+      else if (how === 1) {
+        const landed = this.tear(c.data);
+        if (landed.length > 0) inode.write(c.offset, landed);
+      } else {
+        for (let at = c.offset; at < c.offset + c.data.length; ) {
+          const next = Math.min(c.offset + c.data.length, (Math.floor(at / SECTOR_BYTES) + 1) * SECTOR_BYTES);
+          if (this.rng.chance(0.5)) inode.write(at, c.data.subarray(at - c.offset, next - c.offset));
+          at = next;
+        }
+      }
+    }
     inode.undo = []; // what reached the platter after the crash is durable as it stands
   }
 
