@@ -4,7 +4,10 @@
 //
 // Frame (one log entry), big-endian:
 //   0 crc32c u32 (of bytes 4..end) | 4 payloadLength u32 | 8 offset hi u32 | 12 offset lo u32 |
-//   16 epoch u32 | 20 flags u8 (bit 0 = control) | 21..23 zero | 24 payload
+//   16 epoch u32 | 20 flags u8 (bit 0 = control) | 21 durable distance u24 | 24 payload
+// The durable distance k (RAFT-8) is 0 (no claim) or offset + 1 - D, where every offset below D
+// was durable on this disk before the frame was written: so a frame vouches for the durability of
+// what precedes it, which tells rot in synced data from unsynced data a crash lost.
 // Quorum state: magic 'CQS1' | epoch | votedFor i32 | leaderId i32 | repairTarget hi,lo | crc
 // Snapshot: magic 'CSN1' | endOffset hi,lo | epoch | size | dataCrc | headerCrc | data
 import { crc32c } from '../records/crc32c.ts';
@@ -25,17 +28,31 @@ export interface DecodedFrame {
   readonly offset: number;
   readonly epoch: number;
   readonly control: boolean;
+  /** Every offset below this was durable before the frame was written (0: no claim; RAFT-8). */
+  readonly durableBelow: number;
   readonly payload: Uint8Array;
   readonly sizeBytes: number;
 }
 
-export const encodeFrame = (offset: number, epoch: number, control: boolean, payload: Uint8Array): Uint8Array => {
+/** The largest durable distance the header holds (u24); a longer one is not claimed. */
+const MAX_DURABLE_DISTANCE = 0xff_ffff;
+
+/** `durableBelow`: every offset below it is durable on this disk now, before this frame is
+ *  written (the writer's durable end; 0 claims nothing). */
+export const encodeFrame = (offset: number, epoch: number, control: boolean, payload: Uint8Array, durableBelow = 0): Uint8Array => {
+  if (!(Number.isSafeInteger(durableBelow) && durableBelow >= 0 && durableBelow <= offset)) throw new Error(`encodeFrame: durableBelow ${durableBelow} not in 0..${offset}`);
   const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
   const v = view(out);
   v.setUint32(4, payload.length);
   putU64(v, 8, offset);
   v.setUint32(16, epoch);
   out[20] = control ? 1 : 0;
+  const k = durableBelow === 0 ? 0 : offset + 1 - durableBelow;
+  if (k <= MAX_DURABLE_DISTANCE) {
+    out[21] = k >>> 16;
+    out[22] = (k >>> 8) & 0xff;
+    out[23] = k & 0xff;
+  }
   out.set(payload, FRAME_HEADER_BYTES);
   v.setUint32(0, crc32c(out.subarray(4)));
   return out;
@@ -47,12 +64,16 @@ export interface FrameHeader {
   readonly payloadLength: number;
   readonly offset: number;
   readonly epoch: number;
-  /** Byte 20 is 0 or 1 and bytes 21..23 are zero. */
+  /** Byte 20 is 0 or 1. */
   readonly flagsValid: boolean;
   readonly control: boolean;
+  /** See DecodedFrame; 0 when the distance is 0 or reaches below offset 0 (not trusted). */
+  readonly durableBelow: number;
 }
 
 const u32At = (b: Uint8Array, at: number): number => ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+
+const durableBelowOf = (offset: number, k: number): number => (k === 0 || k > offset + 1 ? 0 : offset + 1 - k);
 
 /** Reads the frame header at `at`; undefined if fewer than FRAME_HEADER_BYTES remain. The one
  *  place that knows the header layout (decodeFrame, and log-store.ts's resync scan). */
@@ -63,8 +84,9 @@ export const peekFrameHeader = (buf: Uint8Array, at: number): FrameHeader | unde
     payloadLength: u32At(buf, at + 4),
     offset: u32At(buf, at + 8) * TWO32 + u32At(buf, at + 12),
     epoch: u32At(buf, at + 16),
-    flagsValid: buf[at + 20] <= 1 && buf[at + 21] === 0 && buf[at + 22] === 0 && buf[at + 23] === 0,
+    flagsValid: buf[at + 20] <= 1,
     control: buf[at + 20] === 1,
+    durableBelow: durableBelowOf(u32At(buf, at + 8) * TWO32 + u32At(buf, at + 12), (buf[at + 21] << 16) | (buf[at + 22] << 8) | buf[at + 23]),
   };
 };
 
@@ -81,6 +103,7 @@ export const decodeFrame = (buf: Uint8Array, at: number): DecodedFrame | undefin
     offset: h.offset,
     epoch: h.epoch,
     control: h.control,
+    durableBelow: h.durableBelow,
     payload: frame.subarray(FRAME_HEADER_BYTES),
     sizeBytes: frame.length,
   };

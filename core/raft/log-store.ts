@@ -10,20 +10,22 @@
 //  RAFT-7  quorum state and snapshots are replaced atomically: write temp, sync temp, rename,
 //          syncDir; the caller is told `quorumDurable` / `snapshotDurable` only after the syncDir.
 //  RAFT-8  recovery accepts a prefix of valid frames: contiguous offsets, non-decreasing epochs,
-//          each frame's CRC-32C correct. A bad frame is a torn tail only if nothing valid follows
-//          it: recovery resyncs past it (tries every later byte position for a frame with a
+//          each frame's CRC-32C correct. Each frame records the durable end when it was written
+//          (codec.ts). A crash damages only what was written since the last completed sync, in
+//          any combination (io.ts, DISK-1: a later unsynced frame may survive an earlier one), so
+//          a bad frame is rot only if a valid frame after it vouches for its offset as durable:
+//          recovery resyncs past it (tries every later byte position for a frame with a
 //          plausible header - offset at or above the expected one and reachable in the bytes
-//          skipped, epoch not below the last good one - and a correct CRC; bounded CRC work). A
-//          crash tears only the last write (io.ts, DISK-1), and one write holds one frame, so a
-//          valid frame after the bad one - in the same segment or a later one - proves rot.
+//          skipped, epoch not below the last good one - and a correct CRC; bounded CRC work) and
+//          reads the durable ends of what it finds there and in later segments.
 //  RAFT-9  rot below acknowledged data (or an unreadable/missing quorum state while a log exists)
 //          marks the store damaged: `repairTargetOffset` = one past the highest valid offset seen
 //          on disk (resynced frames included), persisted in the quorum state; the replica must not
 //          vote or campaign until it has refetched from a leader up to that offset (replica.ts).
 //          A lost or corrupt quorum state is recorded as votedFor = VOTE_FLOOR_PENDING (RAFT-13).
-// Residual risk: rot that damages only the LAST frame of the last segment (or the last frames,
-// if every frame after the first damaged one is damaged too) leaves nothing valid behind it and
-// looks exactly like a torn write: it is truncated as a tail without marking damage. If those
+// Residual risk: rot with no later append's frame behind it (damage in the last append, or to
+// every frame from the first damaged one on) looks exactly like a crash: it is truncated as a
+// tail without marking damage. If those
 // entries were acknowledged, the quorum tolerates a minority of such replicas; more (rot on the
 // same tail entries of a majority before they are re-replicated) is not detected here.
 // Faults survived: crash with unsynced writes lost or torn, resurrected files after an unsynced
@@ -198,7 +200,8 @@ export class LogStore {
         this.segments.push(seg);
         created = true;
       }
-      const frame = encodeFrame(r.offset, r.epoch, r.control, r.payload);
+      // RAFT-8: the frame vouches that everything below the durable end was durable before it.
+      const frame = encodeFrame(r.offset, r.epoch, r.control, r.payload, this.durableEndOffset);
       // The stored payload is a view into the frame we wrote: one copy, made here, at the edge.
       this.entries.push({ offset: r.offset, epoch: r.epoch, control: r.control, payload: frame.subarray(frame.length - r.payload.length) });
       this.positions.push(seg.sizeBytes);
@@ -494,7 +497,8 @@ export class LogStore {
     let cutAt = -1; // offset where a checksum failure stopped the valid log, if one did
     let staleCut = false;
     let maxSeenEnd = 0;
-    let seenPastCut = 0;
+    /** RAFT-8: the highest durable end vouched for by a valid frame past the cut. */
+    let vouchedPastCut = 0;
     let dropped = 0;
     let lastEpoch = this.snapshot?.id.epoch ?? 0;
     // The first segment to keep is the last one starting at or below the snapshot's end.
@@ -506,7 +510,7 @@ export class LogStore {
       const bytes = this.recReads.get(file);
       const scan = scanFrames(bytes, base);
       maxSeenEnd = Math.max(maxSeenEnd, scan.maxSeenEnd);
-      if (cutAt >= 0) seenPastCut = Math.max(seenPastCut, scan.maxSeenEnd);
+      if (cutAt >= 0) vouchedPastCut = Math.max(vouchedPastCut, scan.maxVouched);
       const continues = cutAt < 0 && !staleCut && i >= first && first >= 0 && (i === first || base === this.logEndOffset);
       if (!continues) {
         // Obsolete (below the snapshot), resurrected by an unsynced remove, or past a cut.
@@ -539,17 +543,18 @@ export class LogStore {
         this.recEffects.push(this.issue({ kind: 'truncate', file, size: keptBytes }, { what: 'plain' }));
       } else if (cut || bytes === undefined) {
         cutAt = this.logEndOffset;
-        // RAFT-8: valid frames after the bad one in this same segment prove rot, not a tear.
-        if (scan.rotAfterBad) seenPastCut = Math.max(seenPastCut, scan.maxSeenEnd);
+        // RAFT-8: a valid frame after the bad one in this same segment that vouches for it.
+        vouchedPastCut = Math.max(vouchedPastCut, scan.vouchedAfterBad);
         this.recEffects.push(this.issue({ kind: 'truncate', file, size: keptBytes }, { what: 'plain' }));
       } else if (keptBytes < bytes.length) {
         this.recEffects.push(this.issue({ kind: 'truncate', file, size: keptBytes }, { what: 'plain' }));
       }
     }
-    // A torn tail is the last write: nothing valid can follow it. Valid data past the cut means
-    // the cut is rot in acknowledged data (RAFT-9); so is a missing start of the log.
+    // A crash damages only data written since the last completed sync (in any combination:
+    // io.ts). A valid frame past the cut that vouches for the cut's offset as durable when it was
+    // written means the cut is rot in synced data (RAFT-9); so is a missing start of the log.
     const gapAtStart = first < 0 && files.length > 0;
-    const rot = (cutAt >= 0 && seenPastCut > cutAt) || gapAtStart;
+    const rot = (cutAt >= 0 && vouchedPastCut > cutAt) || gapAtStart;
     return { torn: cutAt >= 0 && !rot, rotTarget: rot ? Math.max(maxSeenEnd, 1) : 0, maxSeenEnd, dropped };
   }
 }
@@ -562,55 +567,65 @@ interface ScannedFrame {
   end: number;
 }
 
+interface Scan {
+  frames: ScannedFrame[];
+  bad: boolean;
+  /** The highest durable end vouched for by a valid frame found past the bad one (RAFT-8). */
+  vouchedAfterBad: number;
+  /** The highest durable end vouched for by any valid frame seen (scanned or resynced). */
+  maxVouched: number;
+  maxSeenEnd: number;
+}
+
 /** Upper bound on bytes checksummed by one resync scan, per byte of file (bounded work). */
 const RESYNC_CRC_BUDGET_PER_BYTE = 4;
 
 /**
  * Reads consecutive valid frames from the start; `bad` if a frame failed before the end. After a
  * bad frame it resyncs (RAFT-8): every later byte position is tried for a frame whose header is
- * plausible and whose CRC holds; `rotAfterBad` is set if one is found (a torn write damages only
- * the last write, so a valid frame after the damage proves rot), and `maxSeenEnd` covers it.
- * With `resync` false it stops at the bad frame: `frames` and `bad` are the same either way, but
- * `rotAfterBad` stays false and `maxSeenEnd` covers only `frames`.
+ * plausible and whose CRC holds; `vouchedAfterBad` is the highest durable end such frames vouch
+ * for (a frame written after the bad one was synced proves the damage is rot), and `maxSeenEnd`
+ * covers them. With `resync` false it stops at the bad frame: `frames` and `bad` are the same
+ * either way, but nothing past the bad frame is seen.
  */
-const scanFrames = (
-  bytes: Uint8Array | undefined,
-  base: number,
-  resync = true,
-): { frames: ScannedFrame[]; bad: boolean; rotAfterBad: boolean; maxSeenEnd: number } => {
+const scanFrames = (bytes: Uint8Array | undefined, base: number, resync = true): Scan => {
   const frames: ScannedFrame[] = [];
-  if (bytes === undefined) return { frames, bad: true, rotAfterBad: false, maxSeenEnd: base };
+  if (bytes === undefined) return { frames, bad: true, vouchedAfterBad: 0, maxVouched: 0, maxSeenEnd: base };
   let at = 0;
   let maxSeenEnd = 0;
+  let maxVouched = 0;
   // Bounded by the file size: every iteration consumes at least a frame header.
   while (at < bytes.length) {
     const f = decodeFrame(bytes, at);
     if (!f) {
       // Trailing zeroes (preallocation) are not corruption.
       const rest = bytes.subarray(at);
-      if (!rest.some((b) => b !== 0)) return { frames, bad: false, rotAfterBad: false, maxSeenEnd };
-      if (!resync) return { frames, bad: true, rotAfterBad: false, maxSeenEnd };
+      if (!rest.some((b) => b !== 0)) return { frames, bad: false, vouchedAfterBad: 0, maxVouched, maxSeenEnd };
+      if (!resync) return { frames, bad: true, vouchedAfterBad: 0, maxVouched, maxSeenEnd };
       const last = frames[frames.length - 1];
       const after = resyncScan(bytes, at, last ? last.offset + 1 : base, last ? last.epoch : 0);
-      return { frames, bad: true, rotAfterBad: after > 0, maxSeenEnd: Math.max(maxSeenEnd, after) };
+      return { frames, bad: true, vouchedAfterBad: after.vouched, maxVouched: Math.max(maxVouched, after.vouched), maxSeenEnd: Math.max(maxSeenEnd, after.maxEnd) };
     }
     frames.push({ offset: f.offset, epoch: f.epoch, control: f.control, payload: f.payload, end: at + f.sizeBytes });
     maxSeenEnd = Math.max(maxSeenEnd, f.offset + 1);
+    maxVouched = Math.max(maxVouched, f.durableBelow);
     at += f.sizeBytes;
   }
-  return { frames, bad: false, rotAfterBad: false, maxSeenEnd };
+  return { frames, bad: false, vouchedAfterBad: 0, maxVouched, maxSeenEnd };
 };
 
 /**
  * Searches past the bad frame at `badAt` (which should have held `expectedOffset`) for valid
  * frames: offset >= expectedOffset and no more frames than the bytes skipped could hold, epoch >=
- * `minEpoch`, CRC correct. Returns one past the highest such offset, or 0 if none. The header
- * filter makes CRC work rare on garbage; the total CRC work is capped, and an exhausted budget
- * counts as rot (the cautious answer: it only costs availability, RAFT-9).
+ * `minEpoch`, CRC correct. Returns one past the highest such offset (0 if none) and the highest
+ * durable end they vouch for. The header filter makes CRC work rare on garbage; the total CRC
+ * work is capped, and an exhausted budget counts as rot (the cautious answer: it only costs
+ * availability, RAFT-9).
  */
-const resyncScan = (bytes: Uint8Array, badAt: number, expectedOffset: number, minEpoch: number): number => {
+const resyncScan = (bytes: Uint8Array, badAt: number, expectedOffset: number, minEpoch: number): { maxEnd: number; vouched: number } => {
   let budget = RESYNC_CRC_BUDGET_PER_BYTE * bytes.length;
   let maxEnd = 0;
+  let vouched = 0;
   let nextExpected = expectedOffset;
   let floorEpoch = minEpoch;
   let anchor = badAt;
@@ -623,14 +638,15 @@ const resyncScan = (bytes: Uint8Array, badAt: number, expectedOffset: number, mi
     if (h.offset < nextExpected || h.offset > nextExpected + maxFramesSkipped || h.epoch < floorEpoch) continue;
     if (!h.flagsValid) continue;
     budget -= FRAME_HEADER_BYTES + len;
-    if (budget < 0) return Math.max(maxEnd, expectedOffset + 1);
+    if (budget < 0) return { maxEnd: Math.max(maxEnd, expectedOffset + 1), vouched: expectedOffset + 1 };
     const f = decodeFrame(bytes, p);
     if (!f) continue;
     maxEnd = f.offset + 1;
+    vouched = Math.max(vouched, f.durableBelow);
     nextExpected = f.offset + 1;
     floorEpoch = f.epoch;
     p += f.sizeBytes - 1;
     anchor = p + 1;
   }
-  return maxEnd;
+  return { maxEnd, vouched };
 };

@@ -145,6 +145,8 @@ test('bit-rot in acknowledged data makes a replica a non-voter until repaired (R
   const l = electLeader(c);
   for (let i = 0; i < 30; i++) c.propose(l.id, `v${i}`);
   commitAll(c);
+  c.propose(l.id, 'later'); // appended once the 30 were durable: its frame vouches for them (RAFT-8)
+  commitAll(c);
   const f = c.alive().find((s) => s !== l)!;
   c.crash(f.id);
   const seg = [...f.disk.durableFiles().keys()].find((p) => p.startsWith('meta/log/'))!;
