@@ -514,3 +514,61 @@ test('LOG-12: a timestamp lookup whose segment retention removed mid-walk starts
   assert.equal(ev.offset, d.log.logStartOffset, 'the first offset still held at or after the timestamp');
   assert.equal(d.log.state, 'ready');
 });
+
+// CKPT-3 (found in review): a truncation below a DeleteRecords log start lowered the log start in
+// memory at once, but its checkpoint's rename was only queued once its temp file synced, behind
+// the appends that followed; those became durable (acknowledged) first, and a crash then
+// recovered the old log start above them: acknowledged offsets answered OFFSET_OUT_OF_RANGE.
+test('CKPT-3: appends after a truncation become durable only once its checkpoints are; a crash keeps them readable', () => {
+  const { d } = newDriver('ckpt3', smallConfig());
+  for (let i = 0; i < 10; i++) d.appendDrained(makeBatch(2, 100, i)); // 0..19
+  d.log.setHighWatermark(20);
+  d.push(d.log.deleteRecords(15, d.stamp()).effects);
+  d.drain();
+  assert.equal(d.log.logStartOffset, 15);
+  d.push(d.log.truncateTo(10));
+  for (let i = 0; i < 10_000 && !d.events.some((e) => e.kind === 'truncated'); i++) d.stepOne();
+  assert.equal(d.log.logStartOffset, 10);
+  const r = d.log.append(makeBatch(5, 100, 77), 0, d.stamp()); // offsets 10..14, taken at once
+  assert.equal(r.error, 'NONE');
+  d.push(r.effects);
+  let durableBeforeCkpt = false;
+  const ckptDone = (): boolean => d.pending.every((p) => !(p.op.op.kind === 'rename' && p.op.op.to.endsWith('log-start-offset-checkpoint'))) && !d.pending.some((p) => 'file' in p.op.op && p.op.op.file.endsWith('.tmp'));
+  for (let i = 0; i < 10_000 && d.log.durableOffset < 15; i++) {
+    if (!d.stepOne()) break;
+    if (d.log.durableOffset >= 15 && !ckptDone()) durableBeforeCkpt = true;
+  }
+  assert.equal(d.log.durableOffset, 15);
+  assert.equal(durableBeforeCkpt, false, 'not acknowledged before the lowered log start is durable');
+  d.crash();
+  d.drain();
+  assert.equal(d.log.state, 'ready');
+  assert.equal(d.log.logStartOffset, 10);
+  const rr = d.read(10, 1 << 20);
+  assert.equal(rr.error, 'NONE', 'acknowledged offsets 10..14 readable');
+});
+
+// CKPT-2 (found in review): the recovery point's checkpoint was renamed first; a crash before the
+// leader-epoch checkpoint's rename trusted the segment below the new recovery point without a
+// scan, with the old epoch file: epoch 3 starting at 10 was lost, and OffsetForLeaderEpoch(0)
+// answered 20 instead of 10 (a follower's divergent 10..19 would go unnoticed).
+test('CKPT-2: the recovery point is checkpointed only after the leader-epoch checkpoint is durable', () => {
+  for (let crashAfter = 0; crashAfter < 40; crashAfter++) {
+    const { d } = newDriver(`ckpt2-${crashAfter}`, smallConfig());
+    for (let i = 0; i < 5; i++) d.appendDrained(makeBatch(2, 100, i), 0); // 0..9, epoch 0
+    d.push(d.log.checkpoint());
+    d.drain();
+    for (let i = 0; i < 5; i++) d.appendDrained(makeBatch(2, 100, i), 3); // 10..19, epoch 3
+    const ops = recordOps(d);
+    d.push(d.log.roll());
+    for (let i = 0; i < crashAfter && d.stepOne(); i++);
+    const renamed = ops.filter((o) => o.kind === 'rename').map((o) => (o as { to: string }).to.split('/').pop());
+    const rp = renamed.indexOf('recovery-point-offset-checkpoint');
+    if (rp >= 0) assert.ok(renamed.indexOf('leader-epoch-checkpoint') >= 0 && renamed.indexOf('leader-epoch-checkpoint') < rp, `renames ${renamed}`);
+    d.crash();
+    d.drain();
+    assert.equal(d.log.state, 'ready');
+    const end = d.log.logEndOffset;
+    if (end > 10) assert.deepEqual(d.log.epochs.cache.endOffsetFor(0, end), { epoch: 0, endOffset: 10 }, `crash after ${crashAfter} ops`);
+  }
+});

@@ -20,6 +20,12 @@
 //        checkpointed recovery point and its index files pass a sanity check.
 //  IDX-1 index files of a segment that may lie below that recovery point (recovery's rebuild, a
 //        compaction swap) are replaced atomically (temp, sync, rename, syncDir), never in place.
+//  CKPT-2 the recovery point's checkpoint is written last, once the other changed checkpoints
+//        (leader epochs, log start, high watermark) are durable: it lets recovery skip the scan
+//        that would otherwise rebuild them.
+//  CKPT-3 after a truncation, appends are taken but none becomes durable before the
+//        truncation's checkpoints are (a crash must not recover an older log start above
+//        acknowledged offsets).
 //  LOG-7 queues are bounded: accepted-but-unwritten bytes <= maxPendingBytes.
 //  LOG-9 a commit's data write is the appended batches' own bytes (a gathered write of runs of
 //        adjacent views, up to 1024 chunks): the log never copies a batch on its way to the disk.
@@ -132,6 +138,14 @@ export class PartitionLog {
    */
   private inflight: Commit[] = [];
   private pendingTruncate = -1;
+  /**
+   * CKPT-3: how many truncations' checkpoints (a lowered log start, high watermark, recovery
+   * point, epoch cache) are not yet durable. Appends are taken meanwhile, but none becomes durable
+   * (acknowledged) before them: else a crash would recover the old log start above offsets
+   * already acknowledged again, and hide them. `heldDurable`: the durable end reached meanwhile.
+   */
+  private truncationCkpts = 0;
+  private heldDurable = -1;
   private busyJobs = 0;
   /**
    * Disk walks of reads and timestamp lookups in flight, each with the lowest log end a truncation
@@ -404,7 +418,8 @@ export class PartitionLog {
     const commit = this.inflight.shift();
     if (commit === undefined) throw new Error('LOG-4: completion of a commit not in flight');
     const end = Math.min(commit.syncedEnd, this.logEndOffset);
-    if (end > this.durableOffset) {
+    if (this.truncationCkpts > 0) this.heldDurable = Math.max(this.heldDurable, end);
+    else if (end > this.durableOffset) {
       this.durableOffset = end;
       this.events.push({ kind: 'durable', offset: end });
     }
@@ -542,16 +557,21 @@ export class PartitionLog {
       const before = this.ckptEmitted.get(name);
       return i === 0 || before === undefined || !sameBytes(before, data);
     });
-    let left = changed.length;
-    for (const [name, data] of changed) {
-      this.ckptEmitted.set(name, data);
-      this.emitAtomicWrite(name, data, () => {
-        if (--left > 0) return;
-        this.ckptInFlight = false;
-        for (const w of waiters) w();
-        if (this.ckptAgain || this.ckptWaiters.length > 0) this.writeCheckpoints();
-      });
-    }
+    for (const [name, data] of changed) this.ckptEmitted.set(name, data);
+    // CKPT-2: the recovery point goes last, once the others are durable. Segments below it are
+    // trusted without a scan at recovery (LOG-6), so what a scan would have rebuilt from them
+    // (their leader epochs) must already be on disk; so must the log start and high watermark
+    // the same state produced (a crash between two renames keeps the first only).
+    const [recoveryPoint, ...others] = changed;
+    const done = (): void => {
+      this.ckptInFlight = false;
+      for (const w of waiters) w();
+      if (this.ckptAgain || this.ckptWaiters.length > 0) this.writeCheckpoints();
+    };
+    const last = (): void => this.emitAtomicWrite(recoveryPoint[0], recoveryPoint[1], done);
+    let left = others.length;
+    if (left === 0) return last();
+    for (const [name, data] of others) this.emitAtomicWrite(name, data, () => (--left === 0 ? last() : undefined));
   }
 
   /**
@@ -857,7 +877,18 @@ export class PartitionLog {
     this.recoveryPoint = Math.min(this.recoveryPoint, this.activeSegment.baseOffset);
     this.tail.truncateFrom(newEnd);
     this.epochs.cache.truncateFromEnd(newEnd);
-    this.writeCheckpoints();
+    // CKPT-3: what was held durable above the cut is gone; below it, it stays durable.
+    this.heldDurable = Math.min(this.heldDurable, newEnd);
+    this.truncationCkpts++;
+    this.writeCheckpoints(() => {
+      if (--this.truncationCkpts > 0) return;
+      const held = this.heldDurable;
+      this.heldDurable = -1;
+      if (this.state === 'ready' && held > this.durableOffset) {
+        this.durableOffset = held;
+        this.events.push({ kind: 'durable', offset: held });
+      }
+    });
     this.events.push({ kind: 'truncated', logEndOffset: newEnd });
   }
 
