@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import assert from 'node:assert/strict';
 import type { DiskFaultConfig } from '../../sim/disk.ts';
 import { concatBytes } from '../bytes.ts';
-import { baseOffsetAt, batchSizeAt, lastOffsetDeltaAt } from '../records/batch-header.ts';
+import { baseOffsetAt, batchSizeAt, lastOffsetDeltaAt, leaderEpochAt } from '../records/batch-header.ts';
 import { batchesIn, makeBatch, newDriver, smallConfig, type LogDriver } from './log-harness.test.ts';
 import type { ReadResult } from './log-types.ts';
 import { decodeBatch } from '../records/batch.ts';
@@ -182,6 +182,22 @@ const checkInvariants = (m: Model, r: Real): void => {
   assert.equal(log.logEndOffset, m.leo, 'LEO matches the model');
   assert.ok(log.durableOffset <= log.logEndOffset, 'LOG-3 durable <= LEO');
   assert.ok(log.logStartOffset <= log.logEndOffset, 'LOG-3 logStart <= LEO');
+};
+
+/**
+ * After a crash (CKPT-2): the recovered leader-epoch cache answers OffsetForLeaderEpoch for every
+ * epoch of the retained batches as the model does: the base of the first batch of a later epoch,
+ * or the log end. (Compacted logs keep epochs of batches compaction removed: not checked there.)
+ */
+const checkEpochs = (m: Model, r: Real): void => {
+  const log = r.d.log;
+  if (log.state !== 'ready' || r.compact) return;
+  const kept = m.batches.filter((b) => b.base >= log.logStartOffset);
+  kept.forEach((b, i) => {
+    const epoch = leaderEpochAt(b.bytes, 0);
+    const next = kept.slice(i + 1).find((n) => leaderEpochAt(n.bytes, 0) > epoch);
+    assert.deepEqual(log.epochs.cache.endOffsetFor(epoch, m.leo), { epoch, endOffset: next?.base ?? m.leo }, `epoch ${epoch} (batch ${b.base}) after recovery`);
+  });
 };
 
 export class AppendCmd implements Cmd {
@@ -455,6 +471,7 @@ export class CrashCmd implements Cmd {
     reconcile(m, r, mustTruncateAt >= 0 ? Math.min(durable, mustTruncateAt) : durable);
     checkAll(m, r);
     checkInvariants(m, r);
+    checkEpochs(m, r);
   }
   toString = (): string => `crash(${this.stepsBefore}${this.corruptTail >= 0 ? `,corrupt@${this.corruptTail.toFixed(3)}` : ''})`;
 }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { baseOffsetAt } from '../records/batch-header.ts';
+import { concatBytes } from '../bytes.ts';
 import { encodeBatch } from '../records/batch.ts';
 import { assertIndexesReplacedAtomically, batchesIn, makeBatch, newDriver, recordOps, smallConfig, type LogDriver } from './log-harness.test.ts';
 
@@ -570,5 +571,34 @@ test('CKPT-2: the recovery point is checkpointed only after the leader-epoch che
     assert.equal(d.log.state, 'ready');
     const end = d.log.logEndOffset;
     if (end > 10) assert.deepEqual(d.log.epochs.cache.endOffsetFor(0, end), { epoch: 0, endOffset: 10 }, `crash after ${crashAfter} ops`);
+  }
+});
+
+// EPOCH-3 (found by the property's new epoch check after crashes): recovery assigned every scanned
+// batch's epoch, and a batch of an older epoch than the checkpointed cache's latest dropped the
+// entries from it on: 1@0,2@1,3@2,4@15 with a scan from 13 became 1@0,2@1,3@13,4@15, so
+// OffsetForLeaderEpoch(2) answered 13 instead of 2 (a follower's divergence would go unseen).
+test('EPOCH-3: recovery keeps the checkpointed epochs of segments it rescans', () => {
+  const { d } = newDriver('epoch3', smallConfig());
+  let epoch = 0;
+  const append = (counts: number[], valueBytes: number): void => {
+    epoch++;
+    const all = concatBytes(counts.map((c, i) => makeBatch(c, d.wall + i, d.log.logEndOffset + i, valueBytes)));
+    d.push(d.log.append(all, epoch, d.stamp()).effects);
+  };
+  append([1], 0); // 0, epoch 1
+  append([1], 0); // 1, epoch 2
+  append([3, 4, 4, 2], 273); // 2..14, epoch 3; rolls at 13
+  d.drain();
+  append([1], 0); // 15, epoch 4
+  d.drain();
+  const want = ['1@0', '2@1', '3@2', '4@15'];
+  assert.deepEqual(d.log.epochs.cache.all().map((e) => `${e.epoch}@${e.startOffset}`), want);
+  for (let crash = 0; crash < 2; crash++) {
+    d.crash();
+    d.drain();
+    assert.equal(d.log.state, 'ready');
+    assert.deepEqual(d.log.epochs.cache.all().map((e) => `${e.epoch}@${e.startOffset}`), want, `after crash ${crash + 1}`);
+    assert.deepEqual(d.log.epochs.cache.endOffsetFor(2, d.log.logEndOffset), { epoch: 2, endOffset: 2 });
   }
 });

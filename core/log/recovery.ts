@@ -225,7 +225,12 @@ const scanSegment = (log: PartitionLog, seg: Segment, fileBytes: number, nextBas
     spec,
     (buf, off, size, base, last) => {
       seg.onBatch(buf, off, size, base, last, c.indexIntervalBytes);
-      log.epochs.cache.assign(leaderEpochAt(buf, off), base);
+      // EPOCH-3: the checkpointed cache already holds the epochs of what it covers; a scanned
+      // batch only adds a newer epoch, or moves the latest one's start down. Assigning an older
+      // epoch would drop every entry from it on (a batch of epoch 3 at 13 turned 3@2, 4@15 into
+      // 3@13), as Kafka's LogSegment.recover avoids by assigning newer epochs only.
+      const epoch = leaderEpochAt(buf, off);
+      if (epoch >= log.epochs.cache.latestEpoch()) log.epochs.cache.assign(epoch, base);
       return 'continue';
     },
     (end) => {
