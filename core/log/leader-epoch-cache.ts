@@ -74,15 +74,20 @@ export class LeaderEpochCache {
 
   /** Loads a checkpoint; a malformed one (or one breaking EPOCH-1) leaves the cache empty. */
   static decode(bytes: Uint8Array | null): LeaderEpochCache {
+    return LeaderEpochCache.parse(bytes) ?? new LeaderEpochCache();
+  }
+
+  /** The cache a checkpoint holds, or null if it is absent or does not parse (or breaks EPOCH-1). */
+  static parse(bytes: Uint8Array | null): LeaderEpochCache | null {
     const cache = new LeaderEpochCache();
     const rows = bytes === null ? null : parseCheckpoint(bytes, 2);
-    if (rows === null) return cache;
+    if (rows === null) return null;
     for (const [e, o] of rows) {
       const epoch = parseOffset(e);
       const start = parseOffset(o);
       const last = cache.entries[cache.entries.length - 1];
-      if (epoch === null || start === null || epoch < 0 || start < 0) return new LeaderEpochCache();
-      if (last !== undefined && (epoch <= last.epoch || start <= last.startOffset)) return new LeaderEpochCache(); // EPOCH-1
+      if (epoch === null || start === null || epoch < 0 || start < 0) return null;
+      if (last !== undefined && (epoch <= last.epoch || start <= last.startOffset)) return null; // EPOCH-1
       cache.entries.push({ epoch, startOffset: start });
     }
     return cache;

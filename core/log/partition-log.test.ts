@@ -602,3 +602,31 @@ test('EPOCH-3: recovery keeps the checkpointed epochs of segments it rescans', (
     assert.deepEqual(d.log.epochs.cache.endOffsetFor(2, d.log.logEndOffset), { epoch: 2, endOffset: 2 });
   }
 });
+
+// EPOCH-3 (found by the property under faults): with the epoch checkpoint unusable (reads failed
+// or disagreed: no majority), recovery started from an empty cache but still trusted the segments
+// below the recovery point without a scan, so their epochs were gone.
+test('EPOCH-3: without a usable epoch checkpoint, recovery scans every segment and rebuilds the epochs', () => {
+  for (const damage of ['remove', 'garble'] as const) {
+    const { d } = newDriver(`epoch3-${damage}`, smallConfig());
+    let epoch = 0;
+    for (let i = 0; i < 6; i++) {
+      epoch++;
+      d.push(d.log.append(concatBytes([makeBatch(3, d.wall, i, 300), makeBatch(2, d.wall, i, 300)]), epoch, d.stamp()).effects);
+      d.drain();
+    }
+    d.push(d.log.checkpoint());
+    d.drain();
+    assert.ok(d.log.segments.length >= 3 && d.log.recoveryPoint > d.log.segments[0].baseOffset, 'segments below the recovery point');
+    const want = d.log.epochs.cache.all().map((e) => `${e.epoch}@${e.startOffset}`);
+    const file = `${d.log.config.dir}/leader-epoch-checkpoint`;
+    if (damage === 'remove') assert.ok(d.disk.execute({ kind: 'remove', file }).ok);
+    else assert.ok(d.disk.execute({ kind: 'write', file, offset: 0, data: new TextEncoder().encode('7\n') }).ok);
+    assert.ok(d.disk.execute({ kind: 'sync', file }).ok || damage === 'remove');
+    assert.ok(d.disk.execute({ kind: 'syncDir', dir: d.log.config.dir }).ok);
+    d.crash();
+    d.drain();
+    assert.equal(d.log.state, 'ready');
+    assert.deepEqual(d.log.epochs.cache.all().map((e) => `${e.epoch}@${e.startOffset}`), want, damage);
+  }
+});

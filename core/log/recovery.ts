@@ -126,10 +126,14 @@ const offsetCheckpoint = (log: PartitionLog, bytes: Uint8Array | undefined): num
 };
 
 const onCheckpoints = (log: PartitionLog, found: Found[], ckpt: Map<string, Uint8Array>): void => {
-  const recoveryPoint = offsetCheckpoint(log, ckpt.get(CKPT_RECOVERY_POINT)) ?? 0;
+  const epochs = LeaderEpochCache.parse(ckpt.get(CKPT_LEADER_EPOCH) ?? null);
+  // EPOCH-3: segments below the recovery point are not scanned, so their epochs come from the
+  // epoch checkpoint only; without a usable one (lost, unreadable, no majority of three reads),
+  // every segment is scanned instead.
+  const recoveryPoint = epochs === null ? 0 : (offsetCheckpoint(log, ckpt.get(CKPT_RECOVERY_POINT)) ?? 0);
   const hw = offsetCheckpoint(log, ckpt.get(CKPT_HIGH_WATERMARK)) ?? 0;
   const logStart = offsetCheckpoint(log, ckpt.get(CKPT_LOG_START)) ?? 0;
-  log.epochs.cache = LeaderEpochCache.decode(ckpt.get(CKPT_LEADER_EPOCH) ?? null);
+  log.epochs.cache = epochs ?? new LeaderEpochCache();
   const dir = log.config.dir;
   if (found.length === 0) {
     const seg = new Segment(dir, Math.max(0, logStart));
@@ -252,7 +256,11 @@ const scanSegment = (log: PartitionLog, seg: Segment, fileBytes: number, nextBas
  */
 const settle = (log: PartitionLog, found: Found[], segs: Segment[], trusted: Set<number>, keep: number, logStart: number, hw: number): void => {
   const kept = segs.slice(0, Math.max(1, keep));
-  for (const s of segs.slice(kept.length)) log.emitRemoveSegment(s);
+  // LOG-10: newest first, each removal durable before the next: a crash now leaves a prefix.
+  for (const s of segs.slice(kept.length).reverse()) {
+    log.emitRemoveSegment(s);
+    log.q.emit({ kind: 'syncDir', dir: log.config.dir });
+  }
   log.segments = kept;
   const active = kept[kept.length - 1];
   for (let i = 0; i < kept.length - 1; i++) {
