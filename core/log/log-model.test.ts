@@ -385,14 +385,29 @@ export class LogCallCmd implements Cmd {
 
 /** truncateTo(x) until it takes (or finds it done), drained; the model follows. */
 const truncateAt = (m: Model, r: Real, x: number): void => {
+  // Below the first segment the log is emptied and restarts at x (Kafka's truncateFullyAndStartAt).
+  const full = r.d.log.state === 'ready' && x < r.d.log.segments[0].baseOffset;
   for (let i = 0; i < 10; i++) {
-    // An injected fsync failure may leave the truncation undone: restart, reconcile, redo.
+    // An injected fsync failure may leave the truncation undone: restart, reconcile, redo. A full
+    // truncation interrupted after its new segment was durable recovers as done (LOG-10).
+    if (full && r.d.log.state === 'failed') {
+      const durable = r.d.log.durableOffset;
+      r.d.restartUntilReady();
+      assert.equal(r.d.log.state, 'ready', 'log recovers after a restart');
+      if (r.d.log.logEndOffset === x && r.d.log.logStartOffset === x) break;
+      reconcile(m, r, durable);
+    }
     healthy(m, r);
     r.d.push(r.d.log.truncateTo(x));
     r.d.drain();
     if (r.d.log.state === 'ready') break;
   }
   healthy(m, r);
+  if (full && r.d.log.state === 'ready') {
+    m.batches = [];
+    m.leo = x;
+    return;
+  }
   const cut = m.batches.findIndex((b) => b.last >= x);
   if (cut >= 0) {
     m.leo = m.batches[cut].base;
@@ -401,6 +416,7 @@ const truncateAt = (m: Model, r: Real, x: number): void => {
 };
 
 export class TruncateCmd implements Cmd {
+  /** `frac` < 0: below the log start (a full truncation, as after DeleteRecords; not compacted). */
   constructor(readonly frac: number) {}
   check = (): boolean => true;
   run(m: Model, r: Real): void {
@@ -408,11 +424,38 @@ export class TruncateCmd implements Cmd {
     healthy(m, r);
     const log = r.d.log;
     let x = log.logStartOffset + Math.floor(this.frac * (log.logEndOffset - log.logStartOffset));
+    if (this.frac < 0) x = r.compact ? log.logStartOffset : Math.max(0, Math.floor(-this.frac * log.logStartOffset));
     if (r.compact) x = Math.max(x, m.cleanedUpTo ?? 0);
     truncateAt(m, r, x);
+    if (r.d.log.state === 'ready') assert.ok(r.d.log.logStartOffset <= x || x >= r.d.log.logEndOffset, 'LOG-3 a cut below the log start brings it down');
     checkInvariants(m, r);
   }
   toString = (): string => `truncate(${this.frac.toFixed(3)})`;
+}
+
+/** DeleteRecords up to the log end (the high watermark follows it, one replica). */
+export class DeleteRecordsCmd implements Cmd {
+  constructor(readonly frac: number) {}
+  check = (): boolean => true;
+  run(m: Model, r: Real): void {
+    r.d.drain();
+    healthy(m, r);
+    const log = r.d.log;
+    if (log.state !== 'ready') return;
+    log.setHighWatermark(log.logEndOffset);
+    const x = log.logStartOffset + Math.floor(this.frac * (log.logEndOffset - log.logStartOffset));
+    const res = log.deleteRecords(x, r.d.stamp());
+    assert.equal(res.error, 'NONE');
+    r.d.push(res.effects);
+    r.d.drain();
+    healthy(m, r);
+    if (r.d.log.state !== 'ready') return;
+    if (r.d.log.logStartOffset > 0 && r.d.log.logStartOffset <= r.d.log.logEndOffset) {
+      assert.equal(r.d.read(r.d.log.logStartOffset - 1, 100).error, 'OFFSET_OUT_OF_RANGE', 'below the log start');
+    }
+    checkInvariants(m, r);
+  }
+  toString = (): string => `deleteRecords(${this.frac.toFixed(3)})`;
 }
 
 export class RetentionCmd implements Cmd {
@@ -425,7 +468,8 @@ export class RetentionCmd implements Cmd {
     r.d.retain();
     healthy(m, r);
     const start = r.d.log.logStartOffset;
-    assert.ok(start === m.leo || m.batches.some((b) => b.base === start), 'logStart on a batch boundary');
+    // On a batch boundary, or inside a batch where DeleteRecords put it.
+    assert.ok(start === m.leo || m.batches.some((b) => b.base <= start && start <= b.last), 'logStart within the log');
     assert.ok(r.d.log.segments.length >= 1, 'RET-1 the active segment stays');
     assert.ok(r.d.log.recycled.length <= RECYCLE_SLOTS, 'REC-LOG slots are bounded');
     if (start > 0) assert.equal(r.d.read(start - 1, 100).error, 'OFFSET_OUT_OF_RANGE');
@@ -442,6 +486,7 @@ export class CrashCmd implements Cmd {
   check = (): boolean => true;
   run(m: Model, r: Real): void {
     for (let i = 0; i < this.stepsBefore; i++) r.d.stepOne();
+    const startBefore = r.d.log.state === 'ready' ? r.d.log.logStartOffset : -1;
     let durable = r.d.log.durableOffset;
     let mustTruncateAt = -1;
     if (this.corruptTail >= 0 && r.d.log.state === 'ready' && !r.compact) {
@@ -472,6 +517,12 @@ export class CrashCmd implements Cmd {
     checkAll(m, r);
     checkInvariants(m, r);
     checkEpochs(m, r);
+    // CKPT-3: an acknowledged batch at or above the log start the crash found stays readable
+    // (a lowered log start is durable before anything after it is acknowledged).
+    const acked = m.batches.find((b) => b.base >= startBefore && b.last < durable);
+    if (startBefore >= 0 && acked !== undefined && log.state === 'ready') {
+      assert.ok(log.logStartOffset <= acked.base, `acknowledged batch ${acked.base} below the recovered log start ${log.logStartOffset}`);
+    }
   }
   toString = (): string => `crash(${this.stepsBefore}${this.corruptTail >= 0 ? `,corrupt@${this.corruptTail.toFixed(3)}` : ''})`;
 }
@@ -508,6 +559,8 @@ export const commandArb = (replayPath?: string): fc.Arbitrary<Iterable<Cmd>> =>
       fc.constant(new LogCallCmd('flush')),
       fc.integer({ min: 0, max: 5000 }).map((ms) => new CompactCmd(ms)),
       frac.map((f) => new TruncateCmd(f)),
+      frac.map((f) => new TruncateCmd(-f)),
+      frac.map((f) => new DeleteRecordsCmd(f)),
       fc
         .tuple(frac, fc.integer({ min: 1, max: 4096 }), fc.integer({ min: 0, max: 4 }), fc.constantFrom('truncate' as const, 'truncate' as const, 'retention' as const, 'compact' as const), frac)
         .map(([f, b, s, a, c]) => new ReadRaceCmd(f, b, s, a, c)),

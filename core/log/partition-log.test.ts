@@ -630,3 +630,36 @@ test('EPOCH-3: without a usable epoch checkpoint, recovery scans every segment a
     assert.deepEqual(d.log.epochs.cache.all().map((e) => `${e.epoch}@${e.startOffset}`), want, damage);
   }
 });
+
+// LOG-10 for a full truncation (found in review): the old segments were removed before the new
+// one at the target was made durable; a crash in between recovered an empty log at the old log
+// start, neither the log before the truncation nor after it.
+test('LOG-10: a crash at any step of a truncation below the first segment leaves the log before or after it', () => {
+  const setup = (name: string): { d: LogDriver; x: number; leo: number } => {
+    const { d } = newDriver(name, smallConfig({ retentionMs: -1 }));
+    for (let i = 0; i < 12; i++) d.appendDrained(makeBatch(4, 100, i, 300)); // 0..47, several segments
+    d.log.setHighWatermark(d.log.logEndOffset);
+    const res = d.log.deleteRecords(d.log.segments[2].baseOffset, d.stamp()); // drops two segments
+    d.push(res.effects);
+    d.drain();
+    assert.ok(d.log.segments[0].baseOffset > 2);
+    return { d, x: 2, leo: d.log.logEndOffset };
+  };
+  let sawAfter = false;
+  let sawBefore = false;
+  for (let steps = 0; steps < 60; steps++) {
+    const { d, x, leo } = setup(`full-${steps}`);
+    d.push(d.log.truncateTo(x));
+    let n = 0;
+    while (n < steps && d.stepOne()) n++;
+    d.crash();
+    d.drain();
+    assert.equal(d.log.state, 'ready');
+    const after = d.log.logEndOffset === x && d.log.logStartOffset === x;
+    const before = d.log.logEndOffset === leo;
+    assert.ok(after || before, `crash after ${steps} ops: LEO ${d.log.logEndOffset}, log start ${d.log.logStartOffset} (before ${leo}, after ${x})`);
+    sawAfter ||= after;
+    sawBefore ||= before;
+  }
+  assert.ok(sawAfter && sawBefore);
+});

@@ -855,11 +855,19 @@ export class PartitionLog {
     }
   }
 
+  /**
+   * LOG-10 for a cut below the first segment: the new, empty segment at `target` is made durable
+   * first, then the old ones go newest first. A crash in between recovers the empty log at
+   * `target` (recovery drops the segments behind the gap after it); removing first, a crash
+   * after the removals recovered an empty log at the old log start, neither state (found in
+   * review).
+   */
   private truncateFully(target: number): void {
-    this.emitRemoveNewestFirst(this.segments);
+    const old = this.segments;
     const seg = new Segment(this.config.dir, target);
-    this.segments = [seg];
     this.emitCreateSegment(seg);
+    this.emitRemoveNewestFirst(old);
+    this.segments = [seg];
     this.logStartOffset = target;
     this.finishTruncation(target);
   }
