@@ -663,3 +663,65 @@ test('LOG-10: a crash at any step of a truncation below the first segment leaves
   }
   assert.ok(sawAfter && sawBefore);
 });
+
+// TS-1 (found in review): the timestamp lookup took the first batch whose max timestamp reached
+// the target and answered its base when no record did (compaction leaves old max timestamps),
+// raised a match below the log start up to it instead of looking on, and stopped at the first
+// segment whose (stale) max timestamp reached the target. Kafka's FileRecords.searchForTimestamp
+// passes over such batches; its cleaner rebuilds max timestamps.
+const tsEnc = new TextEncoder();
+/** One batch; records [key, value|null, timestamp]. */
+const tsBatch = (records: [string, string | null, number][]): Uint8Array =>
+  encodeBatch({
+    baseOffset: 0,
+    partitionLeaderEpoch: -1,
+    baseTimestamp: records[0][2],
+    records: records.map(([k, v, ts], i) => ({ offsetDelta: i, timestampDelta: ts - records[0][2], key: tsEnc.encode(k), value: v === null ? null : tsEnc.encode(v) })),
+  });
+
+test('TS-1: a timestamp lookup skips records below a DeleteRecords log start inside a batch (out-of-order timestamps)', () => {
+  const { d } = newDriver(1);
+  d.appendDrained(tsBatch([['a', 'x', 5000], ['b', 'x', 100], ['c', 'x', 100]])); // offsets 0..2
+  d.appendDrained(tsBatch([['d', 'x', 6000]])); // offset 3
+  d.log.setHighWatermark(d.log.logEndOffset);
+  const r = d.log.deleteRecords(1, d.stamp());
+  d.push(r.effects); d.drain();
+  assert.equal(d.log.logStartOffset, 1);
+  // Kafka: the first offset >= logStartOffset whose timestamp >= 3000 is 3 (offsets 1, 2 are at 100).
+  assert.equal(askTimestamp(d, 3000), 3);
+});
+
+test('TS-1: a timestamp lookup passes over a compacted batch whose kept records are all too early', () => {
+  const { d } = newDriver(2, smallConfig({ cleanupPolicy: 'compact' }));
+  d.appendDrained(tsBatch([['k1', 'a', 100], ['k2', 'b', 500]])); // 0, 1
+  d.appendDrained(tsBatch([['k3', 'c', 600]])); // 2
+  d.push(d.log.roll()); d.drain();
+  d.appendDrained(tsBatch([['k2', 'b2', 700]])); // 3
+  d.push(d.log.roll()); d.drain();
+  d.appendDrained(tsBatch([['k9', 'z', 800]])); // 4 (active)
+  d.log.setHighWatermark(d.log.logEndOffset);
+  assert.equal(askTimestamp(d, 300), 1, 'before compaction');
+  d.push(d.log.compact(d.stamp())); d.drain();
+  assert.ok(d.take('compacted').length > 0);
+  const r = d.read(0, 1 << 20);
+  assert.equal(r.error, 'NONE');
+  // Offset 0 (ts 100) is the only record left in batch 0; the first record at >= 300 is offset 2.
+  assert.equal(askTimestamp(d, 300), 2);
+});
+
+test('TS-1: a timestamp lookup goes on to the next segment when compaction removed the one batch that matched', () => {
+  const { d } = newDriver(3, smallConfig({ cleanupPolicy: 'compact' }));
+  d.appendDrained(tsBatch([['k1', 'a', 100]])); // 0
+  d.appendDrained(tsBatch([['k2', 'b', 900]])); // 1
+  d.appendDrained(tsBatch([['k3', 'c', 150]])); // 2
+  d.push(d.log.roll()); d.drain();
+  d.appendDrained(tsBatch([['k2', 'b2', 1000]])); // 3
+  d.push(d.log.roll()); d.drain();
+  d.appendDrained(tsBatch([['k9', 'z', 1100]])); // 4 (active)
+  d.log.setHighWatermark(d.log.logEndOffset);
+  d.push(d.log.compact(d.stamp())); d.drain();
+  assert.ok(d.take('compacted').length > 0);
+  // Offset 1 is gone; the first record at >= 800 is offset 3 (Kafka: cleaned segment's largest timestamp from retained batches).
+  assert.equal(askTimestamp(d, 800), 3);
+});
+

@@ -713,37 +713,49 @@ export class PartitionLog {
 
   /** ListOffsets by time: the first offset whose record timestamp >= `timestamp` (-1 if none), as an event. */
   offsetForTimestamp(timestamp: number, token: number): Effect[] {
-    this.startOffsetForTimestamp(timestamp, token);
+    this.startOffsetForTimestamp(timestamp, token, 0);
     return this.q.take();
   }
 
-  private startOffsetForTimestamp(timestamp: number, token: number): void {
+  /**
+   * TS-1 (Kafka's ListOffsets by timestamp): the first offset at or above the log start whose
+   * record's timestamp is >= `timestamp`, searching segments from `from` on whose max timestamp
+   * reaches it; within one, batches from its time index's entry, every record of a batch whose
+   * max timestamp reaches it (a batch without such a record, as compaction leaves them with
+   * their old max timestamp, or one below the log start, is passed over), then the next such
+   * segment; -1 if none.
+   */
+  private startOffsetForTimestamp(timestamp: number, token: number, from: number): void {
     const answer = (error: LogError, offset: number): void => {
       this.events.push({ kind: 'offsetForTimestamp', token, error, offset, timestamp });
     };
     if (this.state !== 'ready') return answer('KAFKA_STORAGE_ERROR', -1);
-    const i = this.segments.findIndex((s) => s.maxTimestamp >= timestamp);
+    const i = this.segments.findIndex((s, k) => k >= from && s.maxTimestamp >= timestamp && s.nextOffset > this.logStartOffset);
     if (i < 0) return answer('NONE', -1);
     const seg = this.segments[i];
+    const minOffset = this.logStartOffset;
     let found = -1;
     const walk = { cut: Infinity };
     this.openWalks.add(walk);
     walkBatches(
       this.q,
-      this.walkSpec(seg, seg.timeIndex.lookupStart(timestamp)),
-      (buf, off, _size, base) => {
-        if (maxTimestampAt(buf, off) < timestamp) return 'continue';
-        found = firstOffsetAtOrAfter(buf, off, timestamp, base);
-        return 'stop';
+      this.walkSpec(seg, Math.max(seg.timeIndex.lookupStart(timestamp), minOffset)),
+      (buf, off, _size, base, last) => {
+        if (last < minOffset || maxTimestampAt(buf, off) < timestamp) return 'continue';
+        found = firstOffsetAtOrAfter(buf, off, timestamp, base, minOffset);
+        return found < 0 ? 'continue' : 'stop';
       },
       (end) => {
         this.openWalks.delete(walk);
         // LOG-12: overtaken by a truncation, or retention removed the segment (its file is gone): again.
-        if (walk.cut !== Infinity || !this.segments.includes(seg)) this.startOffsetForTimestamp(timestamp, token);
+        if (walk.cut !== Infinity || !this.segments.includes(seg)) this.startOffsetForTimestamp(timestamp, token, 0);
         else if (end.kind !== 'done') answer('KAFKA_STORAGE_ERROR', -1);
         else {
-          if (found < 0) found = this.findInTail(timestamp, seg);
-          answer('NONE', found < 0 ? -1 : Math.max(found, this.logStartOffset));
+          if (found < 0) found = this.findInTail(timestamp, seg, minOffset);
+          if (found >= 0 || this.logStartOffset > minOffset) {
+            if (found >= this.logStartOffset) answer('NONE', found);
+            else this.startOffsetForTimestamp(timestamp, token, 0); // the log start moved meanwhile
+          } else this.startOffsetForTimestamp(timestamp, token, this.segments.indexOf(seg) + 1);
         }
         this.runSwapsIfNoWalks(); // after the answer (LOG-13)
       },
@@ -751,11 +763,13 @@ export class PartitionLog {
   }
 
   /** Unwritten batches of `seg` are only in the tail cache (TAIL-2). */
-  private findInTail(timestamp: number, seg: Segment): number {
+  private findInTail(timestamp: number, seg: Segment, minOffset: number): number {
     const all = this.tail.read(this.tail.startOffset(Infinity), Infinity, Infinity) ?? [];
     for (const b of all) {
       const base = baseOffsetAt(b, 0);
-      if (base >= seg.baseOffset && base < seg.nextOffset && maxTimestampAt(b, 0) >= timestamp) return firstOffsetAtOrAfter(b, 0, timestamp, base);
+      if (base < seg.baseOffset || base >= seg.nextOffset || base + lastOffsetDeltaAt(b, 0) < minOffset || maxTimestampAt(b, 0) < timestamp) continue;
+      const found = firstOffsetAtOrAfter(b, 0, timestamp, base, minOffset);
+      if (found >= 0) return found;
     }
     return -1;
   }
@@ -1078,8 +1092,9 @@ const TERMINATOR = new Uint8Array(12);
 
 const appendError = (error: LogError): AppendResult & { effects: Effect[] } => ({ error, baseOffset: -1, lastOffset: -1, effects: [] });
 
-/** Offset of the batch's first record with timestamp >= `timestamp` (the base if undecodable). */
-const firstOffsetAtOrAfter = (buf: Uint8Array, off: number, timestamp: number, base: number): number => {
+/** Offset of the batch's first record at or above `minOffset` with timestamp >= `timestamp`, or
+ *  -1 if it has none (TS-1); an undecodable batch answers its base (or -1 below `minOffset`). */
+const firstOffsetAtOrAfter = (buf: Uint8Array, off: number, timestamp: number, base: number, minOffset: number): number => {
   let found = -1;
   const header = readBatchHeader(buf, off);
   const r = forEachRecord(
@@ -1087,12 +1102,13 @@ const firstOffsetAtOrAfter = (buf: Uint8Array, off: number, timestamp: number, b
     off,
     (v) => {
       if (found >= 0) return false;
-      if (recordTimestamp(header, v.timestampDelta) >= timestamp) found = base + v.offsetDelta;
+      if (recordTimestamp(header, v.timestampDelta) >= timestamp && base + v.offsetDelta >= minOffset) found = base + v.offsetDelta;
       return found < 0;
     },
     { verifyCrc: false },
   );
-  return 'error' in r || found < 0 ? base : found;
+  if ('error' in r) return base >= minOffset ? base : -1;
+  return found;
 };
 
 /** Most chunks in one gathered write (Linux's IOV_MAX); more are copied into one array. */
