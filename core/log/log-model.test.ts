@@ -433,6 +433,39 @@ export class TruncateCmd implements Cmd {
   toString = (): string => `truncate(${this.frac.toFixed(3)})`;
 }
 
+/** TS-1: a lookup by timestamp answers the model's first record at or above the log start whose
+ *  timestamp reaches the target (not checked on compacted logs: the model keeps no record set). */
+export class TimestampCmd implements Cmd {
+  constructor(readonly frac: number) {}
+  check = (): boolean => true;
+  run(m: Model, r: Real): void {
+    r.d.drain();
+    healthy(m, r);
+    const log = r.d.log;
+    if (log.state !== 'ready' || r.compact) return;
+    const records: { offset: number; ts: number }[] = [];
+    for (const b of m.batches) {
+      if (b.last < log.logStartOffset) continue;
+      const d = decodeBatch(b.bytes, 0, { verifyCrc: false });
+      if ('error' in d) continue;
+      for (const rec of d.records) if (rec.offset >= log.logStartOffset) records.push({ offset: rec.offset, ts: rec.timestamp });
+    }
+    const lo = Math.min(...records.map((x) => x.ts), 0);
+    const hi = Math.max(...records.map((x) => x.ts), 0);
+    const t = lo + Math.floor(this.frac * (hi - lo + 2));
+    const want = records.find((x) => x.ts >= t)?.offset ?? -1;
+    r.d.take('offsetForTimestamp');
+    r.d.push(log.offsetForTimestamp(t, 9e9));
+    r.d.drain();
+    const [e] = r.d.take('offsetForTimestamp');
+    if (e === undefined || e.kind !== 'offsetForTimestamp') return assert.ok(r.faults, 'a timestamp lookup is answered');
+    if (e.error !== 'NONE') return assert.ok(r.faults, `timestamp lookup: ${e.error}`);
+    assert.equal(e.offset, want, `offsetForTimestamp(${t})`);
+    checkInvariants(m, r);
+  }
+  toString = (): string => `timestamp(${this.frac.toFixed(3)})`;
+}
+
 /** DeleteRecords up to the log end (the high watermark follows it, one replica). */
 export class DeleteRecordsCmd implements Cmd {
   constructor(readonly frac: number) {}
@@ -561,6 +594,7 @@ export const commandArb = (replayPath?: string): fc.Arbitrary<Iterable<Cmd>> =>
       frac.map((f) => new TruncateCmd(f)),
       frac.map((f) => new TruncateCmd(-f)),
       frac.map((f) => new DeleteRecordsCmd(f)),
+      frac.map((f) => new TimestampCmd(f)),
       fc
         .tuple(frac, fc.integer({ min: 1, max: 4096 }), fc.integer({ min: 0, max: 4 }), fc.constantFrom('truncate' as const, 'truncate' as const, 'retention' as const, 'compact' as const), frac)
         .map(([f, b, s, a, c]) => new ReadRaceCmd(f, b, s, a, c)),
