@@ -568,3 +568,49 @@ test('assembleBatch re-wraps kept record bytes (compaction keeps offsets and tim
     assert.equal(d.header.producerId, 8n);
   }
 });
+
+// DEC-1 (found in review): snappyjs trusts its input. A literal whose 4-byte length is above 2^31
+// went negative and looped forever on the same bytes (this 67-byte batch hung decodeBatch), and
+// a block shorter than its claimed length decoded as zeroes. Blocks are now walked first.
+test('DEC-1: malformed snappy blocks are CORRUPT_MESSAGE, never a hang or zeroes', () => {
+  const plain = encodeBatch(threeRecords());
+  const hostile = [
+    Uint8Array.of(0x00, 0xfc, 0x00, 0x00, 0x00, 0x80), // length 0, literal of 2^31 + 1 bytes
+    Uint8Array.of(0x00, 0xfc, 0x00, 0xff, 0xff, 0xff), // literal of 0xffffff01 bytes
+    Uint8Array.of(0x80, 0x80, 0x80, 0x20), // claims 64 MiB, holds nothing
+    Uint8Array.of(0x05, 0x04, 0x61, 0x62), // claims 5, a 2-byte literal
+    Uint8Array.of(0x04, 0x01, 0x05), // claims 4, a copy before any output
+    Uint8Array.of(0x02, 0x04, 0x61, 0x62, 0x63), // claims 2, a 2-byte literal then a stray byte
+  ];
+  for (const section of hostile) {
+    const e = errorOf(decodeBatch(withSection(plain, Compression.SNAPPY, section)));
+    assert.equal(e.code, 2, Buffer.from(section).toString('hex'));
+  }
+  const xerial = Uint8Array.of(0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 6, 0x00, 0xfc, 0x00, 0xff, 0xff, 0xff);
+  assert.equal(errorOf(decodeBatch(withSection(plain, Compression.SNAPPY, xerial))).code, 2, 'the same inside xerial framing');
+  // Well-formed blocks still decode, raw and framed (the codec's own round trip).
+  const ok = encodeBatch({ ...threeRecords(), compression: Compression.SNAPPY });
+  assert.ok(!('error' in decodeBatch(ok)));
+});
+
+// DEC-2 (found in review): fzstd's streaming decoder allocates the window a frame header claims
+// and shifts it once per block, whatever the decompression bound.
+test('DEC-2: zstd frames claiming windows over the bound, or too many blocks for their window, are CORRUPT_MESSAGE at once', () => {
+  const plain = encodeBatch(threeRecords());
+  const MiB = 1 << 20;
+  // FHD 0x00 (no content size, not single segment), window descriptor: 2^(10+exp) x (1 + mant/8).
+  const frame = (exp: number, blocks: number): Uint8Array => {
+    const out = [0x28, 0xb5, 0x2f, 0xfd, 0x00, exp << 3];
+    for (let i = 0; i < blocks; i++) out.push(...[(1 << 3) | (1 << 1) | (i === blocks - 1 ? 1 : 0), 0, 0, 0x61]); // RLE block: 'a' x 1
+    return Uint8Array.from(out);
+  };
+  const huge = errorOf(decodeBatch(withSection(plain, Compression.ZSTD, Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa7, 0x09, 0, 0)), 0, { maxDecompressedBytes: MiB }));
+  assert.equal(huge.code, 2);
+  assert.match(huge.message, /window/);
+  // 64 MiB window (at the default 64 MiB bound), 20 one-byte blocks: 1.25 GiB to shift, over 1 GiB.
+  const many = errorOf(decodeBatch(withSection(plain, Compression.ZSTD, frame(16, 20))));
+  assert.match(many.message, /too many blocks/);
+  // 1 MiB window, 20 blocks: fine (it decodes to 20 x 'a', not a valid record section: still CORRUPT, but from decoding).
+  const few = errorOf(decodeBatch(withSection(plain, Compression.ZSTD, frame(10, 20))));
+  assert.doesNotMatch(few.message, /too many blocks|window/);
+});

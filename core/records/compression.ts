@@ -18,6 +18,11 @@
 //          after each block; a frame of dependent blocks (which no Kafka client writes) is
 //          decoded whole only if LZ4's worst-case ratio (255:1) keeps it under the bound.
 //   CMP-2  decompress(c, compress(c, x)) === x for every codec with canCompress(c).
+//   DEC-1  a snappy block is walked (every literal and copy in bounds, the total as claimed)
+//          before snappyjs, which trusts its input, decodes it.
+//   DEC-2  a zstd frame's window fits the bound and its blocks x window (what fzstd's streaming
+//          decoder shifts) fit a budget, checked from the headers before fzstd runs.
+//   DEC-3  push decoders (gzip, zstd) get their input in 4 KiB slices, so CMP-1 stops them early.
 // Faults survived: truncated or garbage compressed streams (CORRUPT_MESSAGE), unknown or
 // unsupported codec ids (UNSUPPORTED_COMPRESSION_TYPE); library exceptions never escape.
 import { Gunzip, gzipSync } from 'fflate';
@@ -82,6 +87,12 @@ const streamed = (name: string, maxBytes: number, run: (sink: BoundedSink) => vo
 interface PushDecoder {
   push(chunk: Uint8Array, final?: boolean): void;
 }
+/** DEC-3: input fed to a push decoder at a time, so its output between two sink checks stays
+ *  bounded (deflate expands at most ~1032:1: 4 KiB of input makes at most ~4 MiB; CMP-1). Fed
+ *  whole, a 262 KB gzip of 256 MiB of zeroes inflated all of it before the first check (1.2 s,
+ *  +510 MiB; found in review). */
+const PUSH_SLICE_BYTES = 4096;
+
 const pushStream = (name: string, Decoder: new (ondata: (chunk: Uint8Array, final?: boolean) => void) => PushDecoder) =>
   (data: Uint8Array, maxBytes: number): Decompressed =>
     streamed(name, maxBytes, (sink) => {
@@ -90,12 +101,98 @@ const pushStream = (name: string, Decoder: new (ondata: (chunk: Uint8Array, fina
         sink.add(chunk);
         if (final) ended = true;
       });
-      d.push(data, true);
+      // In slices, not whole: the sink throws (ends the decode) at the first slice past the bound.
+      for (let at = 0; at < data.length || at === 0; at += PUSH_SLICE_BYTES) {
+        const end = Math.min(data.length, at + PUSH_SLICE_BYTES);
+        d.push(data.subarray(at, end), end === data.length);
+        if (end === data.length) break;
+      }
       if (!ended) throw new Error('truncated stream');
     });
 
 const gunzip = pushStream('gzip', Gunzip);
-const unzstd = pushStream('zstd', ZstdDecompress);
+const unzstdStream = pushStream('zstd', ZstdDecompress);
+
+/**
+ * DEC-2: zstd frames are walked (headers and block headers, no decoding) before fzstd sees them.
+ * fzstd's streaming decoder allocates the window a frame header claims (up to ~2 GiB) and shifts
+ * the whole window once per block: a 71-byte batch claiming a 1.9 GiB window took 6.5 s and
+ * 2 GiB, and a 64 MiB window with thousands of 4-byte blocks costs ~5 ms a block (found in
+ * review). So a window may not exceed the decompression bound, and blocks x window (the bytes
+ * fzstd shifts) may not exceed ZSTD_SHIFT_BUDGET_RATIO x the bound, at least 256 MiB (1 GiB of
+ * shifting at the default 64 MiB bound, some 200 ms at worst). A producer's frames stay below
+ * it: blocks carry up to 128 KiB and streamed frames at the default level use 2-8 MiB windows,
+ * so a 64 MiB batch with a 2 MiB window shifts 1 GiB; larger windows over many blocks are
+ * refused (CORRUPT_MESSAGE).
+ */
+const unzstd = (data: Uint8Array, maxBytes: number): Decompressed => {
+  const problem = checkZstdFrames(data, maxBytes);
+  return problem === null ? unzstdStream(data, maxBytes) : corrupt(`zstd: ${problem}`);
+};
+
+const ZSTD_MAGIC = 0xfd2fb528;
+const ZSTD_SHIFT_BUDGET_RATIO = 16;
+const ZSTD_SHIFT_BUDGET_MIN = 256 * 1024 * 1024;
+
+/** Null if every frame of `data` is well formed within DEC-2's bounds, else what is wrong. */
+const checkZstdFrames = (data: Uint8Array, maxBytes: number): string | null => {
+  const u32 = (at: number): number => (data[at] | (data[at + 1] << 8) | (data[at + 2] << 16) | (data[at + 3] << 24)) >>> 0;
+  const budget = Math.max(ZSTD_SHIFT_BUDGET_MIN, ZSTD_SHIFT_BUDGET_RATIO * maxBytes);
+  let shifted = 0;
+  let pos = 0;
+  // Each iteration consumes at least 4 bytes (a magic number).
+  while (pos < data.length) {
+    if (data.length - pos < 8) return 'truncated frame';
+    const magic = u32(pos);
+    if ((magic & 0xfffffff0) === 0x184d2a50) {
+      const size = u32(pos + 4); // a skippable frame
+      if (size > data.length - pos - 8) return 'truncated skippable frame';
+      pos += 8 + size;
+      continue;
+    }
+    if (magic !== ZSTD_MAGIC) return 'bad frame magic';
+    const fhd = data[pos + 4];
+    if ((fhd & 0x08) !== 0) return 'reserved frame header bit set';
+    const singleSegment = (fhd >> 5) & 1;
+    const dictBytes = [0, 1, 2, 4][fhd & 3];
+    const fcsBytes = [singleSegment, 2, 4, 8][fhd >> 6];
+    let at = pos + 5;
+    let window = 0;
+    if (singleSegment === 0) {
+      const wd = data[at++];
+      const base = 2 ** (10 + (wd >> 3));
+      window = base + (base / 8) * (wd & 7);
+    }
+    at += dictBytes;
+    if (at + fcsBytes > data.length) return 'truncated frame header';
+    let contentSize = 0;
+    for (let i = fcsBytes - 1; i >= 0; i--) contentSize = contentSize * 256 + data[at + i];
+    if (fcsBytes === 2) contentSize += 256;
+    at += fcsBytes;
+    if (singleSegment === 1) window = contentSize;
+    if (window > maxBytes) return `window of ${window} bytes over the ${maxBytes}-byte bound`;
+    if (fcsBytes > 0 && contentSize > maxBytes) return `content of ${contentSize} bytes over the ${maxBytes}-byte bound`;
+    // Blocks: a 3-byte little-endian header (last, type, size), then the block's bytes.
+    for (let last = 0; last === 0; ) {
+      if (at + 3 > data.length) return 'truncated block header';
+      const h = data[at] | (data[at + 1] << 8) | (data[at + 2] << 16);
+      at += 3;
+      last = h & 1;
+      const type = (h >> 1) & 3;
+      const size = h >>> 3;
+      if (type === 3) return 'reserved block type';
+      const bytes = type === 1 ? 1 : size; // RLE: one byte repeated `size` times
+      if (bytes > data.length - at) return 'truncated block';
+      at += bytes;
+      shifted += window;
+      if (shifted > budget) return `too many blocks for a ${window}-byte window`;
+    }
+    if ((fhd & 0x04) !== 0) at += 4; // content checksum
+    if (at > data.length) return 'truncated content checksum';
+    pos = at;
+  }
+  return null;
+};
 
 // xerial snappy-java stream framing: magic, version 1, min-compatible 1, then
 // [int32 BE compressed length][raw snappy block] repeated.
@@ -116,14 +213,79 @@ const unsnappyXerial = (data: Uint8Array, maxBytes: number): Decompressed =>
       const len = v.getInt32(pos);
       pos += 4;
       if (len < 0 || len > data.length - pos) throw new Error(`bad xerial block length ${len}`);
-      sink.add(snappyUncompress(data.subarray(pos, pos + len), maxBytes - sink.total));
+      sink.add(snappyBlock(data.subarray(pos, pos + len), maxBytes - sink.total));
       pos += len;
     }
   });
 
 const unsnappy = (data: Uint8Array, maxBytes: number): Decompressed => {
   if (isXerial(data)) return unsnappyXerial(data, maxBytes);
-  return streamed('snappy', maxBytes, (sink) => sink.add(snappyUncompress(data, maxBytes)));
+  return streamed('snappy', maxBytes, (sink) => sink.add(snappyBlock(data, maxBytes)));
+};
+
+/**
+ * DEC-1: one raw snappy block, decoded by snappyjs only once `checkSnappyBlock` has walked it.
+ * snappyjs trusts its input: a 4-byte literal length above 2^31 turns negative and sends it
+ * back to the same literal forever (a 67-byte batch hung the decoder), copies are not bounded
+ * by the claimed length, and a short stream decodes as zeroes (found in review).
+ */
+const snappyBlock = (data: Uint8Array, maxBytes: number): Uint8Array => {
+  checkSnappyBlock(data, maxBytes);
+  return snappyUncompress(data, maxBytes);
+};
+
+/** Throws unless `block` is a well-formed raw snappy block of at most `maxBytes` output: every
+ *  literal within the input, every copy within what was produced, the total exactly as claimed. */
+const checkSnappyBlock = (block: Uint8Array, maxBytes: number): void => {
+  let pos = 0;
+  let claimed = 0;
+  for (let shift = 0; ; shift += 7) {
+    if (pos >= block.length || shift > 28) throw new Error('bad snappy length preamble');
+    const b = block[pos++];
+    claimed += (b & 0x7f) * 2 ** shift;
+    if ((b & 0x80) === 0) break;
+  }
+  if (claimed > maxBytes) throw new Error(`snappy block claims ${claimed} bytes, over ${maxBytes}`);
+  let out = 0;
+  while (pos < block.length) {
+    const tag = block[pos++];
+    let len: number;
+    if ((tag & 3) === 0) {
+      len = (tag >>> 2) + 1;
+      if (len > 60) {
+        const extra = len - 60; // 1..4 little-endian length bytes
+        if (pos + extra > block.length) throw new Error('truncated snappy literal length');
+        len = 0;
+        for (let i = extra - 1; i >= 0; i--) len = len * 256 + block[pos + i];
+        len += 1;
+        pos += extra;
+      }
+      if (len > block.length - pos) throw new Error('snappy literal past the input');
+      pos += len;
+    } else {
+      let offset: number;
+      if ((tag & 3) === 1) {
+        if (pos + 1 > block.length) throw new Error('truncated snappy copy');
+        len = ((tag >>> 2) & 7) + 4;
+        offset = ((tag >>> 5) << 8) + block[pos];
+        pos += 1;
+      } else if ((tag & 3) === 2) {
+        if (pos + 2 > block.length) throw new Error('truncated snappy copy');
+        len = (tag >>> 2) + 1;
+        offset = block[pos] + block[pos + 1] * 256;
+        pos += 2;
+      } else {
+        if (pos + 4 > block.length) throw new Error('truncated snappy copy');
+        len = (tag >>> 2) + 1;
+        offset = block[pos] + block[pos + 1] * 256 + block[pos + 2] * 65536 + block[pos + 3] * 16777216;
+        pos += 4;
+      }
+      if (offset === 0 || offset > out) throw new Error('snappy copy before the start');
+    }
+    out += len;
+    if (out > claimed) throw new Error('snappy block longer than it claims');
+  }
+  if (out !== claimed) throw new Error('snappy block shorter than it claims');
 };
 
 // LZ4 frame format (lz4 frame spec 1.6.x, what Kafka's KafkaLZ4BlockOutputStream and librdkafka
