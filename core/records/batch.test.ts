@@ -476,6 +476,19 @@ test('validateBatchForAppend: timestamps out of range are INVALID_TIMESTAMP (32)
   assert.equal(errorOf(validateBatchForAppend(b, { nowMs: 9_000_000, maxTimestampDiffMs: 1000 })).code, 32);
 });
 
+test('validateBatchForAppend: a record without a timestamp (-1) is not range-checked, as in Kafka (found in review)', () => {
+  const b = encodeBatch({ baseOffset: 0, partitionLeaderEpoch: -1, baseTimestamp: -1, records: [{ offsetDelta: 0, timestampDelta: 0, key: null, value: utf8('v') }] });
+  assert.ok(!('error' in validateBatchForAppend(b, { nowMs: 9_000_000, maxTimestampDiffMs: 1000 })));
+});
+
+test('decodeBatch: a base offset beyond 2^53 is CORRUPT_MESSAGE, not rounded offsets (found in review)', () => {
+  const b = encodeBatch(threeRecords());
+  stampBatch(b, 0, 2 ** 53 - 2, 0); // lastOffsetDelta 2: the last offset would be 2^53
+  assert.equal(errorOf(decodeBatch(b)).code, 2);
+  stampBatch(b, 0, 2 ** 53 - 3, 0);
+  assert.ok(!('error' in decodeBatch(b)));
+});
+
 test('a wrong client maxTimestamp is flagged and setMaxTimestamp fixes it', () => {
   const b = produced({ maxTimestamp: 5 });
   const r = validateBatchForAppend(b);

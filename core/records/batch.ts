@@ -288,6 +288,10 @@ export const decodeBatch = (bytes: Uint8Array, off = 0, opts: DecodeOptions = {}
   if ('error' in s) return s;
   const header = s.header;
   const base = Number(header.baseOffset);
+  // Offsets are exact numbers here: beyond 2^53 base + delta would round (found in review).
+  if (!Number.isSafeInteger(base) || !Number.isSafeInteger(base + header.lastOffsetDelta)) {
+    return { error: recordsError('CORRUPT_MESSAGE', `base offset ${header.baseOffset} is beyond 2^53`, off) };
+  }
   const records: DecodedRecord[] = [];
   const err = walkSection(s.section, header.recordsCount, (v) => {
     records.push({
@@ -376,7 +380,8 @@ export const validateBatchForAppend = (bytes: Uint8Array, opts: AppendValidation
       const ts = base + r.timestampDelta;
       maxTimestamp = Math.max(maxTimestamp, ts);
       const limit = opts.maxTimestampDiffMs;
-      if (opts.nowMs !== undefined && limit !== undefined && Math.abs(ts - opts.nowMs) > limit) {
+      // As Kafka's LogValidator: a record without a timestamp (NO_TIMESTAMP) is not range-checked.
+      if (ts !== NO_TIMESTAMP && opts.nowMs !== undefined && limit !== undefined && Math.abs(ts - opts.nowMs) > limit) {
         failure = recordsError('INVALID_TIMESTAMP', `Timestamp ${ts} of record ${i} is out of range (now ${opts.nowMs}, max diff ${limit} ms)`, r.recordStart);
       }
     }
