@@ -211,3 +211,33 @@ test('LOG-13: a read from disk while a compaction swap waits for it answers NONE
     for (const rec of dec0.records) assert.ok(before.has(key([rec.offset, dec.decode(rec.key!), rec.value === null ? null : dec.decode(rec.value)])), `record ${rec.offset} as appended`);
   }
 });
+
+// LOG-14 (found in review): a swap waited until no read walk was open, and consumers re-fetching
+// back to back always kept one open: the swap never ran, compaction held busyJobs, truncateTo
+// waited for it, and appends answered NOT_READY for as long as the reads went on.
+test('LOG-14: reads arriving while a compaction swap waits queue behind it; compaction, truncation and appends go on', () => {
+  const enc = new TextEncoder();
+  const one = (ts: number, k: string): Uint8Array =>
+    encodeBatch({ baseOffset: 0, partitionLeaderEpoch: -1, baseTimestamp: ts, records: [{ offsetDelta: 0, timestampDelta: 0, key: enc.encode(k), value: new Uint8Array(50) }] });
+  const { d } = newDriver('log14', smallConfig({ cleanupPolicy: 'compact', readChunkBytes: 128 }));
+  for (let i = 0; i < 60; i++) d.appendDrained(one(1000 + i, `k${i % 5}`));
+  d.push(d.log.roll());
+  d.drain();
+  d.appendDrained(one(2000, 'z'));
+  d.log.setHighWatermark(d.log.logEndOffset);
+  d.push(d.log.compact(d.stamp()));
+  let token = 1;
+  let open = 0;
+  for (let i = 0; i < 2000; i++) {
+    while (open < 2 && i > 5) {
+      d.push(d.log.read(i % 2 === 0 ? 0 : 20, 600, Infinity, token++)); // two consumers on disk, back to back
+      open++;
+    }
+    d.stepOne();
+    open -= d.take('read').length;
+    if (i === 100) d.push(d.log.truncateTo(d.log.logEndOffset - 1));
+  }
+  assert.ok(d.take('compacted').length > 0, 'compaction swapped in while the reads went on');
+  assert.ok(d.take('truncated').length > 0, 'the truncation ran');
+  assert.equal(d.log.append(one(3000, 'y'), 0, d.stamp()).error, 'NONE');
+});

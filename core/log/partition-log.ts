@@ -26,6 +26,8 @@
 //  CKPT-3 after a truncation, appends are taken but none becomes durable before the
 //        truncation's checkpoints are (a crash must not recover an older log start above
 //        acknowledged offsets).
+//  LOG-14 a compaction swap waiting for read walks (LOG-13) is not held off by new reads: disk
+//        reads and timestamp lookups arriving meanwhile start once the swaps ran.
 //  LOG-7 queues are bounded: accepted-but-unwritten bytes <= maxPendingBytes.
 //  LOG-9 a commit's data write is the appended batches' own bytes (a gathered write of runs of
 //        adjacent views, up to 1024 chunks): the log never copies a batch on its way to the disk.
@@ -154,6 +156,8 @@ export class PartitionLog {
    */
   private readonly openWalks = new Set<{ cut: number }>();
   private swapQueue: (() => void)[] = [];
+  /** LOG-14: disk reads that arrived while a swap waited for walks; started once the swaps ran. */
+  private behindSwaps: (() => void)[] = [];
   private ckptInFlight = false;
   private ckptAgain = false;
   private ckptWaiters: (() => void)[] = [];
@@ -616,6 +620,8 @@ export class PartitionLog {
     if (fetchOffset >= bound) return answer('NONE');
     const fromMemory = this.tail.read(fetchOffset, maxBytes, bound);
     if (fromMemory !== null) return answer('NONE', fromMemory);
+    // LOG-14: a swap waiting for walks goes first, or overlapping reads could hold it off forever.
+    if (this.swapQueue.length > 0) return void this.behindSwaps.push(() => this.startRead(fetchOffset, maxBytes, upperBound, token));
     this.readFromSegment(this.segmentIndexFor(fetchOffset), fetchOffset, maxBytes, upperBound, token);
   }
 
@@ -696,12 +702,18 @@ export class PartitionLog {
     return segmentWalkSpec(seg, this.config, { start: seg.offsetIndex.lookupEntry(offset), confirm });
   }
 
-  /** LOG-13: compaction swaps waiting for read walks run once none is in flight. */
+  /** LOG-13: compaction swaps waiting for read walks run once none is in flight; then the reads
+   *  that queued behind them start (LOG-14). */
   private runSwapsIfNoWalks(): void {
     if (this.openWalks.size === 0 && this.swapQueue.length > 0) {
       const swaps = this.swapQueue;
       this.swapQueue = [];
       for (const swap of swaps) swap();
+    }
+    if (this.swapQueue.length === 0 && this.behindSwaps.length > 0) {
+      const reads = this.behindSwaps;
+      this.behindSwaps = [];
+      for (const read of reads) read();
     }
   }
 
@@ -730,6 +742,7 @@ export class PartitionLog {
       this.events.push({ kind: 'offsetForTimestamp', token, error, offset, timestamp });
     };
     if (this.state !== 'ready') return answer('KAFKA_STORAGE_ERROR', -1);
+    if (this.swapQueue.length > 0) return void this.behindSwaps.push(() => this.startOffsetForTimestamp(timestamp, token, from)); // LOG-14
     const i = this.segments.findIndex((s, k) => k >= from && s.maxTimestamp >= timestamp && s.nextOffset > this.logStartOffset);
     if (i < 0) return answer('NONE', -1);
     const seg = this.segments[i];
