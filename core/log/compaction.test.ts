@@ -241,3 +241,44 @@ test('LOG-14: reads arriving while a compaction swap waits queue behind it; comp
   assert.ok(d.take('truncated').length > 0, 'the truncation ran');
   assert.equal(d.log.append(one(3000, 'y'), 0, d.stamp()).error, 'NONE');
 });
+
+// CMP-6 (found in review): tombstones were dropped once wall - segment.maxTimestamp exceeded
+// delete.retention.ms, the records' own (producer) timestamps: a tombstone written moments ago
+// with an old CreateTime went at the first pass, and a consumer reading from the start just
+// before it could miss the delete. Kafka drops them only delete.retention.ms after the first
+// pass that saw them (KIP-534's delete horizon), by the broker's clock.
+test('CMP-6: a tombstone survives the first pass whatever its timestamp, and goes delete.retention.ms after it', () => {
+  const day = 24 * 3600 * 1000;
+  const enc = new TextEncoder();
+  const batchOf = (records: [string, string | null, number][]): Uint8Array =>
+    encodeBatch({
+      baseOffset: 0,
+      partitionLeaderEpoch: -1,
+      baseTimestamp: records[0][2],
+      records: records.map(([k, v, ts], i) => ({ offsetDelta: i, timestampDelta: ts - records[0][2], key: enc.encode(k), value: v === null ? null : enc.encode(v) })),
+    });
+  const { d } = newDriver('cmp6', smallConfig({ cleanupPolicy: 'compact', deleteRetentionMs: day }));
+  d.wall = 10 * day;
+  d.appendDrained(batchOf([['k1', 'a', d.wall - 3 * day]])); // 0
+  d.appendDrained(batchOf([['k1', null, d.wall - 2 * day], ['k2', 'b', d.wall - 2 * day]])); // 1: a tombstone with an old CreateTime
+  d.push(d.log.roll());
+  d.drain();
+  d.appendDrained(batchOf([['k9', 'z', d.wall]])); // active
+  d.log.setHighWatermark(d.log.logEndOffset);
+  const offsets = (): number[] => batchesIn(d.read(0, 1 << 20).chunks).flatMap((b) => {
+    const x = decodeBatch(b, 0);
+    return 'error' in x ? [] : x.records.map((r) => r.offset);
+  });
+  d.push(d.log.compact(d.stamp()));
+  d.drain();
+  assert.ok(offsets().includes(1), 'kept by the first pass');
+  assert.ok(!offsets().includes(0), 'the value it deletes is gone');
+  d.wall += day / 2;
+  d.push(d.log.compact(d.stamp()));
+  d.drain();
+  assert.ok(offsets().includes(1), 'kept within delete.retention.ms of the first pass');
+  d.wall += day;
+  d.push(d.log.compact(d.stamp()));
+  d.drain();
+  assert.ok(!offsets().includes(1), 'dropped after it');
+});

@@ -1036,7 +1036,11 @@ export class PartitionLog {
     for (const b of bufs) if (addToKeyMap(b, map) !== null) return finish();
     const swaps: { seg: Segment; bytes: Uint8Array }[] = [];
     range.forEach((seg, i) => {
-      const dropTombstones = seg.maxTimestamp >= 0 && stamp.wall - seg.maxTimestamp > this.config.deleteRetentionMs;
+      // CMP-6: by the broker's clock since the first pass over the segment, not by the records'
+      // own timestamps (a producer's clock): a tombstone written moments ago with an old
+      // CreateTime was dropped at once (found in review).
+      if (seg.firstCleanedWallMs < 0) seg.firstCleanedWallMs = stamp.wall;
+      const dropTombstones = stamp.wall - seg.firstCleanedWallMs > this.config.deleteRetentionMs;
       const res = cleanSegment(bufs[i], map, dropTombstones);
       if (!('error' in res) && res.recordsRemoved > 0) swaps.push({ seg, bytes: res.bytes });
     });
@@ -1083,6 +1087,7 @@ export class PartitionLog {
     if (next.sizeBytes !== bytes.length) throw new Error('CMP-2: cleaned segment does not scan whole');
     next.writtenBytes = next.sizeBytes;
     next.nextOffset = seg.nextOffset; // offsets never move, even if the last batch went
+    next.firstCleanedWallMs = seg.firstCleanedWallMs; // CMP-6
     next.maxTimestamp = Math.max(next.maxTimestamp, seg.maxTimestamp);
     next.sealTimeIndex();
     this.segments[at] = next;

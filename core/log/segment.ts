@@ -36,6 +36,13 @@ export class Segment {
   offsetOfMaxTimestamp: number;
   /** Wall clock (ms) of the first append, for segment.ms; -1 while empty/unknown. */
   createdWallMs = -1;
+  /**
+   * CMP-6: the broker's wall clock at the first compaction pass over this segment (-1: none yet).
+   * Tombstones go only on a pass delete.retention.ms after it (Kafka's delete horizon, KIP-534),
+   * never on the first. In memory only: after a restart the horizon starts again, later (a
+   * tombstone then lives longer, never shorter).
+   */
+  firstCleanedWallMs = -1;
   private bytesSinceIndex = 0;
   /** File names, built once (every commit names the log file in its write and sync). */
   readonly logFile: string;
