@@ -281,3 +281,43 @@ test('rot inside the last append, with no later frame to vouch for it, reads as 
   assert.equal(r.store.recovery!.tornTailTruncated, true);
   assert.equal(r.store.logEndOffset, 2);
 });
+
+// RAFT-9 (found in review): recovery truncated the damaged segment and removed the later ones
+// (the vouching frames) before the repair target was persisted; a crash in between recovered a
+// clean, short log with no mark, and the replica would vote without the entries it acknowledged.
+test('RAFT-9: a damage mark found by recovery is durable before recovery destroys its evidence', () => {
+  for (const powerLoss of [false, true]) {
+    const r = new Rig(4, 80);
+    r.init();
+    r.run(r.store.append(Array.from({ length: 12 }, (_, o) => rec(o, 1))));
+    r.run(r.store.append([rec(12, 1)]));
+    r.disk.corrupt(r.logFiles()[1], 30, 2);
+    if (powerLoss) r.disk.crash();
+    r.recover();
+    assert.equal(r.store.repairTargetOffset, 13);
+    // The replica has not persisted anything itself yet: crash (or kill) and recover again.
+    if (powerLoss) r.disk.crash();
+    r.recover();
+    assert.equal(r.store.repairTargetOffset, 13, powerLoss ? 'after a power loss' : 'after a process kill');
+  }
+});
+
+// RAFT-8 (found in review): with the first append's opening frames lost, the resync met a file of
+// zeroes whose headers all looked plausible at offset 0 and spent its CRC budget on them; a spent
+// budget counts as rot, so a power loss during the very first append marked the replica damaged.
+test('RAFT-8: a power loss during the first append, its opening frames lost, is a torn tail', () => {
+  for (const lost of [[0], [0, 1]]) {
+    const r = new Rig(1);
+    r.init();
+    const eff = r.store.append([rec(0, 1), rec(1, 1), rec(2, 1)]);
+    const writes = eff.filter((e) => e.tag === 'Disk' && e.op.kind === 'write');
+    for (const [i, w] of writes.entries()) if (!lost.includes(i) && w.tag === 'Disk') r.disk.execute(w.op);
+    r.disk.execute({ kind: 'sync', file: 'meta/log/00000000000000000000.log' });
+    r.disk.execute({ kind: 'syncDir', dir: 'meta/log' });
+    r.disk.crash();
+    r.recover();
+    assert.equal(r.store.recovery!.rotDetected, false, `frames ${lost} lost`);
+    assert.equal(r.store.repairTargetOffset, 0);
+    assert.equal(r.store.logEndOffset, 0);
+  }
+});

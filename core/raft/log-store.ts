@@ -440,6 +440,7 @@ export class LogStore {
     let quorum = qsBytes ? decodeQuorumState(qsBytes) : undefined;
     const quorumBroken = this.recReads.has(this.quorumFile) && quorum === undefined;
     this.loadLatestSnapshot();
+    const marked = this.recEffects.length;
     const report = this.loadSegments();
     const anyData = this.segments.length > 0 || this.snapshot !== undefined;
     // RAFT-9: rot below acknowledged data, or a lost quorum state, means we may have promised
@@ -453,6 +454,15 @@ export class LogStore {
     }
     this.recovered = { quorum: quorum && { ...quorum, repairTargetOffset: this.repairTargetOffset } };
     this.recovery = { tornTailTruncated: report.torn, rotDetected: report.rotTarget > 0 || quorumBroken, droppedSegments: report.dropped };
+    // RAFT-9: a damage mark found now is made durable before the truncations and removals above
+    // destroy its evidence; else a crash in between recovers a clean, short log, no mark, and a
+    // replica that votes without the entries it acknowledged (found in review).
+    const durableTarget = qsBytes === undefined ? 0 : (decodeQuorumState(qsBytes)?.repairTargetOffset ?? 0);
+    const mark = this.recovered.quorum;
+    if (mark !== undefined && mark.repairTargetOffset > durableTarget) {
+      const destructive = this.recEffects.splice(marked);
+      this.recEffects.push(...this.atomicReplace(this.quorumFile, this.metaDir, encodeQuorumState(mark), { what: 'plain' }), ...destructive);
+    }
     // Make what we read durable before anyone relies on it: a process crash leaves unsynced data
     // readable in the page cache that a power loss would still take away.
     for (const seg of this.segments) this.recEffects.push(this.issue({ kind: 'sync', file: this.segFile(seg.base) }, { what: 'plain' }));
@@ -632,6 +642,10 @@ const resyncScan = (bytes: Uint8Array, badAt: number, expectedOffset: number, mi
   // Bounded: p strictly increases up to the file size.
   for (let p = badAt + 1; p + FRAME_HEADER_BYTES <= bytes.length; p++) {
     const h = peekFrameHeader(bytes, p)!; // the loop bound leaves a whole header at p
+    // Zeroes (space a lost unsynced write never filled) never hold a frame (its CRC would not be
+    // 0): not worth the budget, which zeroes exhausted as 'rot' after a power loss during the
+    // very first append (found in review).
+    if (h.crc === 0 && h.payloadLength === 0 && h.offset === 0 && h.epoch === 0) continue;
     const len = h.payloadLength;
     if (len > bytes.length - p - FRAME_HEADER_BYTES) continue;
     const maxFramesSkipped = Math.floor((p - anchor) / FRAME_HEADER_BYTES) + 1;
