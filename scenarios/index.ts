@@ -11,6 +11,10 @@ export type ScenarioAction =
   | { readonly kind: 'heal-network' }
   /** Crash every node at once (memory gone, unsynced writes lost or torn). */
   | { readonly kind: 'crash-all' }
+  /** Crash every node at once at the first moment, within `withinMs`, when at least two have
+   *  metadata-log writes not yet synced (appends in flight on a majority; at the end if never);
+   *  restart them all `restartAfterMs` later. */
+  | { readonly kind: 'crash-all-mid-append'; readonly withinMs: number; readonly restartAfterMs: number }
   /** Restart every crashed node. */
   | { readonly kind: 'restart-all' }
   /** Crash one follower, flip bits in its durable metadata log at rest, restart it. */
@@ -52,6 +56,16 @@ export const scenarios: Record<string, Scenario> = {
       { atMs: 7_500, action: { kind: 'restart-all' } },
       { atMs: 13_000, action: { kind: 'crash-all' } },
       { atMs: 13_100, action: { kind: 'restart-all' } },
+    ],
+    expect: { newEpoch: true, minOkOps: 20 },
+  },
+  'power-loss-mid-append': {
+    description: 'Every controller loses power while a majority has metadata-log appends written but not synced (a later frame may survive an earlier one); all recover with every committed entry and elect a leader.',
+    faults: [],
+    durationMs: 20_000,
+    script: [
+      { atMs: 5_000, action: { kind: 'crash-all-mid-append', withinMs: 3_000, restartAfterMs: 500 } },
+      { atMs: 12_000, action: { kind: 'crash-all-mid-append', withinMs: 3_000, restartAfterMs: 100 } },
     ],
     expect: { newEpoch: true, minOkOps: 20 },
   },

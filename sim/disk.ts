@@ -211,6 +211,11 @@ export class SimDisk {
     return [...this.live.keys()].sort();
   }
 
+  /** Files under `prefix` with changes a crash could lose (written since their last sync). */
+  unsyncedFiles(prefix: string): string[] {
+    return [...this.live].filter(([path, inode]) => path.startsWith(prefix) && inode.undo.length > 0).map(([path]) => path);
+  }
+
   latencyMs(op: DiskOp): number {
     const lat = this.faults.latencyMs ?? DEFAULT_LATENCY_MS;
     if (!(lat.max >= lat.min && lat.min >= 0)) throw new Error(`SimDisk: bad latency range`);

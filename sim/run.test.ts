@@ -44,7 +44,7 @@ test('CLI: bad arguments are clear errors, replay commands round-trip', () => {
   assert.deepEqual([again.seeds, again.faults, again.durationMs], [[9], ['disk', 'clock'], 1234]);
 });
 
-for (const name of ['leader-isolated', 'full-cluster-restart', 'disk-corruption-one-voter', 'clock-steps']) {
+for (const name of ['leader-isolated', 'full-cluster-restart', 'power-loss-mid-append', 'disk-corruption-one-voter', 'clock-steps']) {
   test(`scenario ${name} holds every invariant`, () => {
     const nodes: ControllerNode[] = [];
     const r = runSimulation({ seed: 7, faults: [], durationMs: 20_000, scenario: name }, { tweakNode: (n) => nodes.push(n) });

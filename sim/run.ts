@@ -285,6 +285,23 @@ const applyScenarioAction = (world: SimWorld, action: ScenarioAction): void => {
     case 'crash-all':
       for (const id of NODE_IDS) if (world.isUp(id)) world.crash(id);
       return;
+    case 'crash-all-mid-append': {
+      // Polled in simulated time (deterministic): the crash comes as soon as two nodes up have
+      // unsynced metadata-log writes, or when the window closes.
+      const until = world.now() + action.withinMs;
+      const poll = (): void => {
+        const inFlight = NODE_IDS.filter((id) => world.isUp(id) && world.disk(id).unsyncedFiles('meta/log/').length > 0).length;
+        if (inFlight >= 2 || world.now() >= until) {
+          for (const id of NODE_IDS) if (world.isUp(id)) world.crash(id);
+          world.after(action.restartAfterMs, () => {
+            for (const id of NODE_IDS) if (!world.isUp(id)) world.restart(id);
+          });
+          return;
+        }
+        world.after(0.2, poll);
+      };
+      return poll();
+    }
     case 'restart-all':
       for (const id of NODE_IDS) if (!world.isUp(id)) world.restart(id);
       return;
