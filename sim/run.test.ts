@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { runSimulation } from './run.ts';
 import { parseCli, replayCommand } from './cli.ts';
 import type { ControllerNode } from '../core/node.ts';
+import { ErrorCode } from '../core/errors.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -75,4 +76,58 @@ test('each fault flag on its own: no violation', () => {
     assert.deepEqual(r.violations, [], f);
     assert.ok(r.faultsInjected > 0, `${f} injected something`);
   }
+});
+
+// Planted bugs the verdict must not pass (found in review: both ended as "verdict: OK").
+test('planted: an inconclusive linearizability check fails the run', () => {
+  // Every workload write answers REQUEST_TIMED_OUT after taking effect (allowed: outcome unknown),
+  // which explodes the search; every 40th describe of an existing topic lies (a real violation).
+  let describes = 0;
+  const tweak = (n: ControllerNode): void => {
+    const step = n.step.bind(n);
+    const pending = new Map<string, { kind: string; command?: { name?: string }; query?: { name?: string } }>();
+    (n as unknown as { step: (i: unknown) => unknown[] }).step = (input: any) => {
+      if (input.tag === 'ClientRequest') pending.set(`${input.conn}/${input.corr}`, input.request);
+      return step(input).map((e: any) => {
+        if (e.tag !== 'Reply') return e;
+        const req = pending.get(`${e.conn}/${e.corr}`);
+        const name = req?.command?.name ?? req?.query?.name ?? '';
+        if (req === undefined || !name.startsWith('topic-')) return e;
+        if (req.kind === 'write' && (e.response.ok || e.response.errorCode !== ErrorCode.NOT_CONTROLLER)) return { ...e, response: { ok: false, errorCode: ErrorCode.REQUEST_TIMED_OUT } };
+        if (req.kind === 'read' && e.response.ok && ++describes % 40 === 0) return { ...e, response: { ok: false, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION } };
+        return e;
+      });
+    };
+  };
+  const r = runSimulation({ seed: 1, faults: [], durationMs: 20_000 }, { tweakNode: tweak });
+  assert.notEqual(r.linearizability, 'ok');
+  assert.ok(r.violations.some((v) => v.invariant === 'LIN'), `violations: ${r.violations.map((v) => v.invariant)}`);
+});
+
+test('planted: a write committing after the LIVE-1 limit (during the settling) fails liveness', () => {
+  let firstSeen: number | undefined;
+  const tweak = (n: ControllerNode): void => {
+    const step = n.step.bind(n);
+    let held: any;
+    (n as unknown as { step: (i: unknown) => unknown[] }).step = (input: any) => {
+      if (input.tag === 'Timer' && input.timer === 'plant.hold') {
+        const saved = held;
+        held = undefined;
+        return step({ ...saved, now: input.now, wall: input.wall });
+      }
+      if (input.tag === 'ClientRequest' && String(input.request?.command?.name ?? '').startsWith('liveness-')) {
+        const seen: number = (firstSeen ??= input.now);
+        const limit = seen + 20_000;
+        if (input.now < limit - 3_000) return []; // swallowed: the probe times out and retries
+        if (held === undefined && input.now < limit) {
+          held = input;
+          return [{ tag: 'SetTimer', timer: 'plant.hold', afterMs: Math.min(limit + 1_500, input.now + 2_900) - input.now }];
+        }
+      }
+      return step(input);
+    };
+  };
+  const r = runSimulation({ seed: 1, faults: [], durationMs: 5_000 }, { tweakNode: tweak });
+  assert.equal(r.liveness, 'failed');
+  assert.ok(r.violations.some((v) => v.invariant === 'LIVE-1'));
 });

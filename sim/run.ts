@@ -472,9 +472,11 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
     world.after(1, tryWrite);
     const healedAt = world.now();
     guarded(() => world.runUntil(() => committed, healedAt + LIVENESS_LIMIT_MS));
+    // LIVE-1 is judged at its limit, not after the settling below (a write committing during it
+    // came late; found in review).
+    liveness = committed ? 'ok' : 'failed';
     // let in-flight workload ops settle so the history is as complete as it can be
     guarded(() => world.runUntil(() => clients.every((c) => !c.busy), world.now() + OP_TIMEOUT_MS + 100));
-    liveness = committed ? 'ok' : 'failed';
   }
 
   const violations: Violation[] = [...checker.violations];
@@ -498,6 +500,10 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
       node: 0,
       message: `history not linearizable (topic part ${lin.partIndex}): cannot linearize ${lin.unlinearizable.slice(0, 3).join('; ')}`,
     });
+  } else if (lin.result === 'unknown') {
+    // An inconclusive check is not a pass: it fails the run (found in review: a history whose
+    // writes all timed out exhausted the search, and a wrong answer in it passed as OK).
+    violations.push({ invariant: 'LIN', timeMs: world.now(), node: 0, message: `linearizability inconclusive: search budget of ${MAX_LIN_STEPS} steps exhausted` });
   }
 
   return {
