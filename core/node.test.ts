@@ -108,3 +108,26 @@ test('a leader crash: the survivors elect a new leader that still serves every c
   assert.equal(old.raft.role, 'follower');
   assert.equal(old.metadata.image.topicIdsByName.size, 3);
 });
+
+// Found in review: only request.kind was checked. A write without a command, or a command or
+// query of an unknown kind, threw out of step; a bad query threw inside raft's readReady, leaving
+// the replica mid-step, and every later step on that node failed as re-entrant.
+test('malformed client requests get INVALID_REQUEST; the leader goes on serving', () => {
+  const { world, leader, call } = cluster();
+  const l = leader()!;
+  const bad = [
+    { kind: 'write' },
+    { kind: 'write', command: null },
+    { kind: 'write', command: { kind: 'bogus' } },
+    { kind: 'read' },
+    { kind: 'read', query: { kind: 'bogus' } },
+    { kind: 'read', query: { kind: 7 } },
+  ];
+  for (const req of bad) {
+    const r = call(l.nodeId, req as unknown as ControllerRequest);
+    assert.ok(r !== undefined && !r.ok && r.errorCode === ErrorCode.INVALID_REQUEST, `${JSON.stringify(req)}: ${JSON.stringify(r)}`);
+  }
+  world.runUntil(() => false, world.now() + 2_000); // no throw, no wedged replica
+  const ok = call(l.nodeId, { kind: 'read', query: { kind: 'listTopics' } });
+  assert.ok(ok?.ok, JSON.stringify(ok));
+});

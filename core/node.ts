@@ -173,6 +173,13 @@ export class ControllerNode implements Machine<RaftMessage, ControllerRequest, C
     if (typeof request !== 'object' || request === null || (request.kind !== 'write' && request.kind !== 'read')) {
       return this.answer(w, { ok: false, errorCode: ErrorCode.INVALID_REQUEST, message: 'malformed controller request' });
     }
+    // The command or query itself: an object with a string kind (unknown kinds answer
+    // INVALID_REQUEST in the controller). A throw here, inside raft's readReady, once left the
+    // replica mid-step and every later step failed as re-entrant (found in review).
+    const body: unknown = request.kind === 'write' ? request.command : request.query;
+    if (typeof body !== 'object' || body === null || typeof (body as { kind?: unknown }).kind !== 'string') {
+      return this.answer(w, { ok: false, errorCode: ErrorCode.INVALID_REQUEST, message: `malformed controller ${request.kind === 'write' ? 'command' : 'query'}` });
+    }
     if (this.raft.role !== 'leader') return this.notController(w);
     if (this.pendingCount() >= MAX_PENDING) {
       return this.answer(w, { ok: false, errorCode: ErrorCode.THROTTLING_QUOTA_EXCEEDED, message: 'controller busy' });

@@ -442,7 +442,8 @@ export const handleCommand = (image: MetadataImage, cmd: ControllerCommand, rng:
     case 'noOp':
       return { ok: true, records: [noOpRecord()], result: { kind: 'noOp' } };
     default:
-      assert(false, `unknown command ${(cmd as { kind: unknown }).kind}`);
+      // Untrusted input: a clear error, never a throw out of the state machine (found in review).
+      return fail(ErrorCode.INVALID_REQUEST, `unknown command ${String((cmd as { kind: unknown }).kind)}`);
   }
 };
 
@@ -474,6 +475,6 @@ export const handleRead = (image: MetadataImage, query: ControllerQuery): ReadRe
     case 'describeCluster':
       return { ok: true, result: { kind: 'describeCluster', brokers: [...image.brokers.values()].sort((a, b) => a.brokerId - b.brokerId) } };
     default:
-      assert(false, `unknown query ${(query as { kind: unknown }).kind}`);
+      return fail(ErrorCode.INVALID_REQUEST, `unknown query ${String((query as { kind: unknown }).kind)}`);
   }
 };

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { isEncodableString } from './byte-codec.ts';
 import fc from 'fast-check';
 import { recordArb } from './arbitraries.ts';
 import {
@@ -93,4 +94,11 @@ test('specific malformations are errors', () => {
 test('encodeRecords asserts well-formed input (REC-3)', () => {
   assert.throws(() => encodeRecords([topicRecord({ name: 'x', topicId: 'nope' })]), /not a Uuid/);
   assert.throws(() => encodeRecords([{ ...noOpRecord(), type: 'FenceBrokerRecord', apiKey: 7, id: 1, epoch: 2 ** 60 } as MetadataRecord]), /safe integer/);
+});
+
+test('REC-3: a string with a lone surrogate is not encodable (UTF-8 would store U+FFFD instead; found in review)', () => {
+  assert.equal(isEncodableString('r\uD800'), false);
+  assert.equal(isEncodableString('\uDC00x'), false);
+  assert.equal(isEncodableString('rack-😀'), true, 'a surrogate pair is a well-formed code point');
+  assert.equal(isEncodableString('plain'), true);
 });
