@@ -131,3 +131,30 @@ test('malformed client requests get INVALID_REQUEST; the leader goes on serving'
   const ok = call(l.nodeId, { kind: 'read', query: { kind: 'listTopics' } });
   assert.ok(ok?.ok, JSON.stringify(ok));
 });
+
+// NODE-1/2 (found in review): raft does not apply control entries, and only onApply answered
+// writes, so an old leader's write whose offset a new leader's LeaderChange entry took was never
+// answered; a re-elected leader's new proposal at a reused offset also overwrote its old waiter.
+test('every write is answered exactly once, its offset taken by a new leader or not', () => {
+  const { world } = cluster(3);
+  const m = (id: number): ControllerNode => world.machine(id) as ControllerNode;
+  const a = IDS.find((id) => m(id)?.writable)!;
+  const others = IDS.filter((i) => i !== a);
+  const replies = new Map<number, ControllerResponse[]>();
+  const conn = world.connect(a, { onReply: (c, r) => replies.set(c, [...(replies.get(c) ?? []), r]), onClose: () => {} });
+  world.network.partition([[a], others]); // the client still reaches the old leader
+  for (const corr of [1, 2, 3]) world.request(conn, corr, { kind: 'write', command: { kind: 'noOp' } });
+  world.run({ untilMs: world.now() + 100 });
+  assert.ok(world.runUntil(() => others.some((i) => m(i).writable), world.now() + 10_000), 'a new leader');
+  world.network.heal();
+  world.run({ untilMs: world.now() + 10_000 });
+  for (const corr of [1, 2, 3]) assert.equal(replies.get(corr)?.length, 1, `write ${corr}: ${JSON.stringify(replies.get(corr))}`);
+});
+
+test('a command whose records would not fit one raft entry is refused (found in review)', () => {
+  const { leader, call } = cluster();
+  const host = 'h'.repeat(32767);
+  const endpoints = Array.from({ length: 2100 }, (_, i) => ({ name: `e${i}`, host, port: 9092, securityProtocol: 0 }));
+  const r = call(leader()!.nodeId, { kind: 'write', command: { kind: 'registerBroker', brokerId: 1, incarnationId: '1'.repeat(32), endpoints } });
+  assert.ok(r !== undefined && !r.ok && r.errorCode === ErrorCode.INVALID_REQUEST, JSON.stringify(r)?.slice(0, 200));
+});

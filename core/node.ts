@@ -29,6 +29,7 @@ import type { RaftMessage } from './raft/messages.ts';
 import { ControllerState } from './metadata/controller-state.ts';
 import { type ControllerCommand, type ControllerQuery, handleRead } from './metadata/controller.ts';
 import { encodeRecords } from './metadata/records.ts';
+import { MAX_PAYLOAD_BYTES } from './raft/codec.ts';
 import { ErrorCode } from './errors.ts';
 import { MetadataStateMachine } from './metadata/state-machine.ts';
 
@@ -137,6 +138,7 @@ export class ControllerNode implements Machine<RaftMessage, ControllerRequest, C
 
   /** Work that calls back into raft, deferred until raft's own step has returned. */
   private afterRaft(): void {
+    this.answerPassedWrites();
     this.flushDeferred();
     if (this.raft.role !== 'leader') return;
     if (this.writableEpoch !== this.raft.epoch) return this.ensureBarrier();
@@ -205,12 +207,46 @@ export class ControllerNode implements Machine<RaftMessage, ControllerRequest, C
     if (!this.controller.canPropose) {
       return this.answer(w, { ok: false, errorCode: ErrorCode.THROTTLING_QUOTA_EXCEEDED, message: 'too many pending proposals' });
     }
-    const proposed = this.raft.propose([encodeRecords(handled.records)], this.stamp);
+    const payload = encodeRecords(handled.records);
+    if (payload.length > MAX_PAYLOAD_BYTES) {
+      // A committed entry recovery could not read back (found in review: 2,100 broker endpoints).
+      return this.answer(w, { ok: false, errorCode: ErrorCode.INVALID_REQUEST, message: `command too large: ${payload.length} bytes of records, the limit is ${MAX_PAYLOAD_BYTES}` });
+    }
+    const proposed = this.raft.propose([payload], this.stamp);
     if (!proposed.ok) return this.notController(w);
     this.emit(proposed.effects);
     const offset = proposed.offsets[0];
     this.controller.onProposed(offset, proposed.epoch, handled.records);
+    // NODE-2: a waiter still at this offset proposed there in an earlier epoch of ours; its entry
+    // was truncated (this log ends here), so it can never take effect (found in review: it was
+    // overwritten, never answered).
+    const earlier = this.writes.get(offset);
+    if (earlier !== undefined) this.notController(earlier);
     this.writes.set(offset, { ...w, offset, epoch: proposed.epoch, result: handled.result });
+  }
+
+  /**
+   * NODE-1/2 for waiters `onApply` will never see (found in review: they were never answered):
+   * one whose offset was applied without it (a new leader's control entry took the offset, or a
+   * snapshot install jumped past it) gets REQUEST_TIMED_OUT, outcome unknown; one whose entry left
+   * the log, or was replaced by another epoch's, gets NOT_CONTROLLER: it can never take effect
+   * (a waiter exists only once its entry was in this log, and a committed entry never leaves).
+   */
+  private answerPassedWrites(): void {
+    if (this.writes.size === 0) return;
+    const applied = this.raft.appliedOffset;
+    for (const [offset, w] of this.writes) {
+      if (offset < applied) {
+        this.writes.delete(offset);
+        this.answer(w, { ok: false, errorCode: ErrorCode.REQUEST_TIMED_OUT, message: `the entry at ${offset} was applied without this proposal` });
+        continue;
+      }
+      const e = this.raft.entryAt(offset);
+      if (e === undefined || e.epoch !== w.epoch) {
+        this.writes.delete(offset);
+        this.notController(w);
+      }
+    }
   }
 
   /** NODE-5: answer once the speculative state this answer read is committed and we still lead. */

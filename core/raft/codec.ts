@@ -13,7 +13,8 @@
 import { crc32c } from '../records/crc32c.ts';
 
 export const FRAME_HEADER_BYTES = 24;
-const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
+/** The largest entry payload a frame holds (decodeFrame refuses more). */
+export const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 const TWO32 = 0x1_0000_0000;
 
 const putU64 = (v: DataView, at: number, n: number): void => {
