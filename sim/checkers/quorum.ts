@@ -124,7 +124,12 @@ export class QuorumChecker {
     const end = Math.min(r.logEndOffset, r.highWatermark);
     for (; o < end; o++) {
       const entry = r.entryAt(o);
-      if (entry === undefined) continue;
+      if (entry === undefined) {
+        // At or above the log start and below the HW: a committed entry this replica lost (it
+        // was skipped for good until the sixth session; found in review).
+        this.fail('Q-2', view, timeMs, `committed entry at offset ${o} is missing (log ${r.logStartOffset}..${r.logEndOffset}, HW ${r.highWatermark})`);
+        break;
+      }
       const id = `${entry.epoch}/${digestBytes(entry.payload)}`;
       const known = this.committed.get(o);
       if (known === undefined) {
@@ -144,9 +149,23 @@ export class QuorumChecker {
     if (r.role !== 'leader') return;
     if (inc.leaderEpoch === r.epoch) return;
     inc.leaderEpoch = r.epoch;
-    // At the moment it becomes leader, its log must reach the committed end.
+    // At the moment it becomes leader, its log must reach the committed end, and hold the
+    // committed entries themselves: it is checked after the step that appended its LeaderChange,
+    // which can sit at a committed offset the leader lacks (a length check alone passed that;
+    // found in review).
     if (r.logEndOffset < this.committedEnd) {
       this.fail('Q-4', view, timeMs, `leader of epoch ${r.epoch} has log end ${r.logEndOffset} < committed ${this.committedEnd}`);
+      return;
+    }
+    for (let o = Math.max(r.logStartOffset, 0); o < this.committedEnd; o++) {
+      const known = this.committed.get(o);
+      const entry = r.entryAt(o);
+      if (known === undefined || entry === undefined) continue;
+      const id = `${entry.epoch}/${digestBytes(entry.payload)}`;
+      if (id !== known) {
+        this.fail('Q-4', view, timeMs, `leader of epoch ${r.epoch} holds ${id} at committed offset ${o}, committed ${known}`);
+        return;
+      }
     }
   }
 
