@@ -213,7 +213,8 @@ export class FileDisk {
   private readonly drainWaiters: (() => void)[] = [];
   private readonly maxOpenFiles: number;
   private readonly maxQueued: number;
-  private readonly stamp: () => Stamp;
+  /** The clock its completions are stamped with; a runner stamps its other inputs with it too. */
+  readonly stamp: () => Stamp;
   private readonly spares: boolean;
   private readonly spareSyncBytes: number;
   private readonly sparePauseMs: number;

@@ -59,3 +59,63 @@ test('MachineRunner: disk effects run in order, replies follow their sync (IO-1)
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+// RUN-4..6 (found in review): a throw dropped the queued inputs and the rest of a step's effects,
+// then the next input was stepped on the half-updated machine; completions stepped the machine
+// after its disk closed; inputs were stamped from two clocks; RUN-3 counted every input drained.
+test('MachineRunner: fail-stop on a throwing step, stop() before close, one clock, a bounded wait', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cairn-runner-'));
+  try {
+    let clock = 1000;
+    const fd = new FileDisk(dir, { stamp: () => ({ now: clock++, wall: 0 }) });
+    const seen: string[] = [];
+    const failures: unknown[] = [];
+    let runner!: MachineRunner<never, string, string>;
+    const machine: Machine<never, string, string> = {
+      step(input) {
+        if (input.tag !== 'ClientRequest') return [];
+        seen.push(input.request);
+        if (input.request === 'boom') throw new Error('machine bug');
+        if (input.request === 'A') return [reply(1, 1, 'a'), reply(1, 2, 'feed')];
+        return [];
+      },
+    };
+    runner = new MachineRunner(machine, fd, (e) => {
+      if (e.tag === 'Reply' && e.response === 'feed') {
+        for (const r of ['boom', 'C']) runner.input({ tag: 'ClientRequest', conn: 1, corr: 3, request: r, ...runner.stamp() });
+      }
+    }, { onFailure: (e) => failures.push(e) });
+    runner.input({ tag: 'ClientRequest', conn: 1, corr: 1, request: 'A', ...runner.stamp() });
+    runner.input({ tag: 'ClientRequest', conn: 1, corr: 4, request: 'D', ...runner.stamp() });
+    assert.deepEqual(seen, ['A', 'boom'], 'C (queued behind the failure) and D (after it) are never stepped');
+    assert.equal(failures.length, 1);
+    assert.equal(runner.status, 'failed');
+    assert.equal(runner.stamp().now, clock - 1, "the runner's stamps come from the FileDisk's clock");
+
+    // stop(): a completion arriving after it is not stepped.
+    const steps: string[] = [];
+    const writer: Machine<never, string, string> = {
+      step(input) {
+        steps.push(input.tag);
+        return input.tag === 'ClientRequest' ? [disk(1, { kind: 'write', file: 'p/x', offset: 0, data: Uint8Array.of(1), sync: true })] : [];
+      },
+    };
+    const r2 = new MachineRunner(writer, fd, () => {});
+    r2.input({ tag: 'ClientRequest', conn: 1, corr: 1, request: 'w', ...r2.stamp() });
+    r2.stop();
+    await fd.close();
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(steps, ['ClientRequest'], 'the DiskDone after stop() is dropped');
+
+    // RUN-3 bounds what waits, not what one drain steps: a chain feeding one input at a time is fine.
+    let n = 0;
+    const chain: Machine<never, string, string> = { step: () => (n++ < 10 ? [reply(1, 1, 'again')] : []) };
+    let r3!: MachineRunner<never, string, string>;
+    r3 = new MachineRunner(chain, new FileDisk(dir), () => r3.input({ tag: 'ClientRequest', conn: 1, corr: 1, request: 'x', ...r3.stamp() }), { maxBacklog: 3 });
+    r3.input({ tag: 'ClientRequest', conn: 1, corr: 1, request: 'x', ...r3.stamp() });
+    assert.equal(n, 11);
+    assert.equal(r3.status, 'running');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

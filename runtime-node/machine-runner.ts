@@ -8,21 +8,43 @@
 //    onEffect feeding back, say) are queued and stepped after it, in arrival order.
 //  - RUN-2 Disk effects reach the FileDisk in the order the machine emitted them, across steps
 //    (so completions come back in emission order, as the disk contract promises).
-//  - RUN-3 the input backlog is bounded (maxBacklog); exceeding it is a driver bug and throws.
-// Faults: a throwing `step` is a bug in the machine; it propagates to the caller of `input`.
+//  - RUN-3 the inputs waiting behind a step are bounded (maxBacklog); exceeding it is a driver
+//    bug and fails the runner.
+//  - RUN-4 fail-stop: if `step` or `onEffect` throws, the runner is failed: that input's
+//    remaining effects are not carried out, nothing queued or arriving later is stepped, and the
+//    error goes to `onFailure` (or, without one, to the caller of `input`, or, for a disk
+//    completion, is thrown on a later tick: loudly). A machine is never run half-updated. (Found
+//    in review: a throw dropped the queued inputs and the rest of the effects, and the next
+//    input was stepped as if nothing had happened.)
+//  - RUN-5 after `stop()` (before its FileDisk closes) no input is stepped: completions of ops
+//    still in flight are dropped, so the machine never sees the EIO a closed disk answers.
+//  - RUN-6 every input's stamp comes from one clock, the FileDisk's (`now` never goes back).
 
 import type { Effect, Input, Machine, Stamp } from '../core/io.ts';
-import { realStamp, type DiskInput, type FileDisk } from './file-disk.ts';
+import type { DiskInput, FileDisk } from './file-disk.ts';
 
 export interface MachineRunnerOptions {
   readonly maxBacklog?: number;
+  /** RUN-4: called once, with the error that failed the runner. */
+  readonly onFailure?: (error: unknown) => void;
 }
 
 export class MachineRunner<Msg = unknown, Req = unknown, Res = unknown> {
-  private readonly backlog: Input<Msg, Req>[] = [];
+  private backlog: Input<Msg, Req>[] = [];
   private stepping = false;
+  private state: 'running' | 'stopped' | 'failed' = 'running';
   private readonly maxBacklog: number;
-  private readonly deliver = (input: DiskInput): void => this.input(input as Input<Msg, Req>);
+  private readonly onFailure: ((error: unknown) => void) | undefined;
+  private readonly deliver = (input: DiskInput): void => {
+    try {
+      this.input(input as Input<Msg, Req>);
+    } catch (error) {
+      // No onFailure and nobody to throw to (we are inside FileDisk's completion): fail loudly.
+      setImmediate(() => {
+        throw error;
+      });
+    }
+  };
 
   constructor(
     private readonly machine: Machine<Msg, Req, Res>,
@@ -31,16 +53,30 @@ export class MachineRunner<Msg = unknown, Req = unknown, Res = unknown> {
     options: MachineRunnerOptions = {},
   ) {
     this.maxBacklog = options.maxBacklog ?? 1 << 16;
+    this.onFailure = options.onFailure;
   }
 
-  /** The stamp for an input built now (performance.now() / Date.now()). */
+  /** The stamp for an input built now, from the FileDisk's clock (RUN-6). */
   stamp(): Stamp {
-    return realStamp();
+    return this.disk.stamp();
+  }
+
+  /** 'running', 'stopped' (RUN-5) or 'failed' (RUN-4). */
+  get status(): 'running' | 'stopped' | 'failed' {
+    return this.state;
+  }
+
+  /** RUN-5: steps nothing more; call it before closing the FileDisk. */
+  stop(): void {
+    if (this.state === 'running') this.state = 'stopped';
+    this.backlog = [];
   }
 
   /** Steps the machine with `input` (or queues it behind the step in progress, RUN-1). */
   input(input: Input<Msg, Req>): void {
+    if (this.state !== 'running') return;
     if (this.stepping) {
+      // Thrown into the step that fed it (a synchronous onEffect): that step then fails (RUN-4).
       if (this.backlog.length >= this.maxBacklog) throw new Error(`RUN-3: more than ${this.maxBacklog} inputs queued`);
       this.backlog.push(input);
       return;
@@ -48,15 +84,27 @@ export class MachineRunner<Msg = unknown, Req = unknown, Res = unknown> {
     this.stepping = true;
     try {
       this.stepOne(input);
-      for (let i = 0; i < this.backlog.length; i++) this.stepOne(this.backlog[i]!);
-    } finally {
-      this.backlog.length = 0;
+      // RUN-3 counts what waits: the queue is consumed from its head.
+      while (this.state === 'running' && this.backlog.length > 0) this.stepOne(this.backlog.shift()!);
+    } catch (error) {
       this.stepping = false;
+      this.fail(error);
+      if (this.onFailure === undefined) throw error;
+      return;
     }
+    this.stepping = false;
+  }
+
+  private fail(error: unknown): void {
+    if (this.state === 'failed') return;
+    this.state = 'failed';
+    this.backlog = [];
+    this.onFailure?.(error);
   }
 
   private stepOne(input: Input<Msg, Req>): void {
     for (const effect of this.machine.step(input)) {
+      if (this.state !== 'running') return; // stopped by onEffect (RUN-5)
       if (effect.tag === 'Disk') this.disk.submit(effect.id, effect.op, this.deliver);
       else this.onEffect(effect);
     }
