@@ -38,12 +38,17 @@
 //         then it votes only in epochs above the highest reported (see the section below).
 //  RAFT-12 applied entries are exactly the committed prefix, applied in order, once per
 //         incarnation (after a restore, from the snapshot's end).
-// Faults survived: message loss/reorder across connections, duplicates, partitions, crashes
-// with torn/lost unsynced writes, bit-rot (log-store.ts), hostile messages (typed errors).
+// Faults survived: message loss and reorder across connections, retried Fetches, partitions,
+// crashes with torn/lost unsynced writes, bit-rot (log-store.ts), hostile messages (typed errors).
 // A DiskFailed on a write/sync/rename is fail-stop: role 'failed', no further effects; the
 // driver restarts the process, and recovery decides what is durable.
-// Known limits: Divergence handling assumes per-link FIFO delivery (io.ts network model): a
-// reordered stale divergence reply could ask for truncation below the HW, which is asserted.
+// Known limits: Divergence handling assumes per-link FIFO delivery without duplicates (io.ts
+// network model; TCP, one connection per peer incarnation). A FetchResponse is not matched to the
+// Fetch it answers: a duplicated or late DivergingEpoch (or snapshotId) reply arriving after the
+// follower refetched and acknowledged newer entries truncates them again, possibly above its
+// HW but below the leader's, so a committed entry can be lost (found in review: reproduced by
+// `.scratch/review-replica/dup-divergence.ts`; the simulator never duplicates messages, NET-1).
+// The fix is to accept only the reply to the latest outstanding Fetch (not done yet).
 // Voter-set changes (KIP-853) are not implemented: `voters` is static.
 import type { Effect, Input, NodeId, Stamp } from '../io.ts';
 import { cancelTimer, send, setTimer } from '../io.ts';

@@ -44,3 +44,11 @@ test('Q-2: a committed entry missing below a replica high watermark is flagged',
   q.observe(view(2, { role: 'follower', epoch: 1, hw: 3, log: [ent(1, 0), undefined, ent(1, 2)] }), 2);
   assert.deepEqual(q.violations.map((v) => v.invariant), ['Q-2']);
 });
+
+test('Q-4: a stale candidate winning an older epoch after a later epoch committed more is not flagged', () => {
+  const q = new QuorumChecker();
+  q.observe(view(3, { role: 'leader', epoch: 3, hw: 3, log: [ent(1, 0), ent(1, 1), ent(3, 2)] }), 1);
+  // a late vote makes node 2 leader of epoch 2: Raft promises it only what epochs < 2 committed
+  q.observe(view(2, { role: 'leader', epoch: 2, hw: 0, log: [ent(1, 0), ent(1, 1)] }), 2);
+  assert.deepEqual(q.violations, []);
+});
