@@ -502,11 +502,8 @@ export class FileDisk {
         fh = await open(path, flags, 0o644);
       }
     }
-    const raced = this.handles.get(key); // FDISK-10: an overlapped op opened it meanwhile
-    if (raced !== undefined) {
-      await fh.close();
-      return raced;
-    }
+    // No other op can have opened this key meanwhile: ops run one at a time, and overlapped
+    // durable writes each have a slot of their own (FDISK-10, handleKey).
     this.handles.set(key, fh);
     if (this.handles.size > this.maxOpenFiles) await this.evictOldest();
     return fh;

@@ -31,6 +31,8 @@ export interface MachineRunnerOptions {
 
 export class MachineRunner<Msg = unknown, Req = unknown, Res = unknown> {
   private backlog: Input<Msg, Req>[] = [];
+  /** The next backlog entry to step (RUN-1, RUN-3). */
+  private backlogHead = 0;
   private stepping = false;
   private state: 'running' | 'stopped' | 'failed' = 'running';
   private readonly maxBacklog: number;
@@ -69,7 +71,6 @@ export class MachineRunner<Msg = unknown, Req = unknown, Res = unknown> {
   /** RUN-5: steps nothing more; call it before closing the FileDisk. */
   stop(): void {
     if (this.state === 'running') this.state = 'stopped';
-    this.backlog = [];
   }
 
   /** Steps the machine with `input` (or queues it behind the step in progress, RUN-1). */
@@ -77,28 +78,30 @@ export class MachineRunner<Msg = unknown, Req = unknown, Res = unknown> {
     if (this.state !== 'running') return;
     if (this.stepping) {
       // Thrown into the step that fed it (a synchronous onEffect): that step then fails (RUN-4).
-      if (this.backlog.length >= this.maxBacklog) throw new Error(`RUN-3: more than ${this.maxBacklog} inputs queued`);
+      if (this.backlog.length - this.backlogHead >= this.maxBacklog) throw new Error(`RUN-3: more than ${this.maxBacklog} inputs queued`);
       this.backlog.push(input);
       return;
     }
     this.stepping = true;
     try {
       this.stepOne(input);
-      // RUN-3 counts what waits: the queue is consumed from its head.
-      while (this.state === 'running' && this.backlog.length > 0) this.stepOne(this.backlog.shift()!);
+      // RUN-3 counts what waits, from the head on (an index: no shift per input).
+      while (this.state === 'running' && this.backlogHead < this.backlog.length) this.stepOne(this.backlog[this.backlogHead++]!);
     } catch (error) {
       this.stepping = false;
       this.fail(error);
       if (this.onFailure === undefined) throw error;
       return;
+    } finally {
+      this.backlog.length = 0;
+      this.backlogHead = 0;
     }
     this.stepping = false;
   }
 
   private fail(error: unknown): void {
     if (this.state === 'failed') return;
-    this.state = 'failed';
-    this.backlog = [];
+    this.state = 'failed'; // what is queued is dropped when the stepping loop ends
     this.onFailure?.(error);
   }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeBatch, encodeBatch } from '../records/batch.ts';
-import { assertIndexesReplacedAtomically, batchesIn, makeBatch, newDriver, recordOps, smallConfig, type LogDriver } from './log-harness.test.ts';
+import { assertIndexesReplacedAtomically, batchesIn, keyedBatch, makeBatch, newDriver, recordOps, smallConfig, type LogDriver } from './log-harness.test.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -216,9 +216,7 @@ test('LOG-13: a read from disk while a compaction swap waits for it answers NONE
 // back to back always kept one open: the swap never ran, compaction held busyJobs, truncateTo
 // waited for it, and appends answered NOT_READY for as long as the reads went on.
 test('LOG-14: reads arriving while a compaction swap waits queue behind it; compaction, truncation and appends go on', () => {
-  const enc = new TextEncoder();
-  const one = (ts: number, k: string): Uint8Array =>
-    encodeBatch({ baseOffset: 0, partitionLeaderEpoch: -1, baseTimestamp: ts, records: [{ offsetDelta: 0, timestampDelta: 0, key: enc.encode(k), value: new Uint8Array(50) }] });
+  const one = (ts: number, k: string): Uint8Array => batch(ts, [[k, '\0'.repeat(50)]]); // a 50-byte value of zeroes
   const { d } = newDriver('log14', smallConfig({ cleanupPolicy: 'compact', readChunkBytes: 128 }));
   for (let i = 0; i < 60; i++) d.appendDrained(one(1000 + i, `k${i % 5}`));
   d.push(d.log.roll());
@@ -249,21 +247,13 @@ test('LOG-14: reads arriving while a compaction swap waits queue behind it; comp
 // pass that saw them (KIP-534's delete horizon), by the broker's clock.
 test('CMP-6: a tombstone survives the first pass whatever its timestamp, and goes delete.retention.ms after it', () => {
   const day = 24 * 3600 * 1000;
-  const enc = new TextEncoder();
-  const batchOf = (records: [string, string | null, number][]): Uint8Array =>
-    encodeBatch({
-      baseOffset: 0,
-      partitionLeaderEpoch: -1,
-      baseTimestamp: records[0][2],
-      records: records.map(([k, v, ts], i) => ({ offsetDelta: i, timestampDelta: ts - records[0][2], key: enc.encode(k), value: v === null ? null : enc.encode(v) })),
-    });
   const { d } = newDriver('cmp6', smallConfig({ cleanupPolicy: 'compact', deleteRetentionMs: day }));
   d.wall = 10 * day;
-  d.appendDrained(batchOf([['k1', 'a', d.wall - 3 * day]])); // 0
-  d.appendDrained(batchOf([['k1', null, d.wall - 2 * day], ['k2', 'b', d.wall - 2 * day]])); // 1: a tombstone with an old CreateTime
+  d.appendDrained(keyedBatch([['k1', 'a', d.wall - 3 * day]])); // 0
+  d.appendDrained(keyedBatch([['k1', null, d.wall - 2 * day], ['k2', 'b', d.wall - 2 * day]])); // 1: a tombstone with an old CreateTime
   d.push(d.log.roll());
   d.drain();
-  d.appendDrained(batchOf([['k9', 'z', d.wall]])); // active
+  d.appendDrained(keyedBatch([['k9', 'z', d.wall]])); // active
   d.log.setHighWatermark(d.log.logEndOffset);
   const offsets = (): number[] => batchesIn(d.read(0, 1 << 20).chunks).flatMap((b) => {
     const x = decodeBatch(b, 0);

@@ -21,6 +21,7 @@ interface MRecord {
   readonly offset: number;
   readonly key: string;
   readonly value: string;
+  readonly timestamp: number;
 }
 
 interface MBatch {
@@ -35,7 +36,7 @@ const hex = (b: Uint8Array | null): string => (b === null ? 'null' : Buffer.from
 const recordsOf = (batch: Uint8Array): MRecord[] => {
   const d = decodeBatch(batch, 0, { verifyCrc: false });
   assert.ok(!('error' in d), 'decodable batch');
-  return d.records.map((r) => ({ offset: r.offset, key: hex(r.key), value: hex(r.value) }));
+  return d.records.map((r) => ({ offset: r.offset, key: hex(r.key), value: hex(r.value), timestamp: r.timestamp }));
 };
 
 export interface Model {
@@ -444,12 +445,7 @@ export class TimestampCmd implements Cmd {
     const log = r.d.log;
     if (log.state !== 'ready' || r.compact) return;
     const records: { offset: number; ts: number }[] = [];
-    for (const b of m.batches) {
-      if (b.last < log.logStartOffset) continue;
-      const d = decodeBatch(b.bytes, 0, { verifyCrc: false });
-      if ('error' in d) continue;
-      for (const rec of d.records) if (rec.offset >= log.logStartOffset) records.push({ offset: rec.offset, ts: rec.timestamp });
-    }
+    for (const b of m.batches) for (const rec of b.records) if (rec.offset >= log.logStartOffset) records.push({ offset: rec.offset, ts: rec.timestamp });
     const lo = Math.min(...records.map((x) => x.ts), 0);
     const hi = Math.max(...records.map((x) => x.ts), 0);
     const t = lo + Math.floor(this.frac * (hi - lo + 2));

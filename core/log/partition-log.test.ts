@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { baseOffsetAt } from '../records/batch-header.ts';
 import { concatBytes } from '../bytes.ts';
 import { encodeBatch } from '../records/batch.ts';
-import { assertIndexesReplacedAtomically, batchesIn, makeBatch, newDriver, recordOps, smallConfig, type LogDriver } from './log-harness.test.ts';
+import { assertIndexesReplacedAtomically, batchesIn, keyedBatch, makeBatch, newDriver, recordOps, smallConfig, type LogDriver } from './log-harness.test.ts';
 
 const offsetsOf = (chunks: readonly Uint8Array[]): number[] => batchesIn(chunks).map((b) => baseOffsetAt(b, 0));
 
@@ -669,20 +669,11 @@ test('LOG-10: a crash at any step of a truncation below the first segment leaves
 // raised a match below the log start up to it instead of looking on, and stopped at the first
 // segment whose (stale) max timestamp reached the target. Kafka's FileRecords.searchForTimestamp
 // passes over such batches; its cleaner rebuilds max timestamps.
-const tsEnc = new TextEncoder();
-/** One batch; records [key, value|null, timestamp]. */
-const tsBatch = (records: [string, string | null, number][]): Uint8Array =>
-  encodeBatch({
-    baseOffset: 0,
-    partitionLeaderEpoch: -1,
-    baseTimestamp: records[0][2],
-    records: records.map(([k, v, ts], i) => ({ offsetDelta: i, timestampDelta: ts - records[0][2], key: tsEnc.encode(k), value: v === null ? null : tsEnc.encode(v) })),
-  });
 
 test('TS-1: a timestamp lookup skips records below a DeleteRecords log start inside a batch (out-of-order timestamps)', () => {
   const { d } = newDriver(1);
-  d.appendDrained(tsBatch([['a', 'x', 5000], ['b', 'x', 100], ['c', 'x', 100]])); // offsets 0..2
-  d.appendDrained(tsBatch([['d', 'x', 6000]])); // offset 3
+  d.appendDrained(keyedBatch([['a', 'x', 5000], ['b', 'x', 100], ['c', 'x', 100]])); // offsets 0..2
+  d.appendDrained(keyedBatch([['d', 'x', 6000]])); // offset 3
   d.log.setHighWatermark(d.log.logEndOffset);
   const r = d.log.deleteRecords(1, d.stamp());
   d.push(r.effects); d.drain();
@@ -693,12 +684,12 @@ test('TS-1: a timestamp lookup skips records below a DeleteRecords log start ins
 
 test('TS-1: a timestamp lookup passes over a compacted batch whose kept records are all too early', () => {
   const { d } = newDriver(2, smallConfig({ cleanupPolicy: 'compact' }));
-  d.appendDrained(tsBatch([['k1', 'a', 100], ['k2', 'b', 500]])); // 0, 1
-  d.appendDrained(tsBatch([['k3', 'c', 600]])); // 2
+  d.appendDrained(keyedBatch([['k1', 'a', 100], ['k2', 'b', 500]])); // 0, 1
+  d.appendDrained(keyedBatch([['k3', 'c', 600]])); // 2
   d.push(d.log.roll()); d.drain();
-  d.appendDrained(tsBatch([['k2', 'b2', 700]])); // 3
+  d.appendDrained(keyedBatch([['k2', 'b2', 700]])); // 3
   d.push(d.log.roll()); d.drain();
-  d.appendDrained(tsBatch([['k9', 'z', 800]])); // 4 (active)
+  d.appendDrained(keyedBatch([['k9', 'z', 800]])); // 4 (active)
   d.log.setHighWatermark(d.log.logEndOffset);
   assert.equal(askTimestamp(d, 300), 1, 'before compaction');
   d.push(d.log.compact(d.stamp())); d.drain();
@@ -711,13 +702,13 @@ test('TS-1: a timestamp lookup passes over a compacted batch whose kept records 
 
 test('TS-1: a timestamp lookup goes on to the next segment when compaction removed the one batch that matched', () => {
   const { d } = newDriver(3, smallConfig({ cleanupPolicy: 'compact' }));
-  d.appendDrained(tsBatch([['k1', 'a', 100]])); // 0
-  d.appendDrained(tsBatch([['k2', 'b', 900]])); // 1
-  d.appendDrained(tsBatch([['k3', 'c', 150]])); // 2
+  d.appendDrained(keyedBatch([['k1', 'a', 100]])); // 0
+  d.appendDrained(keyedBatch([['k2', 'b', 900]])); // 1
+  d.appendDrained(keyedBatch([['k3', 'c', 150]])); // 2
   d.push(d.log.roll()); d.drain();
-  d.appendDrained(tsBatch([['k2', 'b2', 1000]])); // 3
+  d.appendDrained(keyedBatch([['k2', 'b2', 1000]])); // 3
   d.push(d.log.roll()); d.drain();
-  d.appendDrained(tsBatch([['k9', 'z', 1100]])); // 4 (active)
+  d.appendDrained(keyedBatch([['k9', 'z', 1100]])); // 4 (active)
   d.log.setHighWatermark(d.log.logEndOffset);
   d.push(d.log.compact(d.stamp())); d.drain();
   assert.ok(d.take('compacted').length > 0);

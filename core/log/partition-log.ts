@@ -754,8 +754,7 @@ export class PartitionLog {
       this.q,
       this.walkSpec(seg, Math.max(seg.timeIndex.lookupStart(timestamp), minOffset)),
       (buf, off, _size, base, last) => {
-        if (last < minOffset || maxTimestampAt(buf, off) < timestamp) return 'continue';
-        found = firstOffsetAtOrAfter(buf, off, timestamp, base, minOffset);
+        found = firstOffsetAtOrAfter(buf, off, timestamp, base, last, minOffset);
         return found < 0 ? 'continue' : 'stop';
       },
       (end) => {
@@ -780,8 +779,8 @@ export class PartitionLog {
     const all = this.tail.read(this.tail.startOffset(Infinity), Infinity, Infinity) ?? [];
     for (const b of all) {
       const base = baseOffsetAt(b, 0);
-      if (base < seg.baseOffset || base >= seg.nextOffset || base + lastOffsetDeltaAt(b, 0) < minOffset || maxTimestampAt(b, 0) < timestamp) continue;
-      const found = firstOffsetAtOrAfter(b, 0, timestamp, base, minOffset);
+      if (base < seg.baseOffset || base >= seg.nextOffset) continue;
+      const found = firstOffsetAtOrAfter(b, 0, timestamp, base, base + lastOffsetDeltaAt(b, 0), minOffset);
       if (found >= 0) return found;
     }
     return -1;
@@ -1111,8 +1110,10 @@ const TERMINATOR = new Uint8Array(12);
 const appendError = (error: LogError): AppendResult & { effects: Effect[] } => ({ error, baseOffset: -1, lastOffset: -1, effects: [] });
 
 /** Offset of the batch's first record at or above `minOffset` with timestamp >= `timestamp`, or
- *  -1 if it has none (TS-1); an undecodable batch answers its base (or -1 below `minOffset`). */
-const firstOffsetAtOrAfter = (buf: Uint8Array, off: number, timestamp: number, base: number, minOffset: number): number => {
+ *  -1 if it has none (TS-1): at once from the header when it ends below `minOffset` or its max
+ *  timestamp is below `timestamp`; an undecodable batch answers its base (or -1 below `minOffset`). */
+const firstOffsetAtOrAfter = (buf: Uint8Array, off: number, timestamp: number, base: number, last: number, minOffset: number): number => {
+  if (last < minOffset || maxTimestampAt(buf, off) < timestamp) return -1;
   let found = -1;
   const header = readBatchHeader(buf, off);
   const r = forEachRecord(

@@ -438,6 +438,7 @@ export class LogStore {
   private applyRecovery(): StoreEvent[] {
     const qsBytes = this.recReads.get(this.quorumFile);
     let quorum = qsBytes ? decodeQuorumState(qsBytes) : undefined;
+    const durableTarget = quorum?.repairTargetOffset ?? 0; // the damage mark already on disk
     const quorumBroken = this.recReads.has(this.quorumFile) && quorum === undefined;
     this.loadLatestSnapshot();
     const marked = this.recEffects.length;
@@ -457,7 +458,6 @@ export class LogStore {
     // RAFT-9: a damage mark found now is made durable before the truncations and removals above
     // destroy its evidence; else a crash in between recovers a clean, short log, no mark, and a
     // replica that votes without the entries it acknowledged (found in review).
-    const durableTarget = qsBytes === undefined ? 0 : (decodeQuorumState(qsBytes)?.repairTargetOffset ?? 0);
     const mark = this.recovered.quorum;
     if (mark !== undefined && mark.repairTargetOffset > durableTarget) {
       const destructive = this.recEffects.splice(marked);
