@@ -8,12 +8,13 @@
 //     max(a', a'') where it must write new space (fresh logs, 'ret' rows): no program can write new
 //     data durably faster than the better of "allocate while writing" and "zero-fill, then
 //     rewrite" (proofs-notes/log.md, "Throughput").
-//  b. Cairn: core/log's PartitionLog driven by FileDisk, 1 KiB batches appended by (D+1)*G
-//     closed-loop producers (D = commitDepth commits in flight, one group accumulating; D = 1 on
-//     recycled segments, which take one commit at a time), so group commit puts G batches
-//     (W = G KiB) into each durable write. MB/s,
-//     records/s, append-to-durable latency p50/p99, average write size, main-thread busy share,
-//     and b/a. Two tables: a fresh log (default config, every segment new space) and the steady
+//  b. Cairn: core/log's PartitionLog driven by FileDisk, 1 KiB records appended by 2G/r
+//     closed-loop producers of r-record batches in two waves, each wave's appends one turn of the
+//     host (LOG-15: the log is corked around a completion's callbacks), so group commit puts one
+//     wave, G records (W = G KiB), into each durable write; with commitDepth 2 the two waves'
+//     commits overlap (not on recycled segments, one commit at a time). MB/s, records/s,
+//     append-to-durable latency p50/p99, average write size and its p10-p90 spread (a spread
+//     means commits do not carry one wave each), main-thread busy share, and b/a. Two tables: a fresh log (default config, every segment new space) and the steady
 //     state of a log bounded by retention, with segment recycling on (rc) and off (ret).
 //  c. reads: sequential log.read of a warm (page-cached) segment through FileDisk, MB/s.
 //  d. recovery: 1 GiB written through the log, no extra checkpoint, FileDisk closed as by a crash
@@ -81,9 +82,11 @@ interface Counters {
   readBytes: number;
   /** Per op kind (data writes as 'write.log'): count and total ms from start to completion. */
   ops: Map<string, { n: number; ms: number }>;
+  /** Sizes of the data writes (the first 1M): their spread shows whether commits carry one wave. */
+  writeSizes: number[];
 }
 
-const zeroCounters = (): Counters => ({ dataWrites: 0, dataWriteBytes: 0, syncs: 0, reads: 0, readBytes: 0, ops: new Map() });
+const zeroCounters = (): Counters => ({ dataWrites: 0, dataWriteBytes: 0, syncs: 0, reads: 0, readBytes: 0, ops: new Map(), writeSizes: [] });
 
 /** `--ops`: per op kind of the b rows, the time between completions: from the later of an op's
  * submission and its predecessor's completion to its own completion. That is an op's run time
@@ -161,6 +164,16 @@ class LogHost {
   /** Network-read buffers: reused once the log holds no view into them. */
   readonly slabs: Slabs;
 
+  /** Runs `fn` (which appends) as one turn of a broker: the log is corked meanwhile (LOG-15). */
+  turn(fn: () => void): void {
+    this.log.cork();
+    try {
+      fn();
+    } finally {
+      this.run(this.log.uncork());
+    }
+  }
+
   /** Appends a copy of `template` carved from a slab; `done` runs once it is durable. */
   appendCopy(template: Uint8Array, done: () => void): void {
     this.append(this.slabs.copy(template), done);
@@ -201,6 +214,7 @@ class LogHost {
     if (bytes > ZERO_PREFIX_BYTES) {
       c.dataWrites++;
       c.dataWriteBytes += bytes;
+      if (c.writeSizes.length < 1_000_000) c.writeSizes.push(bytes);
       if (op.kind === 'write' && op.sync === true) c.syncs++; // a durable write syncs itself
     } else if (op.kind === 'sync') c.syncs++;
   }
@@ -220,9 +234,12 @@ class LogHost {
       this.counters.reads++;
       this.counters.readBytes += input.result.data?.length ?? 0;
     }
-    // Effects first, in emission order; callbacks (which may append) only after.
+    // Effects first, in emission order; callbacks (which may append) only after, in one corked
+    // turn (LOG-15: their appends go out as one commit, not the first alone).
+    this.log.cork();
     this.run(this.log.onDisk(input));
     this.events();
+    this.run(this.log.uncork());
     if (this.log.q.size === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
@@ -483,6 +500,9 @@ interface AppendResult {
   p50Ms: number;
   p99Ms: number;
   avgWriteBytes: number;
+  /** 10th and 90th percentile of the data write sizes (bytes). */
+  writeP10: number;
+  writeP90: number;
   syncsPerSec: number;
   ops: Counters['ops'];
   /** Share of the window the main thread was busy (event-loop utilisation). */
@@ -554,9 +574,8 @@ const median = (xs: readonly number[]): number => {
 };
 
 /**
- * (commitDepth+1)*G closed-loop producers, started so that commitDepth groups of G are in flight
- * and G wait (one primer batch goes first alone): each commit then carries G batches. Returns
- * once all producers stopped.
+ * 2G closed-loop producers, started in two waves of G: each commit carries one wave, G batches.
+ * Returns once all producers stopped.
  */
 export const measureAppend = async (
   dir: string,
@@ -581,16 +600,20 @@ export const measureAppend = async (
   const loop = new ClosedLoop(host, template, Infinity, (ms) => {
     if (measuring && measured < latencies.length) latencies[measured++] = ms;
   });
-  // commitDepth waves of G records in flight and one accumulating: each commit then carries G.
-  // Recycled segments take one commit at a time (LOG-4, SEG-4): one wave in flight there, or the
-  // commits would carry 2G and no longer match the limit's write size.
-  const inFlight = steady?.recycling === true ? 1 : host.log.config.commitDepth;
-  const later = Array.from({ length: producers * inFlight }, () => loop.producer());
-  host.appendCopy(template, () => {
+  // Two waves of G producers, each started in a turn of its own (LOG-15: a turn's appends are one
+  // commit), so each commit carries one wave, G. Two, not commitDepth+1: with three or more, the
+  // waves released while a commit that cannot overlap (a roll) is in flight queue together and
+  // merge into one commit for good (closed-loop producers never split again: measured 256 + 512
+  // KiB per pair), and the writes no longer match the limit's size. With two there is never more
+  // than one wave waiting, and with commitDepth 2 the second wave's commit overlaps the first's
+  // (no overlap on recycled segments, which take one commit at a time: LOG-4, SEG-4).
+  for (let wave = 0; wave < 2; wave++) {
     host.tick();
-    for (const go of later) go();
-  });
-  for (let i = 0; i < producers; i++) loop.producer()();
+    host.turn(() => {
+      for (let i = 0; i < producers; i++) loop.producer()();
+    });
+    await new Promise<void>((r) => setImmediate(r));
+  }
   await sleep(o.warmupMs);
   // Steady state: fill until retention has deleted (recycled) more segments than there are slots,
   // so the measured window rolls into recycled files (or, without recycling, into fresh ones).
@@ -615,6 +638,8 @@ export const measureAppend = async (
     p50Ms: percentile(latencies, measured, 50),
     p99Ms: percentile(latencies, measured, 99),
     avgWriteBytes: c.dataWrites === 0 ? 0 : c.dataWriteBytes / c.dataWrites,
+    writeP10: percentile(Float64Array.from(c.writeSizes), c.writeSizes.length, 10),
+    writeP90: percentile(Float64Array.from(c.writeSizes), c.writeSizes.length, 90),
     syncsPerSec: c.syncs / seconds,
     ops: c.ops,
     mainBusy,
@@ -645,7 +670,9 @@ const fill = async (host: LogHost, totalBytes: number, group: number): Promise<n
   const total = Math.ceil(totalBytes / RECORD_BYTES);
   const t0 = performance.now();
   const loop = new ClosedLoop(host, template, total);
-  for (let i = 0; i < 2 * group && loop.appended < total; i++) loop.producer()();
+  host.turn(() => {
+    for (let i = 0; i < 2 * group && loop.appended < total; i++) loop.producer()();
+  });
   await loop.stopped;
   return totalBytes / MiB / ((performance.now() - t0) / 1000);
 };
@@ -776,7 +803,7 @@ const limitOf = (r: Pick<Row, 'a' | 'aNew' | 'aZero'>): number =>
   r.aNew === null || r.aZero === null ? r.a.mbps : Math.max(r.aNew.mbps, r.aZero.mbps);
 
 const header = (): string =>
-  [pad('group', 5), pad('r/bat', 5), pad('write', 7), pad('mode', 6), pad('a MB/s', 7), pad("a' MB/s", 7), pad("a'' MB/s", 8), pad('b MB/s', 7), pad('b rec/s', 8), pad('b syn/s', 7), pad('avg wr', 7), pad('p50 ms', 6), pad('p99 ms', 6), pad('main', 5), pad('b/a', 5), pad('b/lim', 5), pad('pair', 5)].join(' ');
+  [pad('group', 5), pad('r/bat', 5), pad('write', 7), pad('mode', 6), pad('a MB/s', 7), pad("a' MB/s", 7), pad("a'' MB/s", 8), pad('b MB/s', 7), pad('b rec/s', 8), pad('b syn/s', 7), pad('avg wr', 7), pad('wr p10-p90', 11), pad('p50 ms', 6), pad('p99 ms', 6), pad('main', 5), pad('b/a', 5), pad('b/lim', 5), pad('pair', 5)].join(' ');
 
 const printRow = (r: Row, ratios: string[]): void => {
   const { b, a, aNew, aZero } = r;
@@ -796,6 +823,7 @@ const printRow = (r: Row, ratios: string[]): void => {
       pad(b.recordsPerSec.toFixed(0), 8),
       pad(b.syncsPerSec.toFixed(0), 7),
       pad(`${(b.avgWriteBytes / KiB).toFixed(1)}K`, 7),
+      pad(`${(b.writeP10 / KiB).toFixed(0)}-${(b.writeP90 / KiB).toFixed(0)}K`, 11),
       pad(f2(b.p50Ms), 6),
       pad(f2(b.p99Ms), 6),
       pad(`${(b.mainBusy * 100).toFixed(0)}%`, 5),
@@ -876,7 +904,7 @@ export const run = async (args: string[]): Promise<void> => {
     console.log("a'' = zero-fill each new file, then rewrite it (zero-fill time counted); lim = a for rows rewriting space (rc), max(a', a'') for rows writing new space (fresh, ret)");
     console.log('b = PartitionLog + FileDisk, group commit; main = share of the b window the main thread was busy');
     console.log('b/a, b/lim = best b over best a, lim; pair = median over rounds of b/lim within one round (limits and b adjacent in time)');
-    console.log(`group = 1 KiB records per write ((commitDepth+1)*group/r_bat closed-loop producers, each appending r_bat-record batches); commitDepth ${depth}`);
+    console.log(`group = 1 KiB records per write (2*group/r_bat closed-loop producers in two waves, each appending r_bat-record batches); commitDepth ${depth}`);
     console.log(`best of ${o.rounds} alternating rounds each (a ${o.limitMs} ms, b ${o.appendMs} ms after ${o.warmupMs} ms warm-up)\n`);
     const overlap: string[] = [];
     for (const g of [64, 256]) {

@@ -568,6 +568,29 @@ export class SeqCmd implements Cmd {
 
 const frac = fc.integer({ min: 0, max: 999 }).map((n) => n / 1000);
 
+/**
+ * LOG-15: one corked turn: the log is corked, the commands run (appends, disk steps: completions
+ * arrive while corked), then it is uncorked, or a crash ends the turn first (corked appends were
+ * never committed: the model loses them as any unacknowledged append).
+ */
+export class CorkedCmd implements Cmd {
+  constructor(
+    readonly cmds: readonly Cmd[],
+    readonly crash: CrashCmd | null,
+  ) {}
+  check = (): boolean => true;
+  run(m: Model, r: Real): void {
+    r.d.log.cork();
+    for (const c of this.cmds) c.run(m, r);
+    if (this.crash !== null) return this.crash.run(m, r);
+    r.d.push(r.d.log.uncork());
+    checkInvariants(m, r);
+  }
+  toString = (): string => `cork[${this.cmds.map(String).join(';')}]${this.crash !== null ? String(this.crash) : 'uncork'}`;
+}
+
+
+
 const appendArb = fc
   .tuple(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 9 }), fc.boolean())
   .map(([c, v, b, dr]) => new AppendCmd(c, v, b === 0, dr));
@@ -595,6 +618,9 @@ export const commandArb = (replayPath?: string): fc.Arbitrary<Iterable<Cmd>> =>
         .tuple(frac, fc.integer({ min: 1, max: 4096 }), fc.integer({ min: 0, max: 4 }), fc.constantFrom('truncate' as const, 'truncate' as const, 'retention' as const, 'compact' as const), frac)
         .map(([f, b, s, a, c]) => new ReadRaceCmd(f, b, s, a, c)),
       fc.integer({ min: 0, max: 5000 }).map((ms) => new RetentionCmd(ms)),
+      fc
+        .tuple(fc.array(fc.oneof(appendArb, fc.integer({ min: 1, max: 4 }).map((n) => new StepCmd(n))), { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 3 }))
+        .map(([cmds, crash, steps]) => new CorkedCmd(cmds, crash === 0 ? new CrashCmd(steps, -1) : null)),
       fc.tuple(fc.integer({ min: 0, max: 10 }), fc.oneof(fc.constant(-1), frac)).map(([s, c]) => new CrashCmd(s, c)),
       // Two or three commits in flight, then power loss (each durable write lands, tears or not).
       fc.tuple(fc.array(appendArb.map((a) => new AppendCmd(a.counts, a.valueBytes, a.bumpEpoch, false)), { minLength: 2, maxLength: 3 }), fc.integer({ min: 0, max: 2 })).map(([as, steps]) => new SeqCmd([...as, new CrashCmd(steps, -1)])),

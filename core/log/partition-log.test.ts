@@ -51,6 +51,34 @@ test('LOG-4: with commitDepth 2 a second commit overlaps the first; durability a
   assert.deepEqual(offsetsOf(d.read(0, 1 << 20).chunks), [0, 1, 2, 3]);
 });
 
+test('LOG-15: appends made while corked go out as one commit on uncork, even with room in the pipeline', () => {
+  const { d } = newDriver(2, smallConfig({ commitDepth: 2 }));
+  // Uncorked, a burst's first append takes the idle pipeline alone (the phase lock LOG-15 ends).
+  d.push(d.log.append(makeBatch(1, 100, 0), 0, d.stamp()).effects);
+  assert.deepEqual(d.pending.map(opName), ['write+sync'], 'uncorked: the first append commits at once');
+  d.drain();
+  d.log.cork();
+  for (const t of [1, 2, 3]) assert.equal(d.log.append(makeBatch(1, 101, t), 0, d.stamp()).effects.length, 0, 'corked: no commit');
+  assert.equal(d.pending.length, 0);
+  d.push(d.log.uncork());
+  assert.deepEqual(d.pending.map(opName), ['write+sync'], 'uncork: one commit carries the three');
+  // A completion while corked still commits what was queued before the turn; the turn's own
+  // appends wait for uncork.
+  d.push(d.log.append(makeBatch(1, 102, 4), 0, d.stamp()).effects); // pipelined second commit
+  d.push(d.log.append(makeBatch(1, 103, 5), 0, d.stamp()).effects); // queued (two in flight)
+  assert.deepEqual(d.pending.map(opName), ['write+sync', 'write+sync']);
+  d.log.cork();
+  d.stepOne(); // offsets 1..3 durable; batch 5 goes out
+  assert.equal(d.log.durableOffset, 4);
+  assert.equal(d.pending.length, 2, 'the completion committed the batch queued before the turn');
+  for (const t of [6, 7]) assert.equal(d.log.append(makeBatch(1, 104, t), 0, d.stamp()).effects.length, 0);
+  d.push(d.log.uncork());
+  assert.equal(d.pending.length, 2, 'two in flight: the turn\'s appends wait, grouped');
+  d.drain();
+  assert.equal(d.log.durableOffset, 8);
+  assert.deepEqual(offsetsOf(d.read(0, 1 << 20).chunks), [0, 1, 2, 3, 4, 5, 6, 7]);
+});
+
 test('LOG-4: a commit over pipelineMaxBytes, or one that rolls, waits for the commits in flight', () => {
   const { d } = newDriver(2, smallConfig({ commitDepth: 2, pipelineMaxBytes: 200 }));
   d.push(d.log.append(makeBatch(1, 100, 1), 0, d.stamp()).effects);
