@@ -1,8 +1,9 @@
 // A small deterministic world for quorum tests (no tests of its own; the *.test.ts name keeps
 // it out of the purity scan, since it drives sim/disk.ts). One event queue ordered by
-// (virtual time, sequence); per-link FIFO message delivery with latency, drops and partitions;
-// per-node timers; per-node SimDisk whose operations complete one at a time, in order. Crash =
-// memory gone + SimDisk.crash(); restart = a fresh RaftReplica over the same disk.
+// (virtual time, sequence); per-link FIFO message delivery with latency, drops and partitions,
+// and optionally duplicates (a copy delivered up to dupDelayMaxMs later, out of FIFO order; for
+// RAFT-15); per-node timers; per-node SimDisk whose operations complete one at a time, in order.
+// Crash = memory gone + SimDisk.crash(); restart = a fresh RaftReplica over the same disk.
 // Checkers run after every event: at most one leader per epoch (RAFT-1), committed entries
 // never change (RAFT-2/3), HW monotonic per incarnation (RAFT-4), applied = committed (RAFT-12).
 import type { Effect, Input, NodeId } from '../io.ts';
@@ -81,6 +82,9 @@ export interface ClusterOptions {
   diskFaults?: DiskFaultConfig;
   latencyMs?: { min: number; max: number };
   dropRate?: number;
+  /** Per message: a copy is also delivered, up to `dupDelayMaxMs` later, ignoring FIFO. */
+  dupRate?: number;
+  dupDelayMaxMs?: number;
   /** Extra non-voting replicas (ids after the voters) that only fetch. */
   observers?: number;
 }
@@ -95,6 +99,8 @@ export class Cluster {
   private linkAt = new Map<string, number>();
   blocked = new Set<string>();
   dropRate: number;
+  dupRate: number;
+  readonly dupDelayMaxMs: number;
   latency: { min: number; max: number };
   /** epoch -> leader */
   readonly leaders = new Map<number, NodeId>();
@@ -112,6 +118,8 @@ export class Cluster {
     const n = opts.n ?? 3;
     this.rng = makeSimRng(opts.seed ?? 1);
     this.dropRate = opts.dropRate ?? 0;
+    this.dupRate = opts.dupRate ?? 0;
+    this.dupDelayMaxMs = opts.dupDelayMaxMs ?? 300;
     this.latency = opts.latencyMs ?? { min: 1, max: 5 };
     const voters = Array.from({ length: n }, (_, i) => i + 1);
     this.cfgBase = {
@@ -215,6 +223,9 @@ export class Cluster {
           const at = Math.max(this.linkAt.get(link) ?? 0, this.now + this.rng.int(this.latency.min, this.latency.max));
           this.linkAt.set(link, at);
           this.push(at, { kind: 'msg', from: s.id, to: e.to, msg: e.message, inc: this.node(e.to).inc });
+          if (this.dupRate > 0 && this.rng.chance(this.dupRate)) {
+            this.push(at + this.rng.int(0, this.dupDelayMaxMs), { kind: 'msg', from: s.id, to: e.to, msg: e.message, inc: this.node(e.to).inc });
+          }
           break;
         }
         case 'SetTimer': {

@@ -91,6 +91,13 @@ export interface FetchRequest {
    * leader in this epoch (0: none). It proves this Fetch was sent after that response arrived.
    */
   readonly sessionEpoch: number;
+  /**
+   * The request header's CorrelationId (Kafka RequestHeader; its bytes are in HEADER_BYTES).
+   * A follower numbers its Fetch and FetchSnapshot requests to the leader 1, 2, ... per
+   * incarnation (0: a probe whose answer only reports the epoch); the response echoes it, and the
+   * follower acts only on the answer to its one request in flight (RAFT-15, replica.ts).
+   */
+  readonly correlationId: number;
 }
 
 export interface FetchResponse {
@@ -108,6 +115,8 @@ export interface FetchResponse {
    * follower echoes the highest number it received in its next Fetch's `sessionEpoch`.
    */
   readonly sessionId: number;
+  /** The CorrelationId of the request this answers (Kafka ResponseHeader), echoed as received. */
+  readonly correlationId: number;
 }
 
 export interface FetchSnapshotRequest {
@@ -117,6 +126,8 @@ export interface FetchSnapshotRequest {
   readonly currentLeaderEpoch: number;
   readonly snapshotId: SnapshotId;
   readonly position: number;
+  /** As in FetchRequest (one numbering for both). */
+  readonly correlationId: number;
 }
 
 export interface FetchSnapshotResponse {
@@ -128,6 +139,8 @@ export interface FetchSnapshotResponse {
   readonly size: number;
   readonly position: number;
   readonly unalignedRecords: Uint8Array;
+  /** The CorrelationId of the request this answers (Kafka ResponseHeader), echoed as received. */
+  readonly correlationId: number;
 }
 
 export type RaftMessage =
@@ -196,13 +209,13 @@ export const invalidRaftMessage = (m: unknown): string | undefined => {
     case 'EndQuorumEpochResponse':
       return nums('errorCode', 'leaderEpoch');
     case 'FetchRequest':
-      return nums('replicaId', 'maxWaitMs', 'currentLeaderEpoch', 'fetchOffset', 'lastFetchedEpoch', 'sessionEpoch');
+      return nums('replicaId', 'maxWaitMs', 'currentLeaderEpoch', 'fetchOffset', 'lastFetchedEpoch', 'sessionEpoch', 'correlationId');
     case 'FetchResponse':
-      return nums('errorCode', 'highWatermark', 'logStartOffset', 'sessionId') ?? (Array.isArray((m as FetchResponse).records) ? undefined : 'bad records');
+      return nums('errorCode', 'highWatermark', 'logStartOffset', 'sessionId', 'correlationId') ?? (Array.isArray((m as FetchResponse).records) ? undefined : 'bad records');
     case 'FetchSnapshotRequest':
-      return nums('replicaId', 'maxBytes', 'currentLeaderEpoch', 'position');
+      return nums('replicaId', 'maxBytes', 'currentLeaderEpoch', 'position', 'correlationId');
     case 'FetchSnapshotResponse':
-      return nums('errorCode', 'size', 'position') ?? ((m as FetchSnapshotResponse).unalignedRecords instanceof Uint8Array ? undefined : 'bad bytes');
+      return nums('errorCode', 'size', 'position', 'correlationId') ?? ((m as FetchSnapshotResponse).unalignedRecords instanceof Uint8Array ? undefined : 'bad bytes');
     default:
       return `unknown type ${t}`;
   }

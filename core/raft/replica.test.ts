@@ -324,6 +324,8 @@ class Hand {
   r: RaftReplica;
   queue: Effect<RaftMessage, never>[] = [];
   sent: RaftMessage[] = [];
+  /** The correlationId of the last Fetch or FetchSnapshot the follower numbered (RAFT-15). */
+  cid = 0;
   now = 0;
   constructor() {
     this.r = new RaftReplica(
@@ -337,11 +339,18 @@ class Hand {
   feed(effects: Effect<RaftMessage, never>[]): void {
     for (const e of effects) {
       if (e.tag === 'Disk') this.queue.push(e);
-      else if (e.tag === 'Send') this.sent.push(e.message);
+      else if (e.tag === 'Send') {
+        this.sent.push(e.message);
+        if ((e.message.type === 'FetchRequest' || e.message.type === 'FetchSnapshotRequest') && e.message.correlationId > 0) this.cid = e.message.correlationId;
+      }
     }
   }
   msg(from: number, message: RaftMessage): void {
     this.feed(this.r.step({ tag: 'Message', from, message, now: ++this.now, wall: this.now }));
+  }
+  timer(name: string, afterMs = 0): void {
+    this.now += afterMs;
+    this.feed(this.r.step({ tag: 'Timer', timer: name, now: ++this.now, wall: this.now }));
   }
   /** Completes up to `n` queued disk operations in order. */
   drain(n = Infinity): void {
@@ -395,7 +404,7 @@ test('RAFT-6: a follower fetches past new entries only after their sync complete
   const [f0] = h.take('FetchRequest');
   assert.ok(f0 && f0.type === 'FetchRequest' && f0.fetchOffset === 0, 'f0 && f0.type === \'FetchRequest\' && f0.fetchOffset === 0');
   const records = [0, 1, 2].map((o) => ({ offset: o, epoch: 1, control: false, payload: bytes(`r${o}`) }));
-  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 0, logStartOffset: 0, currentLeader: { leaderId: 1, leaderEpoch: 1 }, records, sessionId: 1 });
+  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 0, logStartOffset: 0, currentLeader: { leaderId: 1, leaderEpoch: 1 }, records, sessionId: 1, correlationId: f0.correlationId });
   assert.equal(h.r.logEndOffset, 3);
   assert.equal(h.r.durableEndOffset, 0);
   while (h.queue.length > 1) {
@@ -406,7 +415,7 @@ test('RAFT-6: a follower fetches past new entries only after their sync complete
   const [f1] = h.take('FetchRequest');
   assert.ok(f1 && f1.type === 'FetchRequest' && f1.fetchOffset === 3 && f1.lastFetchedEpoch === 1, 'f1 && f1.type === \'FetchRequest\' && f1.fetchOffset === 3 && f1.last...');
   // Divergence: the leader says epoch 1 ends at 1; the follower truncates, then refetches from 1.
-  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 1, logStartOffset: 0, currentLeader: { leaderId: 1, leaderEpoch: 1 }, records: [], divergingEpoch: { epoch: 1, endOffset: 1 }, sessionId: 2 });
+  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 1, logStartOffset: 0, currentLeader: { leaderId: 1, leaderEpoch: 1 }, records: [], divergingEpoch: { epoch: 1, endOffset: 1 }, sessionId: 2, correlationId: f1.correlationId });
   assert.equal(h.r.logEndOffset, 1);
   h.drain();
   const [f2] = h.take('FetchRequest');
@@ -416,9 +425,9 @@ test('RAFT-6: a follower fetches past new entries only after their sync complete
 test('hostile messages are dropped or answered with error codes, never thrown', () => {
   const h = new Hand();
   h.msg(3, { type: 'VoteRequest', candidateEpoch: 1, candidateId: 9, voterId: 2, lastOffsetEpoch: 0, lastOffset: 0, preVote: false });
-  h.msg(3, { type: 'FetchRequest', replicaId: 3, maxWaitMs: -1, currentLeaderEpoch: 0, fetchOffset: -5, lastFetchedEpoch: 0, sessionEpoch: 0 });
+  h.msg(3, { type: 'FetchRequest', replicaId: 3, maxWaitMs: -1, currentLeaderEpoch: 0, fetchOffset: -5, lastFetchedEpoch: 0, sessionEpoch: 0, correlationId: 9 });
   h.msg(3, { type: 'Nonsense' } as unknown as RaftMessage);
-  h.msg(3, { type: 'FetchResponse', errorCode: 0, highWatermark: 1e9, logStartOffset: 0, currentLeader: { leaderId: 3, leaderEpoch: 0 }, records: [{ offset: 5, epoch: 7, control: false, payload: bytes('x') }], sessionId: 1 });
+  h.msg(3, { type: 'FetchResponse', errorCode: 0, highWatermark: 1e9, logStartOffset: 0, currentLeader: { leaderId: 3, leaderEpoch: 0 }, records: [{ offset: 5, epoch: 7, control: false, payload: bytes('x') }], sessionId: 1, correlationId: 0 });
   h.drain();
   const votes = h.take('VoteResponse');
   assert.ok(votes.every((v) => v.type === 'VoteResponse' && !v.voteGranted && v.errorCode !== 0), 'votes.every((v) => v.type === \'VoteResponse\' && !v.voteGranted && v...');
@@ -461,7 +470,7 @@ test('RAFT-11: a retried Fetch sent before the read began does not confirm it', 
 test('RAFT-13: after losing its quorum state a voter grants no vote until every other voter reported its epoch', () => {
   const h = new Hand();
   const fetchRes = (from: number, epoch: number, records: { offset: number; epoch: number; control: boolean; payload: Uint8Array }[], sessionId: number, errorCode: 0 | 6 = 0): void =>
-    h.msg(from, { type: 'FetchResponse', errorCode, highWatermark: 0, logStartOffset: 0, currentLeader: { leaderId: errorCode === 0 ? 1 : -1, leaderEpoch: epoch }, records, sessionId });
+    h.msg(from, { type: 'FetchResponse', errorCode, highWatermark: 0, logStartOffset: 0, currentLeader: { leaderId: errorCode === 0 ? 1 : -1, leaderEpoch: epoch }, records, sessionId, correlationId: from === 1 ? h.cid : 0 });
   const vote = (from: number, epoch: number, lastOffset: number): boolean => {
     h.msg(from, { type: 'VoteRequest', candidateEpoch: epoch, candidateId: from, voterId: 2, lastOffsetEpoch: 1, lastOffset, preVote: false });
     h.drain();
@@ -504,33 +513,154 @@ test('RAFT-14: a follower writing its own snapshot does not start a leader snaps
   h.take('FetchRequest');
   const leader = { leaderId: 1, leaderEpoch: 1 };
   const records = Array.from({ length: 100 }, (_, o) => ({ offset: o, epoch: 1, control: false, payload: bytes(`r${o}`) }));
-  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 0, logStartOffset: 0, currentLeader: leader, records, sessionId: 1 });
+  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 0, logStartOffset: 0, currentLeader: leader, records, sessionId: 1, correlationId: h.cid });
   h.drain();
   assert.equal(h.take('FetchRequest').length, 1);
   // The high watermark reaches 100: the follower applies and starts writing its own snapshot
   // (left in flight: its disk ops are not run yet) and fetches again at once.
-  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 100, logStartOffset: 0, currentLeader: leader, records: [], sessionId: 2 });
+  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 100, logStartOffset: 0, currentLeader: leader, records: [], sessionId: 2, correlationId: h.cid });
   assert.ok(h.queue.length > 0, 'own snapshot write in flight');
   assert.equal(h.take('FetchRequest').length, 1);
   // The leader has moved its log start past the follower: it answers with its snapshot.
   const snapshotId = { endOffset: 150, epoch: 1 };
-  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 150, logStartOffset: 150, currentLeader: leader, records: [], snapshotId, sessionId: 3 });
+  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 150, logStartOffset: 150, currentLeader: leader, records: [], snapshotId, sessionId: 3, correlationId: h.cid });
   assert.deepEqual(h.take('FetchSnapshotRequest'), [], 'no download while the own snapshot is being written');
   // Once the own snapshot is durable the follower fetches again, and the download goes ahead.
   h.drain();
   const [again] = h.take('FetchRequest');
   assert.ok(again && again.type === 'FetchRequest' && again.fetchOffset === 100);
-  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 150, logStartOffset: 150, currentLeader: leader, records: [], snapshotId, sessionId: 4 });
+  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 150, logStartOffset: 150, currentLeader: leader, records: [], snapshotId, sessionId: 4, correlationId: h.cid });
   const [req] = h.take('FetchSnapshotRequest');
   assert.ok(req && req.type === 'FetchSnapshotRequest' && req.position === 0);
   const data = bytes(JSON.stringify(Array.from({ length: 150 }, (_, o) => ({ offset: o, epoch: 1, payload: `r${o}` }))));
   for (let position = 0; position < data.length; ) {
     const chunk = data.subarray(position, position + 64);
-    h.msg(1, { type: 'FetchSnapshotResponse', errorCode: 0, snapshotId, currentLeader: leader, size: data.length, position, unalignedRecords: chunk });
+    h.msg(1, { type: 'FetchSnapshotResponse', errorCode: 0, snapshotId, currentLeader: leader, size: data.length, position, unalignedRecords: chunk, correlationId: h.cid });
     position += chunk.length;
     if (position < data.length) assert.equal(h.take('FetchSnapshotRequest').length, 1);
   }
   h.drain();
   assert.equal(h.r.highWatermark, 150);
   assert.equal(h.sm.values().length, 150, 'the leader snapshot is installed');
+});
+
+// ---- RAFT-15: a follower acts only on the answer to its Fetch (or FetchSnapshot) in flight
+
+test('RAFT-15: a duplicated DivergingEpoch reply, delivered after the follower refetched and acked, truncates nothing (the committed entry survives)', () => {
+  // Found in review (.scratch/review-replica/dup-divergence.ts): before RAFT-15 the duplicate
+  // truncated L's entry at the divergence offset, which L2 had committed with L's ack alone.
+  const c = new Cluster({ seed: 5, n: 3 });
+  const L = electLeader(c);
+  c.propose(L.id, 'a');
+  commitAll(c);
+  const e1 = L.replica.epoch;
+  // L, cut off, appends entries only it holds; one of the others wins a higher epoch.
+  c.isolate(L.id);
+  c.propose(L.id, 'stale0', 'stale1', 'stale2');
+  c.runFor(30);
+  const others = c.alive().filter((s) => s !== L);
+  let L2: typeof L | undefined;
+  for (let i = 0; i < 200_000 && !L2; i++) {
+    c.stepOnce();
+    L2 = others.find((s) => s.replica.role === 'leader' && s.replica.epoch > e1);
+  }
+  assert.ok(L2, 'a new leader in a higher epoch');
+  // The third node crashes at once: L2 can commit only with L's acknowledgement.
+  const F = others.find((s) => s !== L2)!;
+  c.crash(F.id);
+  c.heal();
+  // Capture L2's divergence reply to L; run until L refetched, acked past its end offset, and L2
+  // counted that ack toward its HW.
+  let captured: (RaftMessage & { type: 'FetchResponse' }) | undefined;
+  let acked = false;
+  c.onMessage = (from, to, m) => {
+    if (from === L2.id && to === L.id && m.type === 'FetchResponse' && m.divergingEpoch && !captured) captured = m;
+    if (from === L.id && to === L2.id && m.type === 'FetchRequest' && captured && L2.replica.highWatermark > captured.divergingEpoch!.endOffset) acked = true;
+  };
+  assert.ok(c.runUntil(() => acked, 5_000), 'L2 committed past the divergence point with L\'s ack');
+  c.onMessage = undefined;
+  const at = captured!.divergingEpoch!.endOffset;
+  const committed = L2.replica.entryAt(at)!;
+  assert.ok(L2.replica.highWatermark > at && L.replica.logEndOffset > at, 'the entry at the divergence offset is committed and on L');
+  // The network delivers the old divergence reply to L a second time.
+  const end = L.replica.logEndOffset;
+  c.deliver(L.id, { tag: 'Message', from: L2.id, message: captured!, now: c.now, wall: c.now });
+  assert.equal(L.replica.logEndOffset, end, 'the duplicate answers no Fetch in flight: ignored, nothing truncated');
+  // L2 dies; F comes back. L still holds the committed entry, so whoever leads now has it (the
+  // harness checkers throw on a committed entry that changed or went missing).
+  c.crash(L2.id);
+  c.restart(F.id);
+  commitAll(c);
+  const now = c.leader()!;
+  assert.equal(now.replica.entryAt(at)?.epoch, committed.epoch, 'the committed entry survived');
+  assert.ok(now.replica.highWatermark > at);
+});
+
+test('RAFT-15: after a retry only the latest Fetch counts; stale answers are ignored and the follower still fetches', () => {
+  const h = new Hand();
+  const leader = { leaderId: 1, leaderEpoch: 1 };
+  const res = (correlationId: number, extra: Partial<RaftMessage & { type: 'FetchResponse' }>): RaftMessage =>
+    ({ type: 'FetchResponse', errorCode: 0, highWatermark: 0, logStartOffset: 0, currentLeader: leader, records: [], sessionId: 0, correlationId, ...extra }) as RaftMessage;
+  const rec = (o: number) => ({ offset: o, epoch: 1, control: false, payload: bytes(`r${o}`) });
+  const fetches = () => h.take('FetchRequest') as (RaftMessage & { type: 'FetchRequest' })[];
+  h.msg(1, { type: 'BeginQuorumEpochRequest', voterId: 2, leaderId: 1, leaderEpoch: 1 });
+  h.drain();
+  const [f0] = fetches();
+  h.msg(1, res(f0.correlationId, { records: [0, 1, 2].map(rec) }));
+  h.drain();
+  const [f1] = fetches();
+  assert.equal(f1.fetchOffset, 3);
+  // No answer in time: the follower retries under a new correlationId.
+  h.timer('raft.fetchRetry', 150);
+  const [f2] = fetches();
+  assert.ok(f2 && f2.fetchOffset === 3, 'retried');
+  // The original's answer arrives late, and a duplicate of an older one: both ignored.
+  h.msg(1, res(f1.correlationId, { divergingEpoch: { epoch: 1, endOffset: 1 } }));
+  h.msg(1, res(f0.correlationId, { divergingEpoch: { epoch: 1, endOffset: 0 } }));
+  assert.equal(h.r.logEndOffset, 3, 'no truncation by answers to Fetches no longer in flight');
+  assert.deepEqual(fetches(), [], 'still waiting for the retry\'s answer');
+  assert.notEqual(f2.correlationId, f1.correlationId, 'the retry has a correlationId of its own');
+  // The retry's answer is acted on.
+  h.msg(1, res(f2.correlationId, { records: [rec(3)], highWatermark: 3 }));
+  assert.equal(h.r.logEndOffset, 4);
+  assert.equal(h.r.highWatermark, 3);
+  h.drain();
+  const [f3] = fetches();
+  assert.equal(f3.fetchOffset, 4);
+  // Its duplicate is ignored too (it answers nothing in flight), and only a stale answer comes:
+  // ignoring it does not wedge the follower, whose retry timer sends a new Fetch.
+  h.msg(1, res(f2.correlationId, { records: [rec(3)], highWatermark: 3 }));
+  assert.deepEqual(fetches(), []);
+  h.timer('raft.fetchRetry', 150);
+  const [f4] = fetches();
+  assert.ok(f4 && f4.fetchOffset === 4 && f4.correlationId !== f3.correlationId, 'fetches again');
+  h.msg(1, res(f4.correlationId, { records: [rec(4)], highWatermark: 5 }));
+  h.drain();
+  assert.equal(h.r.highWatermark, 5);
+  assert.deepEqual(h.sm.values(), ['r0', 'r1', 'r2', 'r3', 'r4']);
+});
+
+test('RAFT-15: a snapshot chunk request is retried under a new correlationId; the late answer to the old one is ignored', () => {
+  const h = new Hand();
+  const leader = { leaderId: 1, leaderEpoch: 1 };
+  h.msg(1, { type: 'BeginQuorumEpochRequest', voterId: 2, leaderId: 1, leaderEpoch: 1 });
+  h.drain();
+  assert.equal(h.take('FetchRequest').length, 1);
+  const snapshotId = { endOffset: 3, epoch: 1 };
+  h.msg(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 3, logStartOffset: 3, currentLeader: leader, records: [], snapshotId, sessionId: 1, correlationId: h.cid });
+  const data = bytes(JSON.stringify([0, 1, 2].map((o) => ({ offset: o, epoch: 1, payload: `r${o}` }))));
+  const chunk = (correlationId: number, errorCode: 0 | 98 = 0): RaftMessage =>
+    ({ type: 'FetchSnapshotResponse', errorCode, snapshotId, currentLeader: leader, size: data.length, position: 0, unalignedRecords: errorCode === 0 ? data : new Uint8Array(0), correlationId });
+  const [r0] = h.take('FetchSnapshotRequest') as (RaftMessage & { type: 'FetchSnapshotRequest' })[];
+  assert.ok(r0 && r0.position === 0);
+  h.timer('raft.fetchRetry', 150);
+  const [r1] = h.take('FetchSnapshotRequest') as (RaftMessage & { type: 'FetchSnapshotRequest' })[];
+  assert.ok(r1 && r1.position === 0 && r1.correlationId !== r0.correlationId, 'the chunk request is retried, not dropped');
+  // A late error answer to the first request would have aborted the download: ignored.
+  h.msg(1, chunk(r0.correlationId, 98));
+  assert.deepEqual(h.take('FetchRequest'), [], 'the download goes on');
+  h.msg(1, chunk(r1.correlationId));
+  h.drain();
+  assert.equal(h.r.highWatermark, 3);
+  assert.deepEqual(h.sm.values(), ['r0', 'r1', 'r2']);
 });

@@ -38,17 +38,33 @@
 //         then it votes only in epochs above the highest reported (see the section below).
 //  RAFT-12 applied entries are exactly the committed prefix, applied in order, once per
 //         incarnation (after a restore, from the snapshot's end).
-// Faults survived: message loss and reorder across connections, retried Fetches, partitions,
-// crashes with torn/lost unsynced writes, bit-rot (log-store.ts), hostile messages (typed errors).
+//  RAFT-15 a follower acts only on the answer to its one Fetch or FetchSnapshot in flight to the
+//         leader (as Kafka's RequestManager does): each request gets a fresh correlationId (1, 2,
+//         ... per incarnation; a retry gets a new one, `awaitResponse`), the leader echoes it,
+//         and any other answer - a duplicate, the original's late answer after a retry, one to
+//         a Fetch sent before a truncation - is ignored (it only counts as news of the leader:
+//         contact time and the RAFT-11 echo). So a divergingEpoch or snapshotId is applied to
+//         the log it was computed for, never to one that has since acknowledged newer entries the
+//         leader may have committed (before: a duplicated DivergingEpoch reply truncated such a
+//         committed entry; found in review). Ignoring does not wedge the follower: the request's
+//         retry timer stays armed and sends it again (a snapshot chunk request too). Enforced by
+//         replica.test.ts "RAFT-15: ..." (the duplicated divergence reply lost a committed entry
+//         before) and random.test.ts's duplicated-messages run (harness RAFT-2/3 checks and the
+//         RAFT-3 truncation assertion below; its seed 2056 failed before).
+// Faults survived: message loss, reorder across connections, duplicated and late messages
+// (RAFT-15), retried Fetches, partitions, crashes with torn/lost unsynced writes, bit-rot
+// (log-store.ts), hostile messages (typed errors).
 // A DiskFailed on a write/sync/rename is fail-stop: role 'failed', no further effects; the
 // driver restarts the process, and recovery decides what is durable.
-// Known limits: Divergence handling assumes per-link FIFO delivery without duplicates (io.ts
-// network model; TCP, one connection per peer incarnation). A FetchResponse is not matched to the
-// Fetch it answers: a duplicated or late DivergingEpoch (or snapshotId) reply arriving after the
-// follower refetched and acknowledged newer entries truncates them again, possibly above its
-// HW but below the leader's, so a committed entry can be lost (found in review: reproduced by
-// `.scratch/review-replica/dup-divergence.ts`; the simulator never duplicates messages, NET-1).
-// The fix is to accept only the reply to the latest outstanding Fetch (not done yet).
+// Known limits: correlationIds restart at 1 in each incarnation, so an answer to a request of an
+// earlier incarnation of this replica must not reach this one (per-incarnation connections: TCP,
+// the simulator's WORLD-3, the raft harness). Vote, BeginQuorumEpoch and EndQuorumEpoch
+// messages are not matched to requests: they carry epoch facts that stay true (a vote granted in
+// an epoch stays granted; one leader per epoch), so a duplicate is safe; a late pre-vote grant
+// from an earlier round in the same epoch can still count toward a pre-vote majority (that only
+// weakens RAFT-10, a liveness aid). Nor are Fetches at the leader: a follower's fetchOffset was
+// durable when sent, and the ack only grows (`ackOffset` is a max). The simulator's network
+// never duplicates (NET-1); the raft harness does (`dupRate`, random.test.ts).
 // Voter-set changes (KIP-853) are not implemented: `voters` is static.
 import type { Effect, Input, NodeId, Stamp } from '../io.ts';
 import { cancelTimer, send, setTimer } from '../io.ts';
@@ -192,6 +208,11 @@ export class RaftReplica {
   // follower
   private lastLeaderContactMs = -Infinity;
   private fetchInFlight = false;
+  /** RAFT-15: the correlationId of the one Fetch or FetchSnapshot in flight to the leader, whose
+   *  answer is the only one acted on (undefined: none is awaited). */
+  private awaitedCorrelationId: number | undefined = undefined;
+  /** RAFT-15: the last correlationId this incarnation numbered a request with (1, 2, ...). */
+  private lastCorrelationId = 0;
   /** RAFT-11: highest FetchResponse.sessionId received from the current leader in this epoch. */
   private lastResponseNo = 0;
   private download: SnapshotDownload | undefined = undefined;
@@ -454,7 +475,7 @@ export class RaftReplica {
     if (!this.voteFloor.pending) return;
     for (const v of this.voteFloor.unreported()) {
       if (this.sRole === 'follower' && v === this.sLeaderId) continue; // its fetch responses report
-      this.sendMsg(v, this.fetchRequest(this.store.durableEndOffset, 0));
+      this.sendMsg(v, this.fetchRequest(this.store.durableEndOffset, 0, 0));
     }
     this.out.push(setTimer(T_VOTE_PROBE, this.cfg.electionTimeoutMs));
   }
@@ -497,6 +518,7 @@ export class RaftReplica {
       this.out.push(cancelTimer(T_FETCH_TIMEOUT), cancelTimer(T_FETCH_RETRY));
       this.download = undefined;
       this.fetchInFlight = false;
+      this.awaitedCorrelationId = undefined;
     }
     this.grants.clear();
   }
@@ -630,7 +652,11 @@ export class RaftReplica {
         return;
       case T_FETCH_RETRY:
         if (this.sRole !== 'follower') return;
+        // RAFT-15: the request in flight (if any) is given up: a late answer to it is ignored,
+        // and the request is sent again under a new correlationId.
         this.fetchInFlight = false;
+        this.awaitedCorrelationId = undefined;
+        if (this.download !== undefined) return this.requestSnapshotChunk();
         this.maybeSendFetch();
         return;
       case T_CHECK_QUORUM:
@@ -651,7 +677,7 @@ export class RaftReplica {
   private discoverLeader(): void {
     if (this.peers.length > 0) {
       const to = this.peers[this.discoverIndex++ % this.peers.length];
-      this.sendMsg(to, this.fetchRequest(this.store.durableEndOffset, 0));
+      this.sendMsg(to, this.fetchRequest(this.store.durableEndOffset, 0, 0));
     }
     this.out.push(setTimer(T_ELECTION, this.electionBackoffMs()));
   }
@@ -799,8 +825,8 @@ export class RaftReplica {
 
   // ---- fetch: leader side
 
-  private fetchError(from: NodeId, errorCode: ErrorCodeValue): void {
-    this.sendMsg(from, { type: 'FetchResponse', errorCode, highWatermark: this.sHighWatermark, logStartOffset: this.store.logStartOffset, currentLeader: this.currentLeader(), records: [], sessionId: 0 });
+  private fetchError(from: NodeId, req: FetchRequest, errorCode: ErrorCodeValue): void {
+    this.sendMsg(from, { type: 'FetchResponse', errorCode, highWatermark: this.sHighWatermark, logStartOffset: this.store.logStartOffset, currentLeader: this.currentLeader(), records: [], sessionId: 0, correlationId: req.correlationId });
   }
 
   private epochError(currentLeaderEpoch: number): ErrorCodeValue | undefined {
@@ -811,10 +837,10 @@ export class RaftReplica {
   }
 
   private onFetchRequest(from: NodeId, req: FetchRequest): void {
-    if (req.replicaId !== from || req.fetchOffset < 0 || req.lastFetchedEpoch < 0 || req.maxWaitMs < 0 || req.sessionEpoch < 0) return this.fetchError(from, ErrorCode.INVALID_REQUEST);
+    if (req.replicaId !== from || req.fetchOffset < 0 || req.lastFetchedEpoch < 0 || req.maxWaitMs < 0 || req.sessionEpoch < 0) return this.fetchError(from, req, ErrorCode.INVALID_REQUEST);
     const err = this.epochError(req.currentLeaderEpoch);
-    if (err !== undefined) return this.fetchError(from, err);
-    if (req.lastFetchedEpoch > this.sEpoch) return this.fetchError(from, ErrorCode.INVALID_REQUEST);
+    if (err !== undefined) return this.fetchError(from, req, err);
+    if (req.lastFetchedEpoch > this.sEpoch) return this.fetchError(from, req, ErrorCode.INVALID_REQUEST);
     const p = this.progress.get(from);
     if (p) {
       p.lastFetchMs = this.now;
@@ -822,7 +848,7 @@ export class RaftReplica {
       this.reads.onFetch(from, req.sessionEpoch); // RAFT-11
     }
     const verdict = validateFetch(this.store, req);
-    if (verdict !== undefined) return this.sendFetchResponse(from, verdict);
+    if (verdict !== undefined) return this.sendFetchResponse(from, req, verdict);
     if (p) {
       // RAFT-6: fetchOffset is the follower's durable end, validated against our log (RAFT-2).
       p.ackOffset = Math.max(p.ackOffset, req.fetchOffset);
@@ -836,10 +862,11 @@ export class RaftReplica {
     this.respondWithRecords(from, req);
   }
 
-  private sendFetchResponse(to: NodeId, extra: Partial<FetchResponse>): void {
+  private sendFetchResponse(to: NodeId, req: FetchRequest, extra: Partial<FetchResponse>): void {
     const sessionId = this.reads.numberResponse(to); // RAFT-11
     this.sendMsg(to, {
       sessionId,
+      correlationId: req.correlationId, // RAFT-15: the follower matches it to its Fetch in flight
       type: 'FetchResponse',
       errorCode: ErrorCode.NONE,
       highWatermark: this.sHighWatermark,
@@ -853,9 +880,9 @@ export class RaftReplica {
   private respondWithRecords(to: NodeId, req: FetchRequest): void {
     this.parked.delete(to);
     const verdict = validateFetch(this.store, req); // the log may have moved since it was parked
-    if (verdict !== undefined) return this.sendFetchResponse(to, verdict);
+    if (verdict !== undefined) return this.sendFetchResponse(to, req, verdict);
     const end = Math.min(this.store.logEndOffset, req.fetchOffset + this.cfg.maxFetchEntries);
-    this.sendFetchResponse(to, { records: this.store.recordsBetween(req.fetchOffset, end) });
+    this.sendFetchResponse(to, req, { records: this.store.recordsBetween(req.fetchOffset, end) });
   }
 
   private answerParkedFetches(which: (p: { deadlineMs: number }) => boolean): void {
@@ -891,7 +918,7 @@ export class RaftReplica {
   private onFetchSnapshotRequest(from: NodeId, req: FetchSnapshotRequest): void {
     const snap = this.store.snapshot;
     const reply = (errorCode: ErrorCodeValue, position = req.position, bytes: Uint8Array = new Uint8Array(0)): void =>
-      this.sendMsg(from, { type: 'FetchSnapshotResponse', errorCode, snapshotId: req.snapshotId, currentLeader: this.currentLeader(), size: snap?.data.length ?? 0, position, unalignedRecords: bytes });
+      this.sendMsg(from, { type: 'FetchSnapshotResponse', errorCode, snapshotId: req.snapshotId, currentLeader: this.currentLeader(), size: snap?.data.length ?? 0, position, unalignedRecords: bytes, correlationId: req.correlationId });
     const err = this.epochError(req.currentLeaderEpoch);
     if (err !== undefined) return reply(err);
     const p = this.progress.get(from);
@@ -904,9 +931,11 @@ export class RaftReplica {
 
   // ---- fetch: follower side
 
-  private fetchRequest(fetchOffset: number, sessionEpoch: number): FetchRequest {
+  /** `correlationId`: from `awaitResponse` for the follower's Fetch, 0 for a probe. */
+  private fetchRequest(fetchOffset: number, sessionEpoch: number, correlationId: number): FetchRequest {
     return {
       sessionEpoch,
+      correlationId,
       type: 'FetchRequest',
       replicaId: this.cfg.nodeId,
       maxWaitMs: this.cfg.fetchMaxWaitMs,
@@ -925,28 +954,44 @@ export class RaftReplica {
     return this.store.durableEndOffset;
   }
 
+  /** RAFT-15: numbers a new request to the leader; from now on only its answer is acted on. */
+  private awaitResponse(): number {
+    this.lastCorrelationId = this.lastCorrelationId >= 0x7fff_ffff ? 1 : this.lastCorrelationId + 1; // int32, as Kafka's
+    this.awaitedCorrelationId = this.lastCorrelationId;
+    return this.lastCorrelationId;
+  }
+
   private maybeSendFetch(): void {
     if (this.sRole !== 'follower' || this.sLeaderId === undefined || this.fetchInFlight || this.download !== undefined || this.snapshotWrite?.install) return;
     const ack = this.followerAckOffset();
     if (ack === undefined) return;
     this.fetchInFlight = true;
-    this.sendMsg(this.sLeaderId, this.fetchRequest(ack, this.lastResponseNo));
+    this.sendMsg(this.sLeaderId, this.fetchRequest(ack, this.lastResponseNo, this.awaitResponse()));
     this.out.push(setTimer(T_FETCH_RETRY, this.fetchRetryMs()));
   }
 
   private onFetchResponse(from: NodeId, res: FetchResponse): void {
     if (res.currentLeader.leaderEpoch > this.sEpoch || (this.sRole !== 'follower' && this.sRole !== 'leader')) this.maybeLearnEpoch(from, res.currentLeader);
     if (this.sRole !== 'follower' || from !== this.sLeaderId || res.currentLeader.leaderEpoch !== this.sEpoch) return;
+    // Any response of this leader and epoch that arrived counts as news of it, a stale one too:
+    // a Fetch sent after it arrived still proves a round trip (RAFT-11 echo), and it shows the
+    // leader alive (RAFT-10; e.g. the original's late answer after a retry).
+    this.lastResponseNo = Math.max(this.lastResponseNo, res.sessionId);
+    if (res.errorCode === ErrorCode.NONE) this.lastLeaderContactMs = this.now;
+    // RAFT-15: act only on the answer to the Fetch in flight. A duplicated or late answer to an
+    // earlier Fetch was computed for a log we have changed since: its divergingEpoch or
+    // snapshotId could remove entries acknowledged after it, which the leader may have
+    // committed. Ignoring it leaves the Fetch in flight, its retry timer armed.
+    if (res.correlationId !== this.awaitedCorrelationId) return;
+    this.awaitedCorrelationId = undefined;
     this.fetchInFlight = false;
     this.out.push(cancelTimer(T_FETCH_RETRY));
-    this.lastResponseNo = Math.max(this.lastResponseNo, res.sessionId); // RAFT-11 echo
     if (res.errorCode !== ErrorCode.NONE) {
       // NOT_LEADER_OR_FOLLOWER in our epoch: the leader resigned; the fetch timeout will elect.
       this.out.push(setTimer(T_FETCH_RETRY, Math.ceil(this.cfg.fetchTimeoutMs / 4)));
       this.fetchInFlight = true;
       return;
     }
-    this.lastLeaderContactMs = this.now;
     if (res.divergingEpoch) return this.truncateToDivergence(res.divergingEpoch);
     if (res.snapshotId) {
       // RAFT-14: one snapshot write at a time. While our own is in flight, finishing a download
@@ -978,7 +1023,7 @@ export class RaftReplica {
 
   private requestSnapshotChunk(): void {
     const d = this.download!;
-    this.sendMsg(d.leaderId, { type: 'FetchSnapshotRequest', replicaId: this.cfg.nodeId, maxBytes: this.cfg.snapshotChunkBytes, currentLeaderEpoch: this.sEpoch, snapshotId: d.id, position: d.position });
+    this.sendMsg(d.leaderId, { type: 'FetchSnapshotRequest', replicaId: this.cfg.nodeId, maxBytes: this.cfg.snapshotChunkBytes, currentLeaderEpoch: this.sEpoch, snapshotId: d.id, position: d.position, correlationId: this.awaitResponse() });
     this.out.push(setTimer(T_FETCH_RETRY, this.fetchRetryMs()));
     this.fetchInFlight = true;
   }
@@ -987,7 +1032,9 @@ export class RaftReplica {
     if (res.currentLeader.leaderEpoch > this.sEpoch) return this.maybeLearnEpoch(from, res.currentLeader);
     const d = this.download;
     if (this.sRole !== 'follower' || !d || from !== d.leaderId || res.currentLeader.leaderEpoch !== this.sEpoch) return;
-    if (!sameSnapshot(res.snapshotId, d.id) || res.position !== d.position) return;
+    // RAFT-15: only the answer to the chunk request in flight (a stale error would abort the download).
+    if (res.correlationId !== this.awaitedCorrelationId || !sameSnapshot(res.snapshotId, d.id) || res.position !== d.position) return;
+    this.awaitedCorrelationId = undefined;
     this.fetchInFlight = false;
     this.out.push(cancelTimer(T_FETCH_RETRY));
     if (res.errorCode !== ErrorCode.NONE || res.size > MAX_SNAPSHOT_BYTES || (d.size >= 0 && res.size !== d.size)) {
