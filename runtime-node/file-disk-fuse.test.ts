@@ -149,8 +149,9 @@ test('FDISK-10: a durable write to another file, or any other op, does not overl
 });
 
 test('FDISK-10: a durable write intersecting one in progress waits for it, so the later bytes win', async () => {
-  // SEG-4's terminator: each commit to a recycled segment ends with 12 zero bytes, which the
-  // next commit's first batch header overwrites. Before the fix the two pwritev ran on two libuv
+  // SEG-4's terminator: 12 zero bytes at a recycled segment's end (each commit carried one until
+  // the seventh session; now one is written at rest), which the next commit's first batch header
+  // overwrites. Before the fix the two pwritev ran on two libuv
   // threads at once, and in ~3% of back-to-back pairs the terminator landed last, zeroing the
   // header of acknowledged data.
   await withDisk(async (disk, root) => {

@@ -37,8 +37,9 @@ export interface WalkSpec {
   readonly chunkBytes: number;
   /**
    * WALK-2: read every chunk twice and use it only once two reads agree. For walks whose result
-   * becomes state (recovery's scan, truncation's cut) in a log with gaps (compacted): there a
-   * baseOffset bit flipped in flight passes both the CRC and the offset checks.
+   * becomes state (recovery's scan, truncation's cut): a partitionLeaderEpoch bit flipped in
+   * flight passes the CRC and every offset check (recovery would take it into the epoch cache),
+   * and in a log with gaps (compacted) so does a flipped baseOffset bit.
    */
   readonly confirmReads?: boolean;
 }
@@ -51,7 +52,7 @@ export interface SegmentWalkOptions {
   /** Default: the segment's next offset. */
   readonly endOffset?: number;
   /** The walk's result becomes state (recovery's scan, truncation's cut): WALK-2's confirmed
-   *  reads, used where offsets may have gaps (cleanup.policy other than delete). */
+   *  reads. */
   readonly confirm?: boolean;
   readonly chunkBytes?: number;
 }
@@ -69,7 +70,9 @@ export const segmentWalkSpec = (seg: Segment, config: Pick<LogConfig, 'cleanupPo
     limitBytes: opts.limitBytes ?? seg.writtenBytes,
     minOffset,
     strictOffsets: dense,
-    confirmReads: opts.confirm === true && !dense, // WALK-2: with gaps allowed, density cannot catch a flipped base offset
+    // WALK-2: nothing catches a flipped epoch (any policy) or, with gaps allowed, base offset.
+    // Until the seventh session delete-policy logs read once: a flipped epoch entered the cache.
+    confirmReads: opts.confirm === true,
     endOffset: opts.endOffset ?? seg.nextOffset,
     maxBatchBytes: config.segmentBytes,
     chunkBytes: opts.chunkBytes ?? config.readChunkBytes,

@@ -46,8 +46,7 @@ export interface LogConfig {
    * Group commits in flight at once (LOG-4). 1: each commit's write + sync completes before the
    * next is issued. N > 1: a commit that is one durable write (write + sync of that write, one
    * op) of at most `pipelineMaxBytes` may be issued while up to N - 1 such commits are in flight;
-   * the disk overlaps them (on this machine two in flight beat one at a time by ~1.4x). Not on a
-   * recycled segment (SEG-4: each commit's terminator intersects the next commit's bytes).
+   * the disk overlaps them (on this machine two in flight beat one at a time by ~1.4x).
    * Durability still advances in order: an acknowledgement waits for every earlier commit.
    */
   readonly commitDepth: number;

@@ -384,6 +384,18 @@ export class LogCallCmd implements Cmd {
   toString = (): string => this.method;
 }
 
+/** Time passes (`ms`), then a tick: flush.ms, and SEG-4's terminator once the log is at rest. */
+export class TickCmd implements Cmd {
+  constructor(readonly ms: number) {}
+  check = (): boolean => true;
+  run(m: Model, r: Real): void {
+    r.d.now += this.ms;
+    if (r.d.log.state === 'ready') r.d.push(r.d.log.tick(r.d.stamp()));
+    checkInvariants(m, r);
+  }
+  toString = (): string => `tick(${this.ms})`;
+}
+
 /** truncateTo(x) until it takes (or finds it done), drained; the model follows. */
 const truncateAt = (m: Model, r: Real, x: number): void => {
   // Below the first segment the log is emptied and restarts at x (Kafka's truncateFullyAndStartAt).
@@ -609,6 +621,7 @@ export const commandArb = (replayPath?: string): fc.Arbitrary<Iterable<Cmd>> =>
       fc.tuple(frac, fc.integer({ min: 1, max: 4096 })).map(([f, b]) => new ReadCmd(f, b)),
       fc.constant(new LogCallCmd('roll')),
       fc.constant(new LogCallCmd('flush')),
+      fc.integer({ min: 0, max: 120 }).map((ms) => new TickCmd(ms)),
       fc.integer({ min: 0, max: 5000 }).map((ms) => new CompactCmd(ms)),
       frac.map((f) => new TruncateCmd(f)),
       frac.map((f) => new TruncateCmd(-f)),
@@ -622,6 +635,10 @@ export const commandArb = (replayPath?: string): fc.Arbitrary<Iterable<Cmd>> =>
         .tuple(fc.array(fc.oneof(appendArb, fc.integer({ min: 1, max: 4 }).map((n) => new StepCmd(n))), { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 3 }))
         .map(([cmds, crash, steps]) => new CorkedCmd(cmds, crash === 0 ? new CrashCmd(steps, -1) : null)),
       fc.tuple(fc.integer({ min: 0, max: 10 }), fc.oneof(fc.constant(-1), frac)).map(([s, c]) => new CrashCmd(s, c)),
+      // Two or three appends back to back (pipelined commits, LOG-4), then some disk steps.
+      fc
+        .tuple(fc.array(appendArb.map((a) => new AppendCmd(a.counts, a.valueBytes, a.bumpEpoch, false)), { minLength: 2, maxLength: 3 }), fc.integer({ min: 0, max: 6 }))
+        .map(([as, steps]) => new SeqCmd([...as, new StepCmd(steps)])),
       // Two or three commits in flight, then power loss (each durable write lands, tears or not).
       fc.tuple(fc.array(appendArb.map((a) => new AppendCmd(a.counts, a.valueBytes, a.bumpEpoch, false)), { minLength: 2, maxLength: 3 }), fc.integer({ min: 0, max: 2 })).map(([as, steps]) => new SeqCmd([...as, new CrashCmd(steps, -1)])),
     ],
@@ -672,6 +689,9 @@ export const runLogProperty = (opts: PropertyOptions): fc.RunDetails<[number, It
         cleanupPolicy: opts.compact ? 'compact' : 'delete',
         segmentRecycling: opts.recycle ?? false,
         readChunkBytes: 600, // walks of many reads, batches straddling chunks
+        // Recycling: retention deletes more, so more rolls reuse slots, and more commits
+        // (pipelined ones too), crashes and SEG-4 terminators land in reused files.
+        ...(opts.recycle === true ? { segmentBytes: 4096, retentionBytes: 1500 } : {}),
       });
       const { d } = newDriver(diskSeed, cfg, faults ? FAULTS : {});
       d.restartUntilReady();

@@ -222,6 +222,34 @@ test('WALK-2 compacted log: a base offset flipped in flight during the recovery 
   assert.deepEqual(offsetsOf(d.read(0, 1 << 20).chunks), [0, 1, 2]);
 });
 
+test('WALK-2: a partitionLeaderEpoch flipped in flight during the recovery scan is read again, not taken into the epoch cache', () => {
+  // The CRC does not cover partitionLeaderEpoch and offset density cannot see it: before the
+  // seventh session a delete-policy log read its scan once, and a flip (4 -> 260, found by the
+  // property with faults) became the epoch cache's latest entry.
+  const { d } = newDriver(5, smallConfig());
+  for (let i = 0; i < 3; i++) d.appendDrained(makeBatch(1, 100, i), 4);
+  const seg = d.log.activeSegment;
+  const last = (2 * seg.sizeBytes) / 3;
+  d.crash();
+  const disk = d.disk;
+  const execute = disk.execute.bind(disk);
+  let flipped = false;
+  disk.execute = (op) => {
+    const r = execute(op);
+    if (!flipped && op.kind === 'read' && op.file === seg.logFile && r.ok && r.result.data !== undefined && op.offset <= last && last + 16 <= op.offset + r.result.data.length) {
+      r.result.data[last - op.offset + 14] ^= 1; // partitionLeaderEpoch (bytes 12..15) + 256
+      flipped = true;
+    }
+    return r;
+  };
+  d.drain();
+  assert.ok(flipped, 'the flip happened');
+  assert.equal(d.log.state, 'ready');
+  assert.equal(d.log.logEndOffset, 3);
+  assert.equal(d.log.epochs.cache.latestEpoch(), 4, 'epoch from the agreeing reads, not 260');
+  assert.deepEqual(d.log.epochs.cache.endOffsetFor(4, 3), { epoch: 4, endOffset: 3 });
+});
+
 test('WALK-2 compacted log: a base offset flipped in flight during truncateTo does not move the cut', () => {
   // No index entries: the truncation walk reads the segment from its first batch.
   const { d } = newDriver(5, smallConfig({ cleanupPolicy: 'compact', indexIntervalBytes: 1 << 20 }));

@@ -12,8 +12,8 @@
 //  LOG-4 group commit: appends accumulate while commits are in flight and go out together as ONE
 //        commit. A commit is one durable write (write + sync in one op) when it can be; up to
 //        commitDepth such commits of <= pipelineMaxBytes may be in flight at once (the disk
-//        overlaps them); any other commit (a roll, several writes, flush.messages > 1, a write to
-//        a segment with a dirty tail, SEG-4) is issued only when none is in flight. Durability advances in commit order (completions are FIFO).
+//        overlaps them); any other commit (a roll, several writes, flush.messages > 1) is issued
+//        only when none is in flight. Durability advances in commit order (completions are FIFO).
 //  LOG-15 (turns) a host may cork the log around one turn of its own (the requests of one network
 //        read, the callbacks of one completion): appends made while corked only accumulate, and
 //        uncork() starts the commit the first of them would have started. Without it a burst's
@@ -54,14 +54,20 @@
 //        the new nextOffset survives in the file; truncateFully may lower the log end below a
 //        slot's bound, which is why the bound is checked at reuse, not assumed.
 //  SEG-4 a segment whose file may hold stale bytes past its logical end (`dirtyTail`: made from a
-//        slot) gets 12 zero bytes (a terminator) appended to every commit's data write (same op,
-//        same sync); a slot's first 12 bytes are zeroed and synced before it is renamed. So, on
-//        disk, the synced logical end is always followed by 12 zero bytes and recovery's scan
-//        ends there ('end') exactly as in a zero-filled file; while the log runs, the file is
-//        never truncated to the logical end (that would free the allocation). If a crash tears
-//        the terminator, the stale batch behind it fails the offset check (REC-LOG) and recovery
-//        truncates there as for any torn tail (above the durable offset: the tear hit an
-//        unsynced write).
+//        slot; a slot's first 12 bytes are zeroed and synced before it is renamed) gets a 12-byte
+//        zero terminator at its logical end whenever the log comes to rest: once it has been idle
+//        (no commit in flight or queued) for TERMINATOR_IDLE_MS at a tick, and on flush(), as a
+//        durable write of its own. So at rest the synced logical end is followed by zeroes and
+//        recovery's scan ends there ('end') exactly as in a zero-filled file. Commits carry no
+//        terminator (until the seventh session each did, and since it intersects the next
+//        commit's first bytes, commits to recycled files could not overlap: 20% of the 256 KiB
+//        rows' throughput), so while commits are in flight the durable end may be followed by
+//        stale bytes: after a crash then, recovery's scan meets a stale batch, which fails the
+//        offset check (REC-LOG), and truncates there as for any torn tail (reported as one).
+//        While the log runs the file is never truncated to the logical end (that would free the
+//        allocation). The terminator write is in `inflight` as a commit that makes nothing
+//        durable, so truncations wait for it; the next commit's write intersects it and the disk
+//        runs it after (core/io.ts).
 //  SEG-5 after a crash, nothing past the recovered end survives: recovery truncates the active
 //        segment there and re-extends it with zeroes, recycled or not. Else an unsynced write that
 //        landed past a lost one (commits in flight, or any number under flush.messages > 1)
@@ -342,10 +348,8 @@ export class PartitionLog {
     if (this.state !== 'ready') return;
     if (this.queued.length === 0 && !(this.flushRequested && this.dirty !== null)) return;
     const single = this.durableWriteAction();
-    // `piped`: one durable write small enough (pipelineMaxBytes) to overlap other commits. Not on
-    // a segment with a dirty tail: its write ends with SEG-4's terminator, which the next
-    // commit's first bytes overwrite, and intersecting writes do not overlap (core/io.ts).
-    const piped = single !== null && this.config.commitDepth > 1 && single.bytes <= this.config.pipelineMaxBytes && !single.seg.dirtyTail;
+    // `piped`: one durable write small enough (pipelineMaxBytes) to overlap other commits.
+    const piped = single !== null && this.config.commitDepth > 1 && single.bytes <= this.config.pipelineMaxBytes;
     if (this.inflight.length > 0) {
       if (!piped || this.inflight.length >= this.config.commitDepth) return;
       for (const c of this.inflight) if (!c.piped) return;
@@ -403,12 +407,24 @@ export class PartitionLog {
     return a.kind === 'data' && this.shouldSyncNow(this.logEndOffset) ? a : null;
   }
 
-  /** A data action's write: its views, plus SEG-4's terminator on a segment with a dirty tail. */
+  /** A data action's write: its views (LOG-9). */
   private commitData(a: DataAction): WriteData {
-    // SEG-4: on a recycled file the write carries the zero terminator as its last chunk (one
-    // write: a separate write op would cost a syscall and the write's own sync).
-    const tail = a.seg.dirtyTail ? Math.max(0, Math.min(TERMINATOR.length, this.config.segmentBytes - a.position - a.bytes)) : 0;
-    return writeData(a.views, a.bytes, tail);
+    return writeData(a.views, a.bytes);
+  }
+
+  /**
+   * SEG-4: at rest, a recycled active segment's logical end gets its zero terminator (a durable
+   * write, in `inflight` as a commit that makes nothing durable; `piped`, so the next commit may
+   * follow it at once: the disk orders the two, whose bytes intersect).
+   */
+  private terminate(): void {
+    const seg = this.activeSegment;
+    if (this.state !== 'ready' || this.inflight.length > 0 || this.queued.length > 0 || this.dirty !== null || this.pendingTruncate >= 0) return;
+    if (!seg.dirtyTail || seg.terminatedAt === seg.sizeBytes || seg.sizeBytes + TERMINATOR.length > this.config.segmentBytes) return;
+    seg.terminatedAt = seg.sizeBytes;
+    const op = this.q.emit({ kind: 'write', file: seg.logFile, offset: seg.sizeBytes, data: TERMINATOR, sync: true });
+    this.inflight.push({ syncedEnd: this.durableOffset, rolled: false, piped: true });
+    this.q.attach(op, this.onCommitDone);
   }
 
   /** flush.messages / flush.ms policy; the default (1) syncs every commit. */
@@ -419,11 +435,15 @@ export class PartitionLog {
     return c.flushMs >= 0 && this.nowMs - this.lastSyncMs >= c.flushMs;
   }
 
-  /** Syncs everything written so far (flush.messages > 1); a 'durable' event follows. */
+  /**
+   * Syncs everything written so far (flush.messages > 1); a 'durable' event follows. With nothing
+   * to sync, a recycled active segment gets its terminator (SEG-4: a clean shutdown flushes).
+   */
   flush(): Effect[] {
     if (this.state === 'ready') {
       this.flushRequested = true;
       this.commit();
+      this.terminate();
     }
     return this.q.take();
   }
@@ -433,7 +453,8 @@ export class PartitionLog {
     this.nowMs = stamp.now;
     const c = this.config;
     if (this.dirty !== null && c.flushMs >= 0 && this.nowMs - this.lastSyncMs >= c.flushMs) return this.flush();
-    return [];
+    if (this.nowMs - this.lastSyncMs >= TERMINATOR_IDLE_MS) this.terminate(); // SEG-4: at rest
+    return this.q.take();
   }
 
   /**
@@ -1130,6 +1151,8 @@ const indexFiles = (seg: Segment): readonly (readonly [string, Uint8Array])[] =>
 
 /** SEG-4's terminator: a zero batchLength prefix ends every scan. */
 const TERMINATOR = new Uint8Array(12);
+/** SEG-4: a recycled active segment idle this long (at a tick) gets its terminator. */
+export const TERMINATOR_IDLE_MS = 50;
 
 const appendError = (error: LogError): AppendResult & { effects: Effect[] } => ({ error, baseOffset: -1, lastOffset: -1, effects: [] });
 
@@ -1159,13 +1182,12 @@ const MAX_CHUNKS = 1024;
 
 /**
  * A commit's data write (LOG-9): the batches' own bytes, no copy. Views lying back to back in one
- * buffer (batches carved from one network read) merge into one chunk; `zeroTail` zero bytes
- * (SEG-4's terminator) follow as a last chunk. One chunk is written as it is, up to MAX_CHUNKS
- * as a gathered write (writev), more are copied into one array.
+ * buffer (batches carved from one network read) merge into one chunk. One chunk is written as it
+ * is, up to MAX_CHUNKS as a gathered write (writev), more are copied into one array.
  */
-const writeData = (views: readonly Uint8Array[], total: number, zeroTail: number): WriteData => {
+const writeData = (views: readonly Uint8Array[], total: number): WriteData => {
   // One view (a lone append between commits) is the write as it is: no array, no run.
-  if (views.length === 1 && zeroTail === 0) {
+  if (views.length === 1) {
     if (views[0].length !== total) throw new Error('LOG-9: commit size mismatch');
     return views[0];
   }
@@ -1186,7 +1208,6 @@ const writeData = (views: readonly Uint8Array[], total: number, zeroTail: number
   }
   chunks.push(runOf(runStart, runEnd));
   if (bytes !== total) throw new Error('LOG-9: commit size mismatch');
-  if (zeroTail > 0) chunks.push(zeroTail === TERMINATOR.length ? TERMINATOR : TERMINATOR.subarray(0, zeroTail));
   if (chunks.length === 1) return chunks[0]!;
   return chunks.length <= MAX_CHUNKS ? chunks : gather(chunks);
 };

@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { baseOffsetAt } from '../records/batch-header.ts';
+import { writeLength } from '../io.ts';
+import { TERMINATOR_IDLE_MS } from './partition-log.ts';
 import { batchesIn, makeBatch, newDriver, smallConfig, type LogDriver } from './log-harness.test.ts';
 
 const files = (d: LogDriver): { name: string; size: number }[] => {
@@ -35,17 +37,30 @@ test('retention renames whole segments into at most 2 slots; rolls reuse them', 
   assert.equal(r.error, 'NONE');
 });
 
-test('a reused file holds stale batches past the logical end: crash + recovery stop at the end, no corruption', () => {
-  const { d } = newDriver('recycle-2', recyclingConfig);
+/** A log whose active segment was made from a recycled file, with a few commits in it. */
+const intoReusedFile = (name: string): LogDriver => {
+  const { d } = newDriver(name, recyclingConfig);
   for (let round = 0; round < 3; round++) {
     appendN(d, 60, round * 1000);
     d.retain();
   }
   for (let i = 0; i < 100 && !d.log.activeSegment.dirtyTail; i++) appendN(d, 1, 5000 + i); // roll into a slot
   appendN(d, 5, 6000); // a few commits into the reused file
+  assert.ok(d.log.activeSegment.dirtyTail, 'the active segment was made from a recycled file');
+  return d;
+};
+
+test('a reused file holds stale batches past the logical end: at rest a terminator ends the scan, no corruption', () => {
+  const d = intoReusedFile('recycle-2');
   const end = d.log.logEndOffset;
   const active = d.log.activeSegment;
-  assert.ok(active.dirtyTail, 'the active segment was made from a recycled file');
+  // SEG-4: idle long enough, a tick writes the terminator (one durable write at the end).
+  d.now += TERMINATOR_IDLE_MS;
+  d.push(d.log.tick(d.stamp()));
+  assert.deepEqual(d.pending.map((p) => [p.op.op.kind, 'offset' in p.op.op ? p.op.op.offset : -1]), [['write', active.sizeBytes]]);
+  d.drain();
+  d.push(d.log.tick(d.stamp()));
+  assert.equal(d.pending.length, 0, 'terminated once');
   d.take('corruption');
   d.crash();
   d.drain();
@@ -57,6 +72,22 @@ test('a reused file holds stale batches past the logical end: crash + recovery s
   appendN(d, 30, 9000);
   const r = d.read(d.log.logStartOffset, 1 << 20);
   assert.equal(r.error, 'NONE');
+});
+
+test('SEG-4: a crash while busy (no terminator yet) meets stale batches past the durable end: truncated there as a torn tail', () => {
+  const d = intoReusedFile('recycle-busy');
+  const end = d.log.logEndOffset;
+  const active = d.log.activeSegment;
+  d.take('corruption');
+  d.crash(); // no tick, no flush: nothing but stale bytes follows the durable end
+  d.drain();
+  assert.equal(d.log.state, 'ready');
+  assert.equal(d.log.logEndOffset, end, 'everything durable kept; the stale batch fails the offset check (REC-LOG)');
+  assert.equal(d.take('corruption').length, 1, 'reported as a torn tail');
+  const size = files(d).find((f) => f.name === active.logFile.slice(d.config.dir.length + 1))?.size ?? -1;
+  assert.equal(size, d.config.segmentBytes, 'the file keeps its allocation');
+  appendN(d, 3, 9000);
+  assert.deepEqual(batchesIn(d.read(end, 1 << 20).chunks).map((b) => baseOffsetAt(b, 0)), [end, end + 2, end + 4]);
 });
 
 test('REC-LOG: a slot is not reused by a segment below its bound (after a full truncation)', () => {
@@ -128,8 +159,8 @@ test('a crash at every step of a retention pass and of a roll into a slot recove
   }
 });
 
-test('LOG-4 / SEG-4: commits to a recycled segment are not pipelined (each terminator intersects the next commit)', () => {
-  const { d } = newDriver('recycle-nopipe', smallConfig({ segmentRecycling: true, retentionBytes: 4096, retentionMs: -1, commitDepth: 2 }));
+test('LOG-4 / SEG-4: commits to a recycled segment overlap; flush() writes the terminator, and a commit right behind it waits for it on the disk', () => {
+  const { d } = newDriver('recycle-pipe', smallConfig({ segmentRecycling: true, retentionBytes: 4096, retentionMs: -1, commitDepth: 2 }));
   for (let round = 0; round < 3; round++) {
     appendN(d, 60, round * 1000);
     d.retain();
@@ -139,9 +170,21 @@ test('LOG-4 / SEG-4: commits to a recycled segment are not pipelined (each termi
   appendN(d, 2, 6000);
   d.push(d.log.append(makeBatch(2, d.wall, 7001, 100), 1, d.stamp()).effects);
   d.push(d.log.append(makeBatch(2, d.wall, 7002, 100), 1, d.stamp()).effects);
-  assert.deepEqual(d.pending.map((p) => p.op.op.kind), ['write'], 'the second commit waits for the first');
+  assert.deepEqual(d.pending.map((p) => p.op.op.kind), ['write', 'write'], 'the second commit overlaps the first');
+  const ends = d.pending.map((p) => (p.op.op.kind === 'write' ? p.op.op.offset + writeLength(p.op.op.data) : -1));
+  assert.equal(ends[0], d.pending[1]!.op.op.kind === 'write' ? d.pending[1]!.op.op.offset : -1, 'no terminator between them');
   d.drain();
   assert.equal(d.log.durableOffset, d.log.logEndOffset);
+  // At rest, flush() terminates at once; an append right behind it is a second durable write in
+  // flight (the disk runs it after the terminator, whose bytes it overwrites: core/io.ts).
+  d.push(d.log.flush());
+  assert.deepEqual(d.pending.map((p) => p.op.op.kind), ['write']);
+  const end = d.log.activeSegment.sizeBytes;
+  d.push(d.log.append(makeBatch(2, d.wall, 7003, 100), 1, d.stamp()).effects);
+  assert.deepEqual(d.pending.map((p) => (p.op.op.kind === 'write' ? p.op.op.offset : -1)), [end, end]);
+  d.drain();
+  assert.equal(d.log.durableOffset, d.log.logEndOffset);
+  assert.equal(batchesIn(d.read(d.log.logEndOffset - 2, 1 << 20).chunks).length, 1);
 });
 
 test('SEG-5: a pipelined commit that landed past a lost one is not resurrected after recovery', () => {

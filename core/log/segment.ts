@@ -52,9 +52,11 @@ export class Segment {
   readonly offsetLimit: number;
   /**
    * SEG-4: the file may hold stale bytes (old batches of a recycled file) past the logical end, so
-   * every commit also writes a 12-byte zero terminator right after its data (see partition-log.ts).
+   * at rest the log writes a 12-byte zero terminator right after its data (see partition-log.ts).
    */
   dirtyTail = false;
+  /** SEG-4: the position of the last terminator written (0: a slot's zeroed first bytes). */
+  terminatedAt = 0;
 
   constructor(
     readonly dir: string,
