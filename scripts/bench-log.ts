@@ -12,7 +12,7 @@
 //     closed-loop producers of r-record batches in two waves, each wave's appends one turn of the
 //     host (LOG-15: the log is corked around a completion's callbacks), so group commit puts one
 //     wave, G records (W = G KiB), into each durable write; with commitDepth 2 the two waves'
-//     commits overlap (not on recycled segments, one commit at a time). MB/s, records/s,
+//     commits overlap (recycled segments too since the seventh session, SEG-4). MB/s, records/s,
 //     append-to-durable latency p50/p99, average write size and its p10-p90 spread (a spread
 //     means commits do not carry one wave each), main-thread busy share, and b/a. Two tables: a fresh log (default config, every segment new space) and the steady
 //     state of a log bounded by retention, with segment recycling on (rc) and off (ret).
@@ -605,8 +605,7 @@ export const measureAppend = async (
   // waves released while a commit that cannot overlap (a roll) is in flight queue together and
   // merge into one commit for good (closed-loop producers never split again: measured 256 + 512
   // KiB per pair), and the writes no longer match the limit's size. With two there is never more
-  // than one wave waiting, and with commitDepth 2 the second wave's commit overlaps the first's
-  // (no overlap on recycled segments, which take one commit at a time: LOG-4, SEG-4).
+  // than one wave waiting, and with commitDepth 2 the second wave's commit overlaps the first's.
   for (let wave = 0; wave < 2; wave++) {
     host.tick();
     host.turn(() => {
