@@ -16,6 +16,7 @@ import { batchesIn, makeBatch, newDriver, smallConfig, type LogDriver } from './
 import type { ReadResult } from './log-types.ts';
 import { decodeBatch } from '../records/batch.ts';
 import { RECYCLE_SLOTS } from './segment.ts';
+import { TERMINATOR_IDLE_MS } from './partition-log.ts';
 
 interface MRecord {
   readonly offset: number;
@@ -378,7 +379,7 @@ export class LogCallCmd implements Cmd {
   constructor(readonly method: 'flush' | 'roll') {}
   check = (): boolean => true;
   run(m: Model, r: Real): void {
-    if (r.d.log.state === 'ready') r.d.push(r.d.log[this.method]());
+    r.d.push(r.d.log[this.method]()); // in every state: harmless unless ready
     checkInvariants(m, r);
   }
   toString = (): string => this.method;
@@ -390,10 +391,44 @@ export class TickCmd implements Cmd {
   check = (): boolean => true;
   run(m: Model, r: Real): void {
     r.d.now += this.ms;
-    if (r.d.log.state === 'ready') r.d.push(r.d.log.tick(r.d.stamp()));
+    r.d.push(r.d.log.tick(r.d.stamp())); // in every state: harmless unless ready
     checkInvariants(m, r);
   }
   toString = (): string => `tick(${this.ms})`;
+}
+
+/**
+ * SEG-4 at rest: drain, a tick past TERMINATOR_IDLE_MS, drain, power loss. Nothing was in flight,
+ * so the restart keeps everything and reports no torn tail (a recycled file's terminator ends the
+ * scan). Then 0-3 appends right behind a tick at rest and a crash after `steps` disk steps.
+ */
+export class RestCrashCmd implements Cmd {
+  constructor(
+    readonly appends: number,
+    readonly steps: number,
+  ) {}
+  check = (): boolean => true;
+  run(m: Model, r: Real): void {
+    r.d.drain();
+    healthy(m, r);
+    if (r.d.log.state !== 'ready' || r.faults) return;
+    if (r.d.log.durableOffset < r.d.log.logEndOffset) {
+      r.d.push(r.d.log.flush()); // flush.messages > 1: make everything durable first
+      r.d.drain();
+    }
+    r.d.now += TERMINATOR_IDLE_MS;
+    r.d.push(r.d.log.tick(r.d.stamp()));
+    r.d.drain();
+    const end = m.leo;
+    new CrashCmd(0, -1).run(m, r);
+    assert.equal(m.leo, end, 'SEG-4: a crash at rest keeps everything');
+    assert.deepEqual(r.d.take('corruption'), [], 'SEG-4: a crash at rest reports no torn tail');
+    r.d.now += TERMINATOR_IDLE_MS;
+    r.d.push(r.d.log.tick(r.d.stamp()));
+    const appends = Array.from({ length: this.appends }, (_, i) => new AppendCmd([1 + (i % 3)], 40 * i, false, false));
+    new SeqCmd([...appends, new CrashCmd(this.steps, -1)]).run(m, r);
+  }
+  toString = (): string => `restCrash(${this.appends},${this.steps})`;
 }
 
 /** truncateTo(x) until it takes (or finds it done), drained; the model follows. */
@@ -593,10 +628,26 @@ export class CorkedCmd implements Cmd {
   check = (): boolean => true;
   run(m: Model, r: Real): void {
     r.d.log.cork();
-    for (const c of this.cmds) c.run(m, r);
+    const log = r.d.log;
+    const emit = log.append.bind(log);
+    // LOG-15: a corked append starts no commit (its effects are empty).
+    log.append = (batches, epoch, stamp) => {
+      const res = emit(batches, epoch, stamp);
+      assert.equal(res.effects.length, 0, 'a corked append emitted effects');
+      return res;
+    };
+    try {
+      for (const c of this.cmds) c.run(m, r);
+    } finally {
+      log.append = emit;
+    }
     if (this.crash !== null) return this.crash.run(m, r);
     r.d.push(r.d.log.uncork());
     checkInvariants(m, r);
+    if (!r.faults && r.d.log.state === 'ready' && r.d.log.config.flushMessages <= 1) {
+      r.d.drain();
+      assert.equal(r.d.log.durableOffset, r.d.log.logEndOffset, 'LOG-15: after uncork everything becomes durable');
+    }
   }
   toString = (): string => `cork[${this.cmds.map(String).join(';')}]${this.crash !== null ? String(this.crash) : 'uncork'}`;
 }
@@ -622,6 +673,7 @@ export const commandArb = (replayPath?: string): fc.Arbitrary<Iterable<Cmd>> =>
       fc.constant(new LogCallCmd('roll')),
       fc.constant(new LogCallCmd('flush')),
       fc.integer({ min: 0, max: 120 }).map((ms) => new TickCmd(ms)),
+      fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 2 })).map(([a, st]) => new RestCrashCmd(a, st)),
       fc.integer({ min: 0, max: 5000 }).map((ms) => new CompactCmd(ms)),
       frac.map((f) => new TruncateCmd(f)),
       frac.map((f) => new TruncateCmd(-f)),
@@ -691,7 +743,7 @@ export const runLogProperty = (opts: PropertyOptions): fc.RunDetails<[number, It
         readChunkBytes: 600, // walks of many reads, batches straddling chunks
         // Recycling: retention deletes more, so more rolls reuse slots, and more commits
         // (pipelined ones too), crashes and SEG-4 terminators land in reused files.
-        ...(opts.recycle === true ? { segmentBytes: 4096, retentionBytes: 1500 } : {}),
+        ...(opts.recycle === true ? { segmentBytes: 2048, retentionBytes: 700 } : {}),
       });
       const { d } = newDriver(diskSeed, cfg, faults ? FAULTS : {});
       d.restartUntilReady();

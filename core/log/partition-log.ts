@@ -122,8 +122,8 @@ interface Commit {
 
 /** What the log reads of a DiskDone / DiskFailed input (the io.ts Input works as is). */
 type DiskCompletion =
-  | { readonly tag: 'DiskDone'; readonly id: DiskOpId; readonly result: DiskResult }
-  | { readonly tag: 'DiskFailed'; readonly id: DiskOpId; readonly error: DiskError };
+  | { readonly tag: 'DiskDone'; readonly id: DiskOpId; readonly result: DiskResult; readonly now?: number }
+  | { readonly tag: 'DiskFailed'; readonly id: DiskOpId; readonly error: DiskError; readonly now?: number };
 
 export interface PartitionLogOptions {
   /** Allocator of node-unique disk op ids (share one across the logs of a node). */
@@ -183,6 +183,10 @@ export class PartitionLog {
   private flushRequested = false;
   private nowMs = 0;
   private lastSyncMs = 0;
+  /** SEG-4: when the last commit completed (the log's idle time counts from it). */
+  private restSinceMs = 0;
+  /** SEG-4: flush() asked for the terminator once the log is at rest. */
+  private terminateAtRest = false;
 
   constructor(
     readonly config: LogConfig,
@@ -209,6 +213,7 @@ export class PartitionLog {
 
   /** Feeds a DiskDone / DiskFailed for one of this log's ops. */
   onDisk(input: DiskCompletion): Effect[] {
+    if (input.now !== undefined && input.now > this.nowMs) this.nowMs = input.now;
     const p = this.q.complete(input.id);
     if (input.tag === 'DiskDone') p.onDone?.(input.result);
     else if (p.onFail !== undefined) p.onFail(input.error);
@@ -418,8 +423,9 @@ export class PartitionLog {
    * follow it at once: the disk orders the two, whose bytes intersect).
    */
   private terminate(): void {
-    const seg = this.activeSegment;
     if (this.state !== 'ready' || this.inflight.length > 0 || this.queued.length > 0 || this.dirty !== null || this.pendingTruncate >= 0) return;
+    this.terminateAtRest = false;
+    const seg = this.activeSegment;
     if (!seg.dirtyTail || seg.terminatedAt === seg.sizeBytes || seg.sizeBytes + TERMINATOR.length > this.config.segmentBytes) return;
     seg.terminatedAt = seg.sizeBytes;
     const op = this.q.emit({ kind: 'write', file: seg.logFile, offset: seg.sizeBytes, data: TERMINATOR, sync: true });
@@ -436,12 +442,14 @@ export class PartitionLog {
   }
 
   /**
-   * Syncs everything written so far (flush.messages > 1); a 'durable' event follows. With nothing
-   * to sync, a recycled active segment gets its terminator (SEG-4: a clean shutdown flushes).
+   * Syncs everything written so far (flush.messages > 1); a 'durable' event follows. Once the log
+   * is then at rest, a recycled active segment gets its terminator (SEG-4: a clean shutdown
+   * flushes, waits for its 'durable', then for the disk to be idle).
    */
   flush(): Effect[] {
     if (this.state === 'ready') {
       this.flushRequested = true;
+      this.terminateAtRest = true;
       this.commit();
       this.terminate();
     }
@@ -453,7 +461,7 @@ export class PartitionLog {
     this.nowMs = stamp.now;
     const c = this.config;
     if (this.dirty !== null && c.flushMs >= 0 && this.nowMs - this.lastSyncMs >= c.flushMs) return this.flush();
-    if (this.nowMs - this.lastSyncMs >= TERMINATOR_IDLE_MS) this.terminate(); // SEG-4: at rest
+    if (this.nowMs - this.restSinceMs >= TERMINATOR_IDLE_MS) this.terminate(); // SEG-4: at rest
     return this.q.take();
   }
 
@@ -478,7 +486,9 @@ export class PartitionLog {
       this.recoveryPoint = Math.max(this.recoveryPoint, this.segmentBaseAtOrBelow(this.durableOffset));
       this.writeCheckpoints();
     }
+    this.restSinceMs = this.nowMs; // SEG-4: idle time counts from the last completion
     this.commit();
+    if (this.terminateAtRest) this.terminate(); // SEG-4: a flush asked for it
     this.runDeferred();
   };
 

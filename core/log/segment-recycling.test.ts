@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { baseOffsetAt } from '../records/batch-header.ts';
 import { writeLength } from '../io.ts';
-import { TERMINATOR_IDLE_MS } from './partition-log.ts';
+import { PartitionLog, TERMINATOR_IDLE_MS } from './partition-log.ts';
 import { batchesIn, makeBatch, newDriver, smallConfig, type LogDriver } from './log-harness.test.ts';
 
 const files = (d: LogDriver): { name: string; size: number }[] => {
@@ -261,4 +261,135 @@ test('SEG-5 with flush.messages > 1 and recycling: a lost unsynced write never c
     }
   }
   assert.deepEqual(hits, []);
+});
+
+// Found in review (seventh session, .scratch/review7-log/): tick() threw on a log that was not
+// ready; flush() wrote no terminator when a commit was in flight (or was itself the sync), so a
+// clean shutdown reported a torn tail at restart; idle time counted from a commit's emission.
+
+test('SEG-4: tick() on a log that is not ready (new, recovering, failed before it had segments) does nothing', () => {
+  const cfg = smallConfig({ segmentRecycling: true });
+  const fresh = new PartitionLog(cfg);
+  assert.deepEqual(fresh.tick({ now: 100, wall: 1 }), []);
+  fresh.start({ now: 0, wall: 1 });
+  assert.equal(fresh.state, 'recovering');
+  assert.deepEqual(fresh.tick({ now: 200, wall: 1 }), []);
+  const failed = new PartitionLog(cfg);
+  const [list] = failed.start({ now: 0, wall: 1 });
+  assert.ok(list !== undefined && list.tag === 'Disk');
+  failed.onDisk({ tag: 'DiskFailed', id: list.id, error: 'EIO' });
+  assert.equal(failed.state, 'failed');
+  assert.deepEqual(failed.tick({ now: 300, wall: 1 }), []);
+  assert.deepEqual(failed.flush(), []);
+  assert.deepEqual(failed.uncork(), []);
+});
+
+/** A clean shutdown: every op completes, then the process stops; the restart's corruption reports. */
+const restartAfterShutdown = (d: LogDriver): number => {
+  d.drain();
+  assert.equal(d.log.durableOffset, d.log.logEndOffset, 'everything durable before shutdown');
+  d.take('corruption');
+  d.crash(); // nothing pending: as a process exit after its flush completed
+  d.drain();
+  assert.equal(d.log.state, 'ready');
+  return d.take('corruption').length;
+};
+
+test('SEG-4: flush() with a commit in flight terminates once that commit completes (a clean shutdown restarts clean)', () => {
+  const d = intoReusedFile('recycle-flush-inflight');
+  d.push(d.log.append(makeBatch(2, d.wall, 9000, 100), 1, d.stamp()).effects); // in flight
+  d.push(d.log.flush()); // the host's shutdown flush
+  assert.equal(restartAfterShutdown(d), 0);
+});
+
+test('SEG-4: under flush.messages > 1, flush() is the sync and the terminator follows it', () => {
+  const { d } = newDriver('recycle-flush-msgs', { ...recyclingConfig, flushMessages: 100, flushMs: -1 });
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 60; i++) {
+      d.push(d.log.append(makeBatch(2, d.wall, round * 1000 + i, 100), 1, d.stamp()).effects);
+      d.push(d.log.flush());
+      d.drain();
+    }
+    d.retain();
+  }
+  for (let i = 0; i < 100 && !d.log.activeSegment.dirtyTail; i++) {
+    d.push(d.log.append(makeBatch(2, d.wall, 5000 + i, 100), 1, d.stamp()).effects);
+    d.push(d.log.flush());
+    d.drain();
+  }
+  assert.ok(d.log.activeSegment.dirtyTail);
+  d.push(d.log.append(makeBatch(2, d.wall, 9000, 100), 1, d.stamp()).effects); // unsynced write
+  d.push(d.log.flush());
+  assert.equal(restartAfterShutdown(d), 0);
+});
+
+test('SEG-4: idle time counts from the last commit\'s completion, not its emission', () => {
+  const d = intoReusedFile('recycle-idle');
+  d.now += 1000;
+  d.push(d.log.tick(d.stamp())); // long at rest: the terminator
+  d.drain();
+  d.push(d.log.append(makeBatch(2, d.wall, 1, 100), 1, d.stamp()).effects);
+  d.now += TERMINATOR_IDLE_MS + 10; // a slow sync: it completes 60 ms after it was emitted
+  d.stepOne();
+  assert.equal(d.pending.length, 0);
+  d.push(d.log.tick(d.stamp()));
+  assert.equal(d.pending.length, 0, 'at rest for 0 ms: no terminator yet');
+  d.now += TERMINATOR_IDLE_MS;
+  d.push(d.log.tick(d.stamp()));
+  assert.equal(d.pending.length, 1, 'at rest long enough: the terminator');
+});
+
+for (const policy of ['delete', 'compact'] as const) {
+  test(`SEG-5 on a recycled segment (${policy}): a pipelined commit that landed past a lost one is not resurrected`, () => {
+    const { d } = newDriver(`seg5r-${policy}`, { ...recyclingConfig, commitDepth: 2, cleanupPolicy: policy });
+    const retain = (): void => {
+      if (policy === 'delete') return d.retain();
+      d.log.setHighWatermark(d.log.logEndOffset);
+      d.push(d.log.deleteRecords(d.log.logEndOffset - 1, d.stamp()).effects);
+      d.drain();
+    };
+    for (let round = 0; round < 3; round++) {
+      appendN(d, 60, round * 1000);
+      retain();
+    }
+    for (let i = 0; i < 100 && !d.log.activeSegment.dirtyTail; i++) appendN(d, 1, 5000 + i);
+    appendN(d, 2, 6000);
+    assert.ok(d.log.activeSegment.dirtyTail);
+    const end = d.log.logEndOffset;
+    d.push(d.log.append(makeBatch(2, d.wall, 7001, 100), 1, d.stamp()).effects);
+    d.push(d.log.append(makeBatch(2, d.wall, 7002, 100), 1, d.stamp()).effects);
+    assert.deepEqual(d.pending.map((p) => p.op.op.kind), ['write', 'write'], 'pipelined on the recycled segment');
+    assert.ok(d.disk.execute(d.pending[1]!.op.op).ok); // B lands, A does not
+    d.pending = [];
+    d.disk.crash();
+    d.boot();
+    d.drain();
+    assert.equal(d.log.state, 'ready');
+    assert.equal(d.log.logEndOffset, end, 'recovery stops where A should have been');
+    d.push(d.log.append(makeBatch(2, d.wall, 7003, 100), 1, d.stamp()).effects); // A' lands whole
+    assert.ok(d.disk.execute(d.pending[0]!.op.op).ok);
+    d.pending = [];
+    d.disk.crash();
+    d.boot();
+    d.drain();
+    assert.equal(d.log.logEndOffset, end + 2, 'B (never acknowledged) stays lost');
+    assert.deepEqual(batchesIn(d.read(end, 1 << 20).chunks).map((b) => baseOffsetAt(b, 0)), [end]);
+  });
+}
+
+test('SEG-4: a crash with the terminator in flight and a commit behind it keeps the durable end (40 disk seeds)', () => {
+  for (let seed = 0; seed < 40; seed++) {
+    const d = intoReusedFile(`term-${seed}`);
+    const end = d.log.logEndOffset;
+    d.now += 2 * TERMINATOR_IDLE_MS;
+    d.push(d.log.tick(d.stamp()));
+    assert.equal(d.pending.length, 1, 'the terminator');
+    d.push(d.log.append(makeBatch(2, d.wall, 8000, 100), 1, d.stamp()).effects);
+    assert.equal(d.pending.length, 2, 'a commit behind it');
+    d.crash();
+    d.drain();
+    assert.equal(d.log.state, 'ready');
+    assert.equal(d.log.logEndOffset, end);
+    assert.equal(d.read(d.log.logStartOffset, 1 << 20).error, 'NONE');
+  }
 });
