@@ -112,6 +112,9 @@ export type DiskError = 'EIO' | 'ENOSPC' | 'ENOENT' | 'EINVAL';
 // Inputs
 
 export type Input<Msg = unknown, Req = unknown> =
+  // `seed`: drawn afresh for every incarnation (the simulator derives it from the world seed, the
+  // node and its incarnation; a real runtime must draw it at random). Machines rely on it
+  // differing across restarts (RAFT-15's correlationIds).
   | (Stamp & { readonly tag: 'Start'; readonly seed: number })
   | (Stamp & { readonly tag: 'Message'; readonly from: NodeId; readonly message: Msg })
   | (Stamp & { readonly tag: 'ClientRequest'; readonly conn: ConnId; readonly corr: number; readonly request: Req })

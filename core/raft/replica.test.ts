@@ -596,6 +596,64 @@ test('RAFT-15: a duplicated DivergingEpoch reply, delivered after the follower r
   assert.ok(now.replica.highWatermark > at);
 });
 
+test('RAFT-15: answers to a dead incarnation\'s Fetches reach its successor and are ignored (the committed entry survives)', () => {
+  // Found in review (.scratch/review7-raft/cross-inc.ts): correlationIds restarted at 1 in each
+  // incarnation, and the harness delivers late copies of a dead incarnation's requests; the
+  // leader's DivergingEpoch answer to one matched the id the new incarnation awaited, and it
+  // truncated an entry the leader had committed with its ack.
+  const c = new Cluster({ seed: 5, n: 3 });
+  const A = electLeader(c);
+  c.propose(A.id, 'a');
+  commitAll(c);
+  const e1 = A.replica.epoch;
+  const X = A.replica.logEndOffset; // the divergence point
+  c.isolate(A.id);
+  c.propose(A.id, 'stale0', 'stale1', 'stale2'); // a tail of epoch e1 only A holds
+  c.runFor(30);
+  const others = c.alive().filter((s) => s !== A);
+  let B: typeof A | undefined;
+  for (let i = 0; i < 200_000 && !B; i++) {
+    c.stepOnce();
+    B = others.find((s) => s.replica.role === 'leader' && s.replica.epoch > e1);
+  }
+  assert.ok(B, 'B leads a higher epoch');
+  const C = others.find((s) => s !== B)!;
+  c.crash(C.id); // B can commit only with A's acks
+  // A's first incarnation follows B; B's answers to it are lost, so it sends diverging Fetches
+  // under ids 1, 2, 3, ... (before the fix) that B records; the new incarnation awaits one of them.
+  const inc1Requests: (RaftMessage & { type: 'FetchRequest' })[] = [];
+  const inc1 = A.inc;
+  c.onMessage = (from, to, m) => {
+    if (from === A.id && to === B.id && m.type === 'FetchRequest' && m.correlationId > 0 && A.inc === inc1) inc1Requests.push(m);
+  };
+  c.heal();
+  assert.ok(c.runUntil(() => A.replica.role === 'follower' && A.replica.epoch === B.replica.epoch, 5_000), 'A follows B');
+  const deliver = c.deliver.bind(c);
+  let lose = true;
+  c.deliver = (id, input) => {
+    if (lose && id === A.id && input.tag === 'Message' && input.from === B.id && input.message.type === 'FetchResponse') return;
+    deliver(id, input);
+  };
+  assert.ok(c.runUntil(() => inc1Requests.length >= 20, 20_000), 'twenty diverging Fetches of incarnation 1 (ids 1..20 before the fix)');
+  lose = false;
+  c.crash(A.id);
+  c.restart(A.id);
+  // The new incarnation truncates, refetches and acks; B commits the entry at X with its ack.
+  assert.ok(c.runUntil(() => B.replica.highWatermark > X && A.replica.logEndOffset > X && A.replica.role === 'follower', 5_000), 'B committed X with A\'s ack');
+  c.onMessage = undefined;
+  const committed = B.replica.entryAt(X)!;
+  // Late copies of every request of the dead incarnation reach B, whose DivergingEpoch answers go
+  // to A's new incarnation (the harness's dupRate delivers such copies).
+  for (const req of inc1Requests) deliver(B.id, { tag: 'Message', from: A.id, message: req, now: c.now, wall: c.now });
+  // B dies as soon as the answers reached A (before A could fetch the entry again).
+  c.runUntil(() => A.replica.logEndOffset <= X, 10);
+  assert.ok(A.replica.logEndOffset > X, `A kept the committed entry at ${X} (log end ${A.replica.logEndOffset})`);
+  c.crash(B.id);
+  c.restart(C.id);
+  commitAll(c);
+  assert.equal(c.leader()!.replica.entryAt(X)?.epoch, committed.epoch, 'the committed entry survived');
+});
+
 test('RAFT-15: after a retry only the latest Fetch counts; stale answers are ignored and the follower still fetches', () => {
   const h = new Hand();
   const leader = { leaderId: 1, leaderEpoch: 1 };

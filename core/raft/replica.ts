@@ -39,8 +39,9 @@
 //  RAFT-12 applied entries are exactly the committed prefix, applied in order, once per
 //         incarnation (after a restore, from the snapshot's end).
 //  RAFT-15 a follower acts only on the answer to its one Fetch or FetchSnapshot in flight to the
-//         leader (as Kafka's RequestManager does): each request gets a fresh correlationId (1, 2,
-//         ... per incarnation; a retry gets a new one, `awaitResponse`), the leader echoes it,
+//         leader (as Kafka's RequestManager does): each request gets a fresh correlationId (the
+//         next in a sequence starting at a random point per incarnation, from Start's seed; a
+//         retry gets a new one, `awaitResponse`), the leader echoes it,
 //         and any other answer - a duplicate, the original's late answer after a retry, one to
 //         a Fetch sent before a truncation - is ignored (it only counts as news of the leader:
 //         contact time and the RAFT-11 echo). So a divergingEpoch or snapshotId is applied to
@@ -56,9 +57,12 @@
 // (log-store.ts), hostile messages (typed errors).
 // A DiskFailed on a write/sync/rename is fail-stop: role 'failed', no further effects; the
 // driver restarts the process, and recovery decides what is durable.
-// Known limits: correlationIds restart at 1 in each incarnation, so an answer to a request of an
-// earlier incarnation of this replica must not reach this one (per-incarnation connections: TCP,
-// the simulator's WORLD-3, the raft harness). Vote, BeginQuorumEpoch and EndQuorumEpoch
+// Known limits: an answer to a request of an earlier incarnation of this replica is told apart
+// only by its correlationId, whose sequence starts at a random point per incarnation: it is
+// acted on by a 1-in-2^31 coincidence. TCP never delivers one (a connection per incarnation), but
+// the simulator can (a Fetch parked at the leader is answered on a new connection) and so can the
+// raft harness (late duplicates of a dead incarnation's requests); until review in the seventh
+// session ids restarted at 1 and the harness lost a committed entry that way. Vote, BeginQuorumEpoch and EndQuorumEpoch
 // messages are not matched to requests: they carry epoch facts that stay true (a vote granted in
 // an epoch stays granted; one leader per epoch), so a duplicate is safe; a late pre-vote grant
 // from an earlier round in the same epoch can still count toward a pre-vote majority (that only
@@ -211,7 +215,8 @@ export class RaftReplica {
   /** RAFT-15: the correlationId of the one Fetch or FetchSnapshot in flight to the leader, whose
    *  answer is the only one acted on (undefined: none is awaited). */
   private awaitedCorrelationId: number | undefined = undefined;
-  /** RAFT-15: the last correlationId this incarnation numbered a request with (1, 2, ...). */
+  /** RAFT-15: the last correlationId this incarnation numbered a request with (from a random
+   *  start per incarnation, then 1 up, wrapping within int32's positive range). */
   private lastCorrelationId = 0;
   /** RAFT-11: highest FetchResponse.sessionId received from the current leader in this epoch. */
   private lastResponseNo = 0;
@@ -299,6 +304,10 @@ export class RaftReplica {
     switch (input.tag) {
       case 'Start':
         this.rng = makeRng(input.seed);
+        // RAFT-15: this incarnation's correlationIds start at a point of their own (from a stream
+        // apart from the election jitter's), so an answer meant for an earlier incarnation's
+        // request matches the one awaited only by a 1-in-2^31 coincidence.
+        this.lastCorrelationId = nextInt(makeRng(input.seed ^ 0x2545f491), 0, 0x7fff_ffff);
         this.sRole = 'recovering';
         this.out.push(...this.store.startRecovery());
         break;
