@@ -546,28 +546,38 @@ test('RAFT-14: a follower writing its own snapshot does not start a leader snaps
 
 // ---- RAFT-15: a follower acts only on the answer to its Fetch (or FetchSnapshot) in flight
 
+/**
+ * The old leader `old`, cut off, appends entries of its epoch only it holds (from `at`, the
+ * divergence point); `leader` wins a higher epoch and `third` crashes at once, so `leader` can
+ * commit only with `old`'s acknowledgements (once `old` follows it).
+ */
+const staleLeaderScenario = (c: Cluster) => {
+  const old = electLeader(c);
+  c.propose(old.id, 'a');
+  commitAll(c);
+  const e1 = old.replica.epoch;
+  const at = old.replica.logEndOffset;
+  c.isolate(old.id);
+  c.propose(old.id, 'stale0', 'stale1', 'stale2');
+  c.runFor(30);
+  const others = c.alive().filter((s) => s !== old);
+  let leader: typeof old | undefined;
+  for (let i = 0; i < 200_000 && !leader; i++) {
+    c.stepOnce();
+    leader = others.find((s) => s.replica.role === 'leader' && s.replica.epoch > e1);
+  }
+  assert.ok(leader, 'a new leader in a higher epoch');
+  const third = others.find((s) => s !== leader)!;
+  c.crash(third.id);
+  return { old, leader, third, at };
+};
+
 test('RAFT-15: a duplicated DivergingEpoch reply, delivered after the follower refetched and acked, truncates nothing (the committed entry survives)', () => {
   // Found in review (.scratch/review-replica/dup-divergence.ts): before RAFT-15 the duplicate
   // truncated L's entry at the divergence offset, which L2 had committed with L's ack alone.
   const c = new Cluster({ seed: 5, n: 3 });
-  const L = electLeader(c);
-  c.propose(L.id, 'a');
-  commitAll(c);
-  const e1 = L.replica.epoch;
-  // L, cut off, appends entries only it holds; one of the others wins a higher epoch.
-  c.isolate(L.id);
-  c.propose(L.id, 'stale0', 'stale1', 'stale2');
-  c.runFor(30);
-  const others = c.alive().filter((s) => s !== L);
-  let L2: typeof L | undefined;
-  for (let i = 0; i < 200_000 && !L2; i++) {
-    c.stepOnce();
-    L2 = others.find((s) => s.replica.role === 'leader' && s.replica.epoch > e1);
-  }
-  assert.ok(L2, 'a new leader in a higher epoch');
-  // The third node crashes at once: L2 can commit only with L's acknowledgement.
-  const F = others.find((s) => s !== L2)!;
-  c.crash(F.id);
+  // L, cut off, appends entries only it holds; L2 wins a higher epoch; F crashes at once.
+  const { old: L, leader: L2, third: F } = staleLeaderScenario(c);
   c.heal();
   // Capture L2's divergence reply to L; run until L refetched, acked past its end offset, and L2
   // counted that ack toward its HW.
@@ -602,23 +612,8 @@ test('RAFT-15: answers to a dead incarnation\'s Fetches reach its successor and 
   // leader's DivergingEpoch answer to one matched the id the new incarnation awaited, and it
   // truncated an entry the leader had committed with its ack.
   const c = new Cluster({ seed: 5, n: 3 });
-  const A = electLeader(c);
-  c.propose(A.id, 'a');
-  commitAll(c);
-  const e1 = A.replica.epoch;
-  const X = A.replica.logEndOffset; // the divergence point
-  c.isolate(A.id);
-  c.propose(A.id, 'stale0', 'stale1', 'stale2'); // a tail of epoch e1 only A holds
-  c.runFor(30);
-  const others = c.alive().filter((s) => s !== A);
-  let B: typeof A | undefined;
-  for (let i = 0; i < 200_000 && !B; i++) {
-    c.stepOnce();
-    B = others.find((s) => s.replica.role === 'leader' && s.replica.epoch > e1);
-  }
-  assert.ok(B, 'B leads a higher epoch');
-  const C = others.find((s) => s !== B)!;
-  c.crash(C.id); // B can commit only with A's acks
+  // A holds a stale tail from X; B leads a higher epoch and can commit only with A's acks.
+  const { old: A, leader: B, third: C, at: X } = staleLeaderScenario(c);
   // A's first incarnation follows B; B's answers to it are lost, so it sends diverging Fetches
   // under ids 1, 2, 3, ... (before the fix) that B records; the new incarnation awaits one of them.
   const inc1Requests: (RaftMessage & { type: 'FetchRequest' })[] = [];
