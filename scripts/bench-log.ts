@@ -766,12 +766,14 @@ export const measureCpuCeiling = (group: number, appends: number, recordsPerBatc
   const t0 = performance.now();
   for (let n = 0; n < appends; ) {
     const stamp = realStamp(); // once per group, as LogHost reads the clock once per event-loop turn
+    log.cork(); // one group, one turn (LOG-15), as LogHost runs it
     for (let i = 0; i < group; i++, n++) {
       const r = log.append(slabs.copy(template), 0, stamp);
       if (r.error !== 'NONE') throw new Error(`append failed: ${r.error}`);
       slabs.note(r.lastOffset);
       pending.push(...r.effects);
     }
+    pending.push(...log.uncork());
     drain();
   }
   return appends / ((performance.now() - t0) / 1000);

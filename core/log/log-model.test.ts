@@ -687,6 +687,11 @@ export const commandArb = (replayPath?: string): fc.Arbitrary<Iterable<Cmd>> =>
         .tuple(fc.array(fc.oneof(appendArb, fc.integer({ min: 1, max: 4 }).map((n) => new StepCmd(n))), { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 3 }))
         .map(([cmds, crash, steps]) => new CorkedCmd(cmds, crash === 0 ? new CrashCmd(steps, -1) : null)),
       fc.tuple(fc.integer({ min: 0, max: 10 }), fc.oneof(fc.constant(-1), frac)).map(([s, c]) => new CrashCmd(s, c)),
+      // Two or three small appends back to back (pipelined commits, LOG-4: small enough not to
+      // roll, even with the recycle mode's 2 KiB segments), then disk steps or a crash.
+      fc
+        .tuple(fc.array(fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 0, max: 40 })), { minLength: 2, maxLength: 3 }), fc.integer({ min: 0, max: 6 }), fc.boolean())
+        .map(([as, steps, crash]) => new SeqCmd([...as.map(([n, v]) => new AppendCmd([n], v, false, false)), crash ? new CrashCmd(steps % 3, -1) : new StepCmd(steps)])),
       // Two or three appends back to back (pipelined commits, LOG-4), then some disk steps.
       fc
         .tuple(fc.array(appendArb.map((a) => new AppendCmd(a.counts, a.valueBytes, a.bumpEpoch, false)), { minLength: 2, maxLength: 3 }), fc.integer({ min: 0, max: 6 }))
