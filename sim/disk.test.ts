@@ -431,6 +431,26 @@ test('DISK-5: a durable write is synced when it completes; DISK-1: overlapped du
   assert.ok([...seen].some((c) => c.includes('torn')));
 });
 
+test('DISK-5: a durable write makes only its own bytes durable; the file\'s other unsynced changes stay unsynced', () => {
+  const d = new SimDisk(makeSimRng(5), { tornWriteRate: 0 }); // a crash lands no unsynced change
+  ok(d, { kind: 'write', file: 'f', offset: 0, data: bytes(1, 1, 1, 1) });
+  ok(d, { kind: 'sync', file: 'f' });
+  ok(d, { kind: 'syncDir', dir: '' });
+  ok(d, { kind: 'write', file: 'f', offset: 0, data: bytes(7) }); // unsynced
+  ok(d, { kind: 'write', file: 'f', offset: 2, data: bytes(8, 8, 8), sync: true }); // durable, grows the file
+  ok(d, { kind: 'write', file: 'f', offset: 3, data: bytes(9) }); // unsynced, over the durable write
+  assert.deepEqual(d.unsyncedFiles(''), ['f']);
+  assert.deepEqual([...d.durableFiles().get('f')!], [1, 1, 8, 8, 8]);
+  d.crash();
+  assert.deepEqual(read(d, 'f'), [1, 1, 8, 8, 8], 'the durable write survives, the unsynced ones do not');
+  // A failed sync drops the unsynced changes but keeps a durable write (DISK-3).
+  const e = new SimDisk(makeSimRng(6), { syncFailRate: 1 });
+  ok(e, { kind: 'write', file: 'g', offset: 0, data: bytes(1, 2) });
+  ok(e, { kind: 'write', file: 'g', offset: 4, data: bytes(3) });
+  assert.equal(err(e, { kind: 'write', file: 'g', offset: 2, data: bytes(5), sync: true }), 'EIO', 'a failed durable write');
+  assert.deepEqual(read(e, 'g'), [], 'everything unsynced dropped, the failed write too');
+});
+
 test('DISK-1: unsynced writes land in any combination: a later one without an earlier, a write in scattered sectors', () => {
   let laterOnly = false;
   let middleOnly = false;

@@ -18,9 +18,11 @@
 //          may survive an earlier one. Each durable write the driver names as still in progress
 //          (a run of them may overlap, see core/io.ts) lands whole, torn or not at all,
 //          independently of the others: a later one may survive an earlier one.
-//  DISK-5  A durable write (`write` with `sync`) is a write followed by a sync of its file (this
-//          model syncs the whole file, which the contract allows: it promises at least the
-//          write's own bytes).
+//  DISK-5  A durable write (`write` with `sync`) makes its own bytes durable, and only them (as
+//          O_DSYNC does): the file's other unsynced changes stay unsynced, and a crash lands them
+//          or not as DISK-1 says, the durable write always (in order, over earlier ones). Until
+//          the seventh session it synced the whole file, which the contract allows but which
+//          would hide a machine relying on it.
 //  DISK-2  After crash(), each name resolves as of the last syncDir of its directory, plus some
 //          prefix (in issue order) of later creates/renames/removes; a rename is never split
 //          (unless a syncDir of just one of its two directories already made half of it durable).
@@ -71,6 +73,8 @@ interface Undo {
   readonly writeLen: number;
   /** A write's bytes, as written (a crash may land it, or part of it, after a rollback: DISK-1). */
   readonly data: Uint8Array | null;
+  /** DISK-5: a durable write's change: a crash lands it whole, a failed sync keeps it. */
+  durable?: boolean;
 }
 
 class Inode {
@@ -116,13 +120,22 @@ class Inode {
     this.undo = [];
   }
 
+  /** Back to the last sync, then the durable writes made since (DISK-5) again, in order: the
+   *  file as durable as it stands (its other unsynced changes dropped). */
+  rollbackUnsynced(): void {
+    const durable = this.undo.filter((u) => u.durable === true);
+    this.rollback();
+    for (const u of durable) this.write(u.offset, u.data!);
+    this.undo = [];
+  }
+
   /** The durable contents, computed on a copy (rollback without mutating). */
   durable(): Uint8Array {
     const copy = new Inode();
     copy.buf = this.buf.slice(0, Math.max(this.len, 1));
     copy.len = this.len;
     copy.undo = this.undo;
-    copy.rollback();
+    copy.rollbackUnsynced();
     return copy.buf.slice(0, copy.len);
   }
 }
@@ -213,7 +226,7 @@ export class SimDisk {
 
   /** Files under `prefix` with changes a crash could lose (written since their last sync). */
   unsyncedFiles(prefix: string): string[] {
-    return [...this.live].filter(([path, inode]) => path.startsWith(prefix) && inode.undo.length > 0).map(([path]) => path);
+    return [...this.live].filter(([path, inode]) => path.startsWith(prefix) && inode.undo.some((u) => u.durable !== true)).map(([path]) => path);
   }
 
   latencyMs(op: DiskOp): number {
@@ -228,8 +241,9 @@ export class SimDisk {
   execute(op: DiskOp): DiskExecResult {
     switch (op.kind) {
       case 'write': {
+        const before = this.live.get(op.file)?.undo.length ?? 0;
         const r = this.opWrite(op.file, op.offset, op.data);
-        return r.ok && op.sync === true ? this.opSync(op.file) : r; // DISK-5
+        return r.ok && op.sync === true ? this.opDurableWrite(op.file, before) : r;
       }
       case 'sync':
         return this.opSync(op.file);
@@ -293,12 +307,24 @@ export class SimDisk {
     return { ok: true, result: EMPTY };
   }
 
+  /** DISK-5: the write just made (if the disk did not lose it: undo past `before`) is durable. */
+  private opDurableWrite(file: string, before: number): DiskExecResult {
+    const inode = this.live.get(file)!;
+    if (this.faults.syncFailRate && this.rng.chance(this.faults.syncFailRate)) {
+      inode.rollbackUnsynced(); // DISK-3: the dirty pages are dropped, this write's with them
+      return { ok: false, error: 'EIO' };
+    }
+    if (inode.undo.length === before + 1 && before === 0) inode.undo = []; // nothing else unsynced
+    else if (inode.undo.length === before + 1) inode.undo[before]!.durable = true;
+    return { ok: true, result: EMPTY };
+  }
+
   private opSync(file: string): DiskExecResult {
     if (!validPath(file)) return { ok: false, error: 'EINVAL' };
     const inode = this.live.get(file);
     if (!inode) return { ok: false, error: 'ENOENT' };
     if (this.faults.syncFailRate && this.rng.chance(this.faults.syncFailRate)) {
-      inode.rollback(); // DISK-3: the dirty pages are dropped, not retried
+      inode.rollbackUnsynced(); // DISK-3: the dirty pages are dropped, not retried (durable writes stay)
       return { ok: false, error: 'EIO' };
     }
     inode.undo = [];
@@ -459,9 +485,12 @@ export class SimDisk {
     if (changes.length === 0) return;
     const rate = this.faults.tornWriteRate ?? 0.5;
     inode.rollback();
-    if (rate <= 0) return;
     for (const c of changes) {
-      if (!this.rng.chance(rate)) continue;
+      if (c.durable === true) {
+        inode.write(c.offset, c.data!); // DISK-5: durable, lands as written
+        continue;
+      }
+      if (rate <= 0 || !this.rng.chance(rate)) continue;
       if (c.data === null) {
         inode.resize(c.offset);
         continue;
