@@ -25,6 +25,11 @@ export class ListSM implements StateMachine {
   applied: { offset: number; epoch: number; payload: string }[] = [];
   base = 0; // offset the list starts after (snapshot end)
   ready: number[] = [];
+  /** Per `ready` token: the replica's applied offset when it was ready (control entries such as
+   *  LeaderChange are applied without reaching the state machine, so its list cannot tell). */
+  readyAt: number[] = [];
+  /** The replica's applied offset (set by the harness). */
+  appliedEnd: () => number = () => this.base;
   failed: number[] = [];
   leaderLog: { leader: NodeId | undefined; epoch: number }[] = [];
   apply(e: { offset: number; epoch: number; payload: Uint8Array }): void {
@@ -42,6 +47,7 @@ export class ListSM implements StateMachine {
   }
   readReady(token: number): void {
     this.ready.push(token);
+    this.readyAt.push(this.appliedEnd());
   }
   readFailed(token: number): void {
     this.failed.push(token);
@@ -73,6 +79,8 @@ export interface NodeSlot {
   diskQueue: { id: number; op: Effect & { tag: 'Disk' } }[];
   diskBusyUntil: number;
   lastHw: number;
+  /** RAFT-11: how many of `sm.ready` the checker has seen. */
+  readsChecked: number;
 }
 
 export interface ClusterOptions {
@@ -106,6 +114,8 @@ export class Cluster {
   readonly leaders = new Map<number, NodeId>();
   /** offset -> "epoch:payload" of every entry ever seen committed */
   readonly committed = new Map<number, string>();
+  /** RAFT-11: per read token, the committed end when the read began. */
+  readonly readFloors = new Map<number, number>();
   eventsRun = 0;
   readonly cfgBase: RaftConfig;
   /** Paused nodes (a stop-the-world pause): their events wait in `held` until resume. */
@@ -137,7 +147,7 @@ export class Cluster {
     const all = [...voters, ...Array.from({ length: opts.observers ?? 0 }, (_, i) => n + i + 1)];
     for (const id of all) {
       const disk = new SimDisk(this.rng.fork(`disk${id}`), opts.diskFaults ?? { latencyMs: { min: 0.1, max: 1 }, tornWriteRate: 0.5 });
-      const slot: NodeSlot = { id, disk, alive: false, inc: 0, timers: new Map(), diskQueue: [], diskBusyUntil: 0, lastHw: 0, sm: new ListSM(), replica: undefined as unknown as RaftReplica };
+      const slot: NodeSlot = { id, disk, alive: false, inc: 0, timers: new Map(), diskQueue: [], diskBusyUntil: 0, lastHw: 0, readsChecked: 0, sm: new ListSM(), replica: undefined as unknown as RaftReplica };
       this.nodes.set(id, slot);
       this.start(id);
     }
@@ -156,8 +166,10 @@ export class Cluster {
     s.timers.clear();
     s.diskQueue = [];
     s.lastHw = 0;
+    s.readsChecked = 0;
     s.sm = new ListSM();
     s.replica = new RaftReplica({ ...this.cfgBase, nodeId: id }, s.sm, { next: () => this.nextDiskId++ });
+    s.sm.appliedEnd = () => s.replica.appliedOffset;
     this.deliver(id, { tag: 'Start', seed: this.rng.int(0, 2 ** 31), now: this.now, wall: this.now });
   }
 
@@ -262,6 +274,8 @@ export class Cluster {
 
   readIndex(id: NodeId, token: number): void {
     const s = this.node(id);
+    // RAFT-11: the read must see every entry committed before it began (any replica's HW).
+    this.readFloors.set(token, Math.max(...[...this.nodes.values()].map((n) => n.lastHw)));
     this.apply(s, s.replica.readIndex(token, { now: this.now, wall: this.now }));
   }
 
@@ -364,6 +378,13 @@ export class Cluster {
       else if (seen !== v) throw new Error(`RAFT-2/3: committed entry ${o} differs: ${seen} vs node ${s.id} ${v}`);
     }
     s.lastHw = r.highWatermark;
+    // RAFT-11: a read is ready only once this replica applied what was committed when it began.
+    for (; s.readsChecked < s.sm.ready.length; s.readsChecked++) {
+      const token = s.sm.ready[s.readsChecked]!;
+      const floor = this.readFloors.get(token);
+      const at = s.sm.readyAt[s.readsChecked]!;
+      if (floor !== undefined && at < floor) throw new Error(`RAFT-11: read ${token} on node ${s.id} ready with applied end ${at}, below ${floor} committed when it began`);
+    }
     // RAFT-12: applied entries match what was committed at their offsets.
     const a = s.sm.applied;
     const last = a[a.length - 1];

@@ -2,7 +2,8 @@
 // crashes (torn/lost unsynced writes) and proposals (and in one test duplicated messages,
 // delivered late and out of order: RAFT-15); the harness checks after every event that
 // there is at most one leader per epoch (RAFT-1), committed entries never change (RAFT-2/3), the
-// HW is monotonic per incarnation (RAFT-4) and applied entries are committed ones (RAFT-12).
+// HW is monotonic per incarnation (RAFT-4), applied entries are committed ones (RAFT-12) and a
+// read is ready only once its replica applied everything committed when it began (RAFT-11).
 // Then a liveness phase: heal everything and require every replica to converge.
 // Reproduce one seed: RAFT_SEED=17 node --import tsx --test core/raft/random.test.ts
 import { test } from 'node:test';
@@ -33,7 +34,10 @@ const runSeed = (seed: number, diskFaults = false, dups = false): { commits: num
     c.runFor(20);
     const l = c.leader();
     if (l && r.chance(0.7)) for (let k = r.int(1, 3); k > 0; k--) c.propose(l.id, `s${seed}-${proposed++}`);
-    if (l && r.chance(0.1)) c.readIndex(l.id, ++token);
+    // Reads (RAFT-11, checked by the harness) go to any replica that believes it leads: a deposed
+    // leader cut off from the majority must not answer them.
+    const leaders = c.alive().filter((s) => s.replica.role === 'leader');
+    if (leaders.length > 0 && r.chance(0.3)) c.readIndex(leaders[r.int(0, leaders.length - 1)]!.id, ++token);
     for (const [id, at] of down) if (c.now >= at) { c.restart(id); down.delete(id); }
     // A replica that hit a disk error stops (fail-stop); its supervisor restarts the process.
     for (const s of c.alive()) if (s.replica.role === 'failed') { c.crash(s.id); down.set(s.id, c.now + 50); failStops++; }

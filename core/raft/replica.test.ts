@@ -437,6 +437,36 @@ test('hostile messages are dropped or answered with error codes, never thrown', 
   assert.equal(h.r.highWatermark, 0);
 });
 
+test('RAFT-11: a leader cut off from the majority does not answer a read once a newer leader committed more', () => {
+  // The window: followers elect a new leader after fetchTimeoutMs, the old one resigns only at its
+  // next quorum check (up to fetchTimeoutMs / 2 later). A read the old leader takes then must
+  // wait for a majority's confirmation, which never comes. The harness's RAFT-11 check (a read is
+  // ready only once its replica applied everything committed when it began) fails a leader that
+  // answers without it: planted (no confirmation), it failed all 12 windows below.
+  let windows = 0;
+  for (let seed = 1; seed <= 30; seed++) {
+    const c = new Cluster({ seed, n: 3 });
+    const L = electLeader(c);
+    c.propose(L.id, 'a');
+    assert.ok(c.runUntil(() => L.replica.highWatermark === L.replica.logEndOffset, 5_000));
+    c.isolate(L.id); // at once: the phase of L's quorum check decides whether there is a window
+    const e = L.replica.epoch;
+    for (let i = 0; i < 400_000; i++) {
+      c.stepOnce();
+      const L2 = c.alive().find((s) => s !== L && s.replica.role === 'leader' && s.replica.epoch > e);
+      if (L2 === undefined || L2.replica.highWatermark <= L.replica.highWatermark) continue;
+      if (L.replica.role === 'leader') {
+        windows++;
+        c.readIndex(L.id, seed);
+        c.runFor(100);
+        assert.ok(!L.sm.ready.includes(seed), `seed ${seed}: the deposed leader answered the read`);
+      }
+      break;
+    }
+  }
+  assert.ok(windows >= 5, `the old leader still led after the new one committed in ${windows} of 30 seeds`);
+});
+
 test('RAFT-11: a retried Fetch sent before the read began does not confirm it', () => {
   const c = new Cluster({ seed: 11, n: 3 });
   assert.ok(c.runUntil(() => c.leader() !== undefined));
