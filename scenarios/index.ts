@@ -5,9 +5,13 @@
 import type { FaultFlag } from '../sim/faults.ts';
 
 export type ScenarioAction =
-  /** Cut the current leader off from every other node (both directions). */
-  | { readonly kind: 'isolate-leader' }
-  /** Heal every partition. */
+  /** Cut the current leader off from every other node (both directions). With `clients:
+   *  'majority'` the workload's leader-following clients are on the majority's side of the cut:
+   *  they can no longer reach the old leader (a request in flight to it is lost, outcome unknown)
+   *  and send to the other nodes only; clients bound to a node (`readers`) stay with their node.
+   *  Without it every client still reaches every node. */
+  | { readonly kind: 'isolate-leader'; readonly clients?: 'majority' }
+  /** Heal every partition (client-side cuts included). */
   | { readonly kind: 'heal-network' }
   /** Crash every node at once (memory gone, unsynced writes lost or torn). */
   | { readonly kind: 'crash-all' }
@@ -27,6 +31,9 @@ export interface Scenario {
   /** Random faults still drawn from the seed, on top of the script. */
   readonly faults: readonly Exclude<FaultFlag, 'swarm'>[];
   readonly durationMs: number;
+  /** Extra read-only clients, one bound to each node (Jepsen-style): each sends only describes,
+   *  always to its node. Default none. */
+  readonly readers?: 'per-node';
   readonly script: readonly { readonly atMs: number; readonly action: ScenarioAction }[];
   readonly expect: {
     /** The run must elect a leader in a later epoch than the first one. */
@@ -44,6 +51,22 @@ export const scenarios: Record<string, Scenario> = {
     script: [
       { atMs: 4_000, action: { kind: 'isolate-leader' } },
       { atMs: 12_000, action: { kind: 'heal-network' } },
+    ],
+    expect: { newEpoch: true, minOkOps: 20 },
+  },
+  'stale-leader-read': {
+    description:
+      "The leader is cut off from both followers, with the leader-following clients on the majority's side and a read-only client bound to each node. Until its next quorum check the old leader still believes it leads, while the majority elects a new leader and commits writes; a read answered by the old leader in that window without a majority's confirmation is stale (RAFT-11, NODE-4).",
+    faults: [],
+    durationMs: 20_000,
+    readers: 'per-node',
+    script: [
+      { atMs: 3_000, action: { kind: 'isolate-leader', clients: 'majority' } },
+      { atMs: 6_000, action: { kind: 'heal-network' } },
+      { atMs: 9_000, action: { kind: 'isolate-leader', clients: 'majority' } },
+      { atMs: 12_000, action: { kind: 'heal-network' } },
+      { atMs: 15_000, action: { kind: 'isolate-leader', clients: 'majority' } },
+      { atMs: 18_000, action: { kind: 'heal-network' } },
     ],
     expect: { newEpoch: true, minOkOps: 20 },
   },

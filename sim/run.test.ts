@@ -45,7 +45,7 @@ test('CLI: bad arguments are clear errors, replay commands round-trip', () => {
   assert.deepEqual([again.seeds, again.faults, again.durationMs], [[9], ['disk', 'clock'], 1234]);
 });
 
-for (const name of ['leader-isolated', 'full-cluster-restart', 'power-loss-mid-append', 'disk-corruption-one-voter', 'clock-steps']) {
+for (const name of ['leader-isolated', 'stale-leader-read', 'full-cluster-restart', 'power-loss-mid-append', 'disk-corruption-one-voter', 'clock-steps']) {
   test(`scenario ${name} holds every invariant`, () => {
     const nodes: ControllerNode[] = [];
     const r = runSimulation({ seed: 7, faults: [], durationMs: 20_000, scenario: name }, { tweakNode: (n) => nodes.push(n) });
@@ -102,6 +102,21 @@ test('planted: an inconclusive linearizability check fails the run', () => {
   const r = runSimulation({ seed: 1, faults: [], durationMs: 20_000 }, { tweakNode: tweak });
   assert.notEqual(r.linearizability, 'ok');
   assert.ok(r.violations.some((v) => v.invariant === 'LIN'), `violations: ${r.violations.map((v) => v.invariant)}`);
+});
+
+test('planted: a leader answering reads without a majority confirming it (RAFT-11) fails stale-leader-read', () => {
+  // The seventh session's planted bug, emulated without touching core: ReadIndex.takeReady no
+  // longer waits for a majority's confirmation. The sweeps (swarm, partition,pause) never caught
+  // it: every workload client sat blocked on a write to the cut-off leader through the window.
+  const plant = (n: ControllerNode): void => {
+    (n.raft as unknown as { reads: { confirmed: (seq: number) => boolean } }).reads.confirmed = () => true;
+  };
+  const failed: number[] = [];
+  for (let seed = 1; seed <= 6 && failed.length === 0; seed++) {
+    const r = runSimulation({ seed, faults: [], durationMs: 20_000, scenario: 'stale-leader-read' }, { tweakNode: plant });
+    if (r.violations.some((v) => v.invariant === 'LIN')) failed.push(seed);
+  }
+  assert.ok(failed.length > 0, 'stale-leader-read did not catch a leader answering reads without a majority');
 });
 
 test('planted: a write committing after the LIVE-1 limit (during the settling) fails liveness', () => {

@@ -119,6 +119,8 @@ class ReplicaView implements QuorumView {
 
 // ---------------------------------------------------------------------------------------------
 // Clients: each has one connection per node, at most one op in flight, Jepsen-style processes.
+// A workload client follows the leader it learnt; a reader (scenarios' `readers`) is bound to one
+// node and only describes.
 
 /** A workload op, recorded in the history when it completes. */
 interface Tracked {
@@ -141,6 +143,8 @@ class Client {
   private readonly conns = new Map<NodeId, number>();
   private inFlight: InFlight | undefined;
   private nextCorr = 1;
+  /** Nodes a scenario's client-side cut keeps this client from (empty: it reaches every node). */
+  private cut: ReadonlySet<NodeId> = new Set();
   leaderGuess: NodeId | undefined;
   process: number;
 
@@ -150,6 +154,10 @@ class Client {
     private readonly history: History,
     readonly rng: SimRng,
     private readonly counts: { ok: number; fail: number; info: number },
+    /** How many clients the run has (process numbering, HIST-2). */
+    private readonly clientCount: number,
+    /** A reader: every request goes to this node. */
+    readonly boundTo?: NodeId,
   ) {
     this.process = index;
   }
@@ -171,8 +179,26 @@ class Client {
   }
 
   pickNode(): NodeId {
+    if (this.boundTo !== undefined) return this.boundTo;
+    if (this.cut.size > 0) {
+      const reachable = NODE_IDS.filter((n) => !this.cut.has(n));
+      if (this.leaderGuess !== undefined && !this.cut.has(this.leaderGuess) && this.rng.chance(0.8)) return this.leaderGuess;
+      return this.rng.pick(reachable);
+    }
     if (this.leaderGuess !== undefined && this.rng.chance(0.8)) return this.leaderGuess;
     return this.rng.pick(NODE_IDS);
+  }
+
+  /** A client-side cut: from now on this client reaches only the nodes not in `nodes` (none: all
+   *  again). Its connections to cut nodes break; an op in flight on one has an unknown outcome. */
+  cutOff(nodes: readonly NodeId[]): void {
+    this.cut = new Set(nodes);
+    for (const n of nodes) {
+      if (this.inFlight?.node === n) this.finish(this.inFlight.corr, undefined);
+      const c = this.conns.get(n);
+      if (c !== undefined) this.world.disconnect(c);
+      this.conns.delete(n);
+    }
   }
 
   /** An untracked request (setup, liveness probe): callback with the response or undefined. */
@@ -242,7 +268,7 @@ class Client {
     } else {
       h.info(op.process, undefined, now);
       this.counts.info++;
-      this.process = successorProcess(this.process, CLIENTS); // a process with an unknown op is retired (HIST-2)
+      this.process = successorProcess(this.process, this.clientCount); // a process with an unknown op is retired (HIST-2)
     }
   }
 }
@@ -274,13 +300,18 @@ const currentLeader = (world: SimWorld): NodeId | undefined => {
   return best?.id;
 };
 
-const applyScenarioAction = (world: SimWorld, action: ScenarioAction): void => {
+const applyScenarioAction = (world: SimWorld, action: ScenarioAction, clients: readonly Client[]): void => {
   const leader = currentLeader(world);
   const follower = NODE_IDS.find((n) => n !== leader) ?? NODE_IDS[0];
   switch (action.kind) {
-    case 'isolate-leader':
-      return world.network.isolate(leader ?? NODE_IDS[0], NODE_IDS);
+    case 'isolate-leader': {
+      const victim = leader ?? NODE_IDS[0];
+      world.network.isolate(victim, NODE_IDS);
+      if (action.clients === 'majority') for (const c of clients) if (c.boundTo === undefined) c.cutOff([victim]);
+      return;
+    }
     case 'heal-network':
+      for (const c of clients) c.cutOff([]);
       return world.network.heal();
     case 'crash-all':
       for (const id of NODE_IDS) if (world.isUp(id)) world.crash(id);
@@ -376,7 +407,10 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
   const history = new History();
   const counts = { ok: 0, fail: 0, info: 0 };
   const rng = world.rngFor('workload');
-  const clients = Array.from({ length: CLIENTS }, (_, i) => new Client(i, world, history, rng.fork(`client-${i}`), counts));
+  // Readers (a scenario's, bound one to each node) come after the workload clients.
+  const readerNodes = scenario?.readers === 'per-node' ? NODE_IDS : [];
+  const clientCount = CLIENTS + readerNodes.length;
+  const clients = Array.from({ length: clientCount }, (_, i) => new Client(i, world, history, rng.fork(`client-${i}`), counts, clientCount, i < CLIENTS ? undefined : readerNodes[i - CLIENTS]));
   const guarded = (fn: () => void): void => {
     try {
       fn();
@@ -429,7 +463,7 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
     for (const s of scenario?.script ?? []) {
       world.at(setupEnd + s.atMs, () => {
         faultsInjected++;
-        applyScenarioAction(world, s.action);
+        applyScenarioAction(world, s.action, clients);
       });
     }
   }
@@ -440,7 +474,7 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
     if (!c.busy) {
       const r = c.rng;
       const x = r.float();
-      const f: TopicInput['f'] = x < 0.35 ? 'create' : x < 0.6 ? 'delete' : 'describe';
+      const f: TopicInput['f'] = c.boundTo !== undefined || x >= 0.6 ? 'describe' : x < 0.35 ? 'create' : 'delete';
       c.op({ f, name: r.pick(TOPICS) });
     }
     world.after(5 + c.rng.int(0, 60), () => tick(c));
@@ -455,6 +489,7 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
   let liveness: RunResult['liveness'] = 'skipped';
   if (!fatal) {
     healAll(world, schedule);
+    for (const c of clients) c.cutOff([]); // a scenario's client-side cut too
     const probe = clients[0];
     let committed = false;
     const name = `liveness-${seed}`;
