@@ -444,6 +444,23 @@ test('DISK-5: a durable write makes only its own bytes durable; the file\'s othe
   d.crash();
   assert.deepEqual(read(d, 'f'), [1, 1, 8, 8, 8], 'the durable write survives, the unsynced ones do not');
   // A failed sync drops the unsynced changes but keeps a durable write (DISK-3).
+  const f = new SimDisk(makeSimRng(7));
+  ok(f, { kind: 'write', file: 'h', offset: 0, data: bytes(1, 2) });
+  ok(f, { kind: 'syncDir', dir: '' });
+  ok(f, { kind: 'write', file: 'h', offset: 1, data: bytes(6), sync: true });
+  ok(f, { kind: 'write', file: 'h', offset: 2, data: bytes(3) });
+  f.setFaults({ syncFailRate: 1 });
+  assert.equal(err(f, { kind: 'sync', file: 'h' }), 'EIO');
+  assert.deepEqual(read(f, 'h'), [0, 6], 'the durable write kept (over the dropped write\'s zero-filled growth), the rest dropped');
+  // Rot at rest of a durable write's bytes stays rotten through a crash.
+  f.setFaults({});
+  ok(f, { kind: 'write', file: 'h', offset: 0, data: bytes(9, 9) });
+  ok(f, { kind: 'write', file: 'h', offset: 0, data: bytes(5, 5), sync: true });
+  f.corrupt('h', 0, 1);
+  const rotten = read(f, 'h')[0];
+  assert.notEqual(rotten, 5);
+  assert.equal(f.durableFiles().get('h')![0], rotten);
+  // A failed durable write drops everything unsynced, itself too.
   const e = new SimDisk(makeSimRng(6), { syncFailRate: 1 });
   ok(e, { kind: 'write', file: 'g', offset: 0, data: bytes(1, 2) });
   ok(e, { kind: 'write', file: 'g', offset: 4, data: bytes(3) });

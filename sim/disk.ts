@@ -531,7 +531,11 @@ export class SimDisk {
     for (let p = offset; p < offset + length; p++) {
       const mask = 1 << this.rng.int(0, 7);
       if (p < inode.len) inode.buf[p] ^= mask;
-      for (const u of inode.undo) if (p >= u.offset && p < u.offset + u.old.length) u.old[p - u.offset] ^= mask;
+      for (const u of inode.undo) {
+        if (p >= u.offset && p < u.offset + u.old.length) u.old[p - u.offset] ^= mask;
+        // DISK-5: a durable write's bytes are re-landed by a crash or a failed sync: rot them too.
+        if (u.durable === true && u.data !== null && p >= u.offset && p < u.offset + u.data.length) u.data[p - u.offset] ^= mask;
+      }
     }
   }
 
