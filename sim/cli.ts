@@ -3,7 +3,7 @@
 //
 //   --seed N            one run (default 1)
 //   --seeds A..B        a sweep over seeds A to B inclusive, with progress and a summary
-//   --faults LIST       comma list of partition,crash,pause,disk,clock,net, or swarm (default none)
+//   --faults LIST       comma list of partition,crash,pause,disk,clock,net,reads, or swarm (default none)
 //   --duration MS       simulated duration of the fault phase (default 20000; '20s' works too)
 //   --scenario NAME     a named scenario from scenarios/ (sets faults and duration)
 //   --json              one JSON object per run on stdout

@@ -75,6 +75,18 @@ test('planFaults is a pure function of its inputs (FAULT-4); flags select timeli
   assert.throws(() => planFaults({ seed: 1, flags: ['bogus' as FaultFlag], nodeIds: IDS, durationMs: 1 }));
 });
 
+test('FAULT-5: reads adds no fault event and moves no other draw; swarm draws it in about half its runs', () => {
+  const with_ = planFaults({ seed: 9, flags: [...ALL, 'reads'], nodeIds: IDS, durationMs: 20_000 });
+  const without = planFaults({ seed: 9, flags: ALL, nodeIds: IDS, durationMs: 20_000 });
+  assert.equal(with_.reads, true);
+  assert.equal(without.reads, false);
+  assert.deepEqual(with_.events, without.events);
+  assert.deepEqual(planFaults({ seed: 9, flags: ['reads'], nodeIds: IDS, durationMs: 20_000 }).events, []);
+  let drawn = 0;
+  for (let seed = 0; seed < 200; seed++) if (planFaults({ seed, flags: ['swarm'], nodeIds: IDS, durationMs: 1_000 }).reads) drawn++;
+  assert.ok(drawn > 60 && drawn < 140, `swarm drew reads in ${drawn} of 200`);
+});
+
 test('FAULT-1: silent disk corruption only on plan.corruptNode', () => {
   let silentSeen = 0;
   for (let seed = 0; seed < 200; seed++) {

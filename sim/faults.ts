@@ -15,6 +15,10 @@
 //           crashed ones and zeroes disk fault rates (keeping base latency); clocks stop
 //           stepping (their current drift and offset stay).
 //  FAULT-4  planFaults is a pure function of (seed or rng state, flags, nodeIds, durationMs).
+//  FAULT-5  'reads' (asked, or drawn by swarm from a fork of its own, so no other draw moves) adds
+//           no fault: the run binds a read-only client to each node and, after each partition,
+//           keeps the leader-following clients on the majority's side (sim/run.ts, CLIENT-1), so
+//           a deposed leader's stale reads meet a history the majority wrote meanwhile.
 //
 // Faults: see architecture.md's `--faults` table.
 
@@ -25,9 +29,10 @@ import { makeSimRng, type SimRng } from './rng.ts';
 import type { ScheduledEvent } from './scheduler.ts';
 import type { World } from './world.ts';
 
-export type FaultFlag = 'partition' | 'crash' | 'pause' | 'disk' | 'clock' | 'net' | 'swarm';
-export const FAULT_FLAGS: readonly FaultFlag[] = ['partition', 'crash', 'pause', 'disk', 'clock', 'net', 'swarm'];
-type BaseFlag = Exclude<FaultFlag, 'swarm'>;
+export type FaultFlag = 'partition' | 'crash' | 'pause' | 'disk' | 'clock' | 'net' | 'reads' | 'swarm';
+export const FAULT_FLAGS: readonly FaultFlag[] = ['partition', 'crash', 'pause', 'disk', 'clock', 'net', 'reads', 'swarm'];
+/** Flags with a fault timeline ('reads' shapes the workload instead: FAULT-5). */
+type BaseFlag = Exclude<FaultFlag, 'swarm' | 'reads'>;
 const BASE_FLAGS: readonly BaseFlag[] = ['partition', 'crash', 'pause', 'disk', 'clock', 'net'];
 
 export type PartitionMode = 'symmetric' | 'oneWay' | 'majority' | 'isolate' | 'isolateLeader' | 'bridge';
@@ -55,6 +60,8 @@ export interface FaultPlan {
   readonly flags: ReadonlySet<BaseFlag>;
   /** The only node whose disk may be silently corrupted (FAULT-1). */
   readonly corruptNode: NodeId | undefined;
+  /** FAULT-5: bound readers and majority-side clients (asked, or drawn by swarm). */
+  readonly reads: boolean;
   readonly events: readonly FaultEvent[];
 }
 
@@ -92,6 +99,7 @@ export const planFaults = (opts: PlanOptions): FaultPlan => {
   const flags = new Set<BaseFlag>(BASE_FLAGS.filter((f) => asked.has(f)));
   const rates: Record<BaseFlag, Rates> = { ...DEFAULT_RATES };
   if (asked.has('swarm')) swarm(rng.fork('swarm'), flags, rates);
+  const reads = asked.has('reads') || (asked.has('swarm') && rng.fork('swarm-reads').chance(0.5)); // FAULT-5
   const nodes = [...opts.nodeIds];
   const corruptNode = flags.has('disk') ? rng.fork('corrupt-node').pick(nodes) : undefined;
   const events: FaultEvent[] = [];
@@ -100,7 +108,7 @@ export const planFaults = (opts: PlanOptions): FaultPlan => {
   if (events.length > MAX_EVENTS) throw new Error('planFaults: too many events');
   // Stable sort by time: equal times keep timeline order (a heal before the next start).
   const sorted = events.map((e, i) => ({ e, i })).sort((x, y) => x.e.atMs - y.e.atMs || x.i - y.i).map((x) => x.e);
-  return { seed: rng.seed, flags, corruptNode, events: sorted };
+  return { seed: rng.seed, flags, corruptNode, reads, events: sorted };
 };
 
 /** Swarm testing: a random non-empty subset of the faults, each at a random intensity. */

@@ -117,6 +117,10 @@ test('planted: a leader answering reads without a majority confirming it (RAFT-1
     if (r.violations.some((v) => v.invariant === 'LIN')) failed.push(seed);
   }
   assert.ok(failed.length > 0, 'stale-leader-read did not catch a leader answering reads without a majority');
+  // FAULT-5: random partitions with the 'reads' flag catch it too (seeds 4, 5, 6, 9, 11, 12, 14
+  // and 22 of 1..30 fail).
+  const random = runSimulation({ seed: 4, faults: ['partition', 'reads'], durationMs: 20_000 }, { tweakNode: plant });
+  assert.ok(random.violations.some((v) => v.invariant === 'LIN'), '--faults partition,reads seed 4 did not catch it');
 });
 
 test('planted: a write committing after the LIVE-1 limit (during the settling) fails liveness', () => {

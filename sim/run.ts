@@ -9,7 +9,7 @@ import type { RaftMessage } from '../core/raft/messages.ts';
 import { raftMessageSize } from '../core/raft/messages.ts';
 import { encodeSnapshot } from '../core/metadata/snapshot.ts';
 import { World } from './world.ts';
-import { type FaultFlag, healAll, planFaults, scheduleFaults, type FaultSchedule } from './faults.ts';
+import { type FaultEvent, type FaultFlag, healAll, planFaults, scheduleFaults, type FaultSchedule } from './faults.ts';
 import { History, successorProcess } from './history.ts';
 import { checkOperations } from './checkers/linearizability.ts';
 import { topicMetadataModel, type TopicInput } from './checkers/models/topic-metadata.ts';
@@ -300,6 +300,28 @@ const currentLeader = (world: SimWorld): NodeId | undefined => {
   return best?.id;
 };
 
+/**
+ * FAULT-5 ('reads'): after a partition, the leader-following clients reach only the majority's
+ * side (the largest group of nodes that all reach one another both ways, if it holds a majority);
+ * after a heal, every node again. Readers stay with their node.
+ */
+const followPartition = (world: SimWorld, ev: FaultEvent, clients: readonly Client[]): void => {
+  if (ev.kind === 'healPartition') {
+    for (const c of clients) c.cutOff([]);
+    return;
+  }
+  if (ev.kind !== 'partition') return;
+  const linked = (a: NodeId, b: NodeId): boolean => !world.network.isBlocked(a, b) && !world.network.isBlocked(b, a);
+  let side: NodeId[] = [];
+  for (const n of NODE_IDS) {
+    const group = NODE_IDS.filter((m) => m === n || linked(n, m));
+    if (group.length > side.length && group.every((a) => group.every((b) => a === b || linked(a, b)))) side = group;
+  }
+  if (side.length * 2 <= NODE_IDS.length) return; // no majority side: clients keep every node
+  const cut = NODE_IDS.filter((n) => !side.includes(n));
+  for (const c of clients) if (c.boundTo === undefined) c.cutOff(cut);
+};
+
 const applyScenarioAction = (world: SimWorld, action: ScenarioAction, clients: readonly Client[]): void => {
   const leader = currentLeader(world);
   const follower = NODE_IDS.find((n) => n !== leader) ?? NODE_IDS[0];
@@ -404,11 +426,17 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
     if (m.raft.role === 'leader') epochs.add(m.raft.epoch);
   });
 
+  // A scenario fixes its own faults and duration (the options' are ignored). The plan is a pure
+  // function of the seed (FAULT-4): drawn here, scheduled once the setup is done.
+  const faultFlags = scenario ? scenario.faults : options.faults;
+  const durationMs = scenario ? scenario.durationMs : options.durationMs;
+  const plan = faultFlags.length > 0 ? planFaults({ seed: `${seed}/faults`, flags: faultFlags, nodeIds: NODE_IDS, durationMs }) : undefined;
+
   const history = new History();
   const counts = { ok: 0, fail: 0, info: 0 };
   const rng = world.rngFor('workload');
-  // Readers (a scenario's, bound one to each node) come after the workload clients.
-  const readerNodes = scenario?.readers === 'per-node' ? NODE_IDS : [];
+  // Readers (a scenario's, or FAULT-5's 'reads'), bound one to each node, come after the workload clients.
+  const readerNodes = scenario?.readers === 'per-node' || plan?.reads === true ? NODE_IDS : [];
   const clientCount = CLIENTS + readerNodes.length;
   const clients = Array.from({ length: clientCount }, (_, i) => new Client(i, world, history, rng.fork(`client-${i}`), counts, clientCount, i < CLIENTS ? undefined : readerNodes[i - CLIENTS]));
   const guarded = (fn: () => void): void => {
@@ -452,13 +480,13 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
   // Phase 1: workload under faults.
   let schedule: FaultSchedule | undefined;
   let faultsInjected = 0;
-  // A scenario fixes its own faults and duration (the options' are ignored).
-  const faultFlags = scenario ? scenario.faults : options.faults;
-  const durationMs = scenario ? scenario.durationMs : options.durationMs;
   if (!fatal) {
-    if (faultFlags.length > 0) {
-      const plan = planFaults({ seed: `${seed}/faults`, flags: faultFlags, nodeIds: NODE_IDS, durationMs });
-      schedule = scheduleFaults(world, plan, { leaderOf: () => currentLeader(world), onApplied: () => faultsInjected++ });
+    if (plan !== undefined) {
+      const onApplied = (ev: FaultEvent): void => {
+        faultsInjected++;
+        if (plan.reads) followPartition(world, ev, clients); // FAULT-5
+      };
+      schedule = scheduleFaults(world, plan, { leaderOf: () => currentLeader(world), onApplied });
     }
     for (const s of scenario?.script ?? []) {
       world.at(setupEnd + s.atMs, () => {
