@@ -16,8 +16,9 @@
 //    landed last in ~3% of pairs here, so an intersecting write waits (core/io.ts). Each write
 //    of a run has its own open file description (handleKey): a writeback error is reported once
 //    per description, and must reach the write whose pages it hit. A write that finishes before
-//    an earlier one waits for it to be handed back. The kernel overlaps one write's copy with another's flush: a raw loop of
-//    256 KiB O_DSYNC writes here ran ~1.4x faster with two in flight than with one.
+//    an earlier one waits for it to be handed back. The kernel overlaps one write's copy with
+//    another's flush: a raw loop of 256 KiB O_DSYNC writes here ran ~1.4x faster with two in
+//    flight than with one.
 //  - FDISK-2 (confinement): every path is relative, '/'-separated, free of '..', empty segments
 //    and NUL; anything else fails with EINVAL before touching the file system.
 //  - FDISK-3 (durability): `sync` is fdatasync of the file's handle; `syncDir` opens the

@@ -14,8 +14,9 @@
 //     wave, G records (W = G KiB), into each durable write; with commitDepth 2 the two waves'
 //     commits overlap (recycled segments too since the seventh session, SEG-4). MB/s, records/s,
 //     append-to-durable latency p50/p99, average write size and its p10-p90 spread (a spread
-//     means commits do not carry one wave each), main-thread busy share, and b/a. Two tables: a fresh log (default config, every segment new space) and the steady
-//     state of a log bounded by retention, with segment recycling on (rc) and off (ret).
+//     means commits do not carry one wave each), main-thread busy share, and b/a. Two tables: a
+//     fresh log (default config, every segment new space) and the steady state of a log bounded
+//     by retention, with segment recycling on (rc) and off (ret).
 //  c. reads: sequential log.read of a warm (page-cached) segment through FileDisk, MB/s.
 //  d. recovery: 1 GiB written through the log, no extra checkpoint, FileDisk closed as by a crash
 //     after the last sync; a fresh PartitionLog on the same directory is timed to 'ready'.
@@ -236,10 +237,10 @@ class LogHost {
     }
     // Effects first, in emission order; callbacks (which may append) only after, in one corked
     // turn (LOG-15: their appends go out as one commit, not the first alone).
-    this.log.cork();
-    this.run(this.log.onDisk(input));
-    this.events();
-    this.run(this.log.uncork());
+    this.turn(() => {
+      this.run(this.log.onDisk(input));
+      this.events();
+    });
     if (this.log.q.size === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
@@ -627,6 +628,7 @@ export const measureAppend = async (
   const mainBusy = performance.eventLoopUtilization(elu0).utilization;
   const seconds = (performance.now() - t0) / 1000;
   const c = host.counters;
+  const sizes = sortedCopy(c.writeSizes); // p10 / p90 below, as percentile() picks them
   await loop.stop();
   await host.idle();
   await disk.close();
@@ -637,8 +639,8 @@ export const measureAppend = async (
     p50Ms: percentile(latencies, measured, 50),
     p99Ms: percentile(latencies, measured, 99),
     avgWriteBytes: c.dataWrites === 0 ? 0 : c.dataWriteBytes / c.dataWrites,
-    writeP10: percentile(Float64Array.from(c.writeSizes), c.writeSizes.length, 10),
-    writeP90: percentile(Float64Array.from(c.writeSizes), c.writeSizes.length, 90),
+    writeP10: sizes.length === 0 ? NaN : sizes[Math.floor(0.1 * sizes.length)]!,
+    writeP90: sizes.length === 0 ? NaN : sizes[Math.floor(0.9 * sizes.length)]!,
     syncsPerSec: c.syncs / seconds,
     ops: c.ops,
     mainBusy,

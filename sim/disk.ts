@@ -69,9 +69,8 @@ interface Undo {
   readonly offset: number;
   readonly old: Uint8Array;
   readonly oldLen: number;
-  /** Set for writes: the write's length; -1 for a resize to `offset`. */
-  readonly writeLen: number;
-  /** A write's bytes, as written (a crash may land it, or part of it, after a rollback: DISK-1). */
+  /** A write's bytes, as written (a crash may land it, or part of it, after a rollback: DISK-1);
+   *  null for a resize to `offset`. */
   readonly data: Uint8Array | null;
   /** DISK-5: a durable write's change: a crash lands it whole, a failed sync keeps it. */
   durable?: boolean;
@@ -98,7 +97,7 @@ class Inode {
   write(offset: number, data: Uint8Array): void {
     const oldLen = this.len;
     const old = this.buf.slice(offset, Math.min(offset + data.length, oldLen));
-    this.undo.push({ offset, old, oldLen, writeLen: data.length, data: data.slice() });
+    this.undo.push({ offset, old, oldLen, data: data.slice() });
     if (offset + data.length > this.len) this.setLen(offset + data.length);
     this.buf.set(data, offset);
   }
@@ -106,7 +105,7 @@ class Inode {
   resize(size: number): void {
     const oldLen = this.len;
     const old = size < oldLen ? this.buf.slice(size, oldLen) : new Uint8Array(0);
-    this.undo.push({ offset: size, old, oldLen, writeLen: -1, data: null });
+    this.undo.push({ offset: size, old, oldLen, data: null });
     this.setLen(size);
   }
 

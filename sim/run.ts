@@ -301,16 +301,11 @@ const currentLeader = (world: SimWorld): NodeId | undefined => {
 };
 
 /**
- * FAULT-5 ('reads'): after a partition, the leader-following clients reach only the majority's
- * side (the largest group of nodes that all reach one another both ways, if it holds a majority);
- * after a heal, every node again. Readers stay with their node.
+ * CLIENT-1: the leader-following clients reach only the majority's side of the network as it is
+ * cut now (the largest group of nodes that all reach one another both ways, if it holds a
+ * majority; else every node). Readers stay with their node.
  */
-const followPartition = (world: SimWorld, ev: FaultEvent, clients: readonly Client[]): void => {
-  if (ev.kind === 'healPartition') {
-    for (const c of clients) c.cutOff([]);
-    return;
-  }
-  if (ev.kind !== 'partition') return;
+const clientsToMajoritySide = (world: SimWorld, clients: readonly Client[]): void => {
   const linked = (a: NodeId, b: NodeId): boolean => !world.network.isBlocked(a, b) && !world.network.isBlocked(b, a);
   let side: NodeId[] = [];
   for (const n of NODE_IDS) {
@@ -322,18 +317,28 @@ const followPartition = (world: SimWorld, ev: FaultEvent, clients: readonly Clie
   for (const c of clients) if (c.boundTo === undefined) c.cutOff(cut);
 };
 
+/** CLIENT-1: every client reaches every node again. */
+const clientsToAllNodes = (clients: readonly Client[]): void => {
+  for (const c of clients) c.cutOff([]);
+};
+
+/** FAULT-5 ('reads'): the clients follow each partition to its majority side, and each heal. */
+const followPartition = (world: SimWorld, ev: FaultEvent, clients: readonly Client[]): void => {
+  if (ev.kind === 'healPartition') clientsToAllNodes(clients);
+  else if (ev.kind === 'partition') clientsToMajoritySide(world, clients);
+};
+
 const applyScenarioAction = (world: SimWorld, action: ScenarioAction, clients: readonly Client[]): void => {
   const leader = currentLeader(world);
   const follower = NODE_IDS.find((n) => n !== leader) ?? NODE_IDS[0];
   switch (action.kind) {
     case 'isolate-leader': {
-      const victim = leader ?? NODE_IDS[0];
-      world.network.isolate(victim, NODE_IDS);
-      if (action.clients === 'majority') for (const c of clients) if (c.boundTo === undefined) c.cutOff([victim]);
+      world.network.isolate(leader ?? NODE_IDS[0], NODE_IDS);
+      if (action.clients === 'majority') clientsToMajoritySide(world, clients); // every node but the leader
       return;
     }
     case 'heal-network':
-      for (const c of clients) c.cutOff([]);
+      clientsToAllNodes(clients);
       return world.network.heal();
     case 'crash-all':
       for (const id of NODE_IDS) if (world.isUp(id)) world.crash(id);
@@ -517,7 +522,7 @@ export const runSimulation = (options: RunOptions, hooks: RunHooks = {}): RunRes
   let liveness: RunResult['liveness'] = 'skipped';
   if (!fatal) {
     healAll(world, schedule);
-    for (const c of clients) c.cutOff([]); // a scenario's client-side cut too
+    clientsToAllNodes(clients); // a scenario's or FAULT-5's client-side cut too
     const probe = clients[0];
     let committed = false;
     const name = `liveness-${seed}`;

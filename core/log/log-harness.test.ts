@@ -31,10 +31,6 @@ export const makeBatch = (count: number, ts: number, tag: number, valueBytes = 8
     })),
   });
 
-/**
- * The batches in a read's chunks, in order, as views (no copies). `assertWhole`: assert that each
- * is a whole batch inside its chunk (the model checks that reads return whole batches).
- */
 const keyEncoder = new TextEncoder();
 /** One batch of records [key, value | null (a tombstone), timestamp], offsets 0.. before stamping. */
 export const keyedBatch = (records: readonly (readonly [string, string | null, number])[]): Uint8Array =>
@@ -45,6 +41,10 @@ export const keyedBatch = (records: readonly (readonly [string, string | null, n
     records: records.map(([k, v, ts], i) => ({ offsetDelta: i, timestampDelta: ts - records[0][2], key: keyEncoder.encode(k), value: v === null ? null : keyEncoder.encode(v) })),
   });
 
+/**
+ * The batches in a read's chunks, in order, as views (no copies). `assertWhole`: assert that each
+ * is a whole batch inside its chunk (the model checks that reads return whole batches).
+ */
 export const batchesIn = (chunks: readonly Uint8Array[], assertWhole = false): Uint8Array[] => {
   const out: Uint8Array[] = [];
   for (const c of chunks) {

@@ -189,18 +189,18 @@ test('compacted log: a flipped high bit in a tail batch\'s baseOffset is truncat
 });
 
 /**
- * Makes the next read of `file` (one only) return its data with `bit` of the baseOffset of the
- * batch at file position `batchAt` flipped (upwards from a small offset: a gap, which a compacted
- * log allows, WALK-2).
+ * Makes the next read of `file` that holds the whole field [at, at + len) (one read only) return
+ * it with `mask` flipped in the field's byte `byte` (a bit flipped in flight, WALK-2); the result
+ * says whether that happened.
  */
-const flipNextRead = (d: LogDriver, file: string, batchAt: number, bit: number): (() => boolean) => {
+const flipNextRead = (d: LogDriver, file: string, at: number, len: number, byte: number, mask: number): (() => boolean) => {
   const disk = d.disk;
   const execute = disk.execute.bind(disk);
   let flipped = false;
   disk.execute = (op) => {
     const r = execute(op);
-    if (!flipped && op.kind === 'read' && op.file === file && r.ok && r.result.data !== undefined && op.offset <= batchAt && batchAt + 8 <= op.offset + r.result.data.length) {
-      r.result.data[batchAt - op.offset + 7 - (bit >> 3)] ^= 1 << (bit & 7);
+    if (!flipped && op.kind === 'read' && op.file === file && r.ok && r.result.data !== undefined && op.offset <= at && at + len <= op.offset + r.result.data.length) {
+      r.result.data[at - op.offset + byte] ^= mask;
       flipped = true;
     }
     return r;
@@ -208,12 +208,17 @@ const flipNextRead = (d: LogDriver, file: string, batchAt: number, bit: number):
   return () => flipped;
 };
 
+/** flipNextRead of `bit` of the baseOffset of the batch at `batchAt` (upwards from a small offset:
+ *  a gap, which a compacted log allows). */
+const flipBaseOffsetBit = (d: LogDriver, file: string, batchAt: number, bit: number): (() => boolean) =>
+  flipNextRead(d, file, batchAt, 8, 7 - (bit >> 3), 1 << (bit & 7));
+
 test('WALK-2 compacted log: a base offset flipped in flight during the recovery scan is read again, not kept', () => {
   const { d } = newDriver(5, smallConfig({ cleanupPolicy: 'compact' }));
   for (let i = 0; i < 3; i++) d.appendDrained(makeBatch(1, 100, i));
   const seg = d.log.activeSegment;
   d.crash();
-  const done = flipNextRead(d, seg.logFile, (2 * seg.sizeBytes) / 3, 13); // the last batch: 2 -> 8194
+  const done = flipBaseOffsetBit(d, seg.logFile, (2 * seg.sizeBytes) / 3, 13); // the last batch: 2 -> 8194
   d.drain();
   assert.ok(done(), 'the flip happened');
   assert.equal(d.log.state, 'ready');
@@ -231,19 +236,9 @@ test('WALK-2: a partitionLeaderEpoch flipped in flight during the recovery scan 
   const seg = d.log.activeSegment;
   const last = (2 * seg.sizeBytes) / 3;
   d.crash();
-  const disk = d.disk;
-  const execute = disk.execute.bind(disk);
-  let flipped = false;
-  disk.execute = (op) => {
-    const r = execute(op);
-    if (!flipped && op.kind === 'read' && op.file === seg.logFile && r.ok && r.result.data !== undefined && op.offset <= last && last + 16 <= op.offset + r.result.data.length) {
-      r.result.data[last - op.offset + 14] ^= 1; // partitionLeaderEpoch (bytes 12..15) + 256
-      flipped = true;
-    }
-    return r;
-  };
+  const done = flipNextRead(d, seg.logFile, last + 12, 4, 2, 1); // partitionLeaderEpoch (bytes 12..15) + 256
   d.drain();
-  assert.ok(flipped, 'the flip happened');
+  assert.ok(done(), 'the flip happened');
   assert.equal(d.log.state, 'ready');
   assert.equal(d.log.logEndOffset, 3);
   assert.equal(d.log.epochs.cache.latestEpoch(), 4, 'epoch from the agreeing reads, not 260');
@@ -256,7 +251,7 @@ test('WALK-2 compacted log: a base offset flipped in flight during truncateTo do
   for (let i = 0; i < 30; i++) d.appendDrained(makeBatch(1, 100, i));
   const seg = d.log.activeSegment;
   // Batch 1 read as 17: past the target, inside the segment (the next-offset bound cannot tell).
-  const done = flipNextRead(d, seg.logFile, makeBatch(1, 100, 0).length, 4);
+  const done = flipBaseOffsetBit(d, seg.logFile, makeBatch(1, 100, 0).length, 4);
   d.push(d.log.truncateTo(3));
   d.drain();
   assert.ok(done(), 'the flip happened');

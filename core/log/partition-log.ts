@@ -369,13 +369,13 @@ export class PartitionLog {
     if (single !== null) {
       // One data write that syncs itself (io contract: a durable write covers its own bytes):
       // the whole commit is one op, so the disk may overlap it with the commits before it.
-      lastOp = this.q.emit({ kind: 'write', file: single.seg.logFile, offset: single.position, data: this.commitData(single), sync: true });
+      lastOp = this.q.emit({ kind: 'write', file: single.seg.logFile, offset: single.position, data: writeData(single.views, single.bytes), sync: true });
       single.seg.writtenBytes = Math.max(single.seg.writtenBytes, single.position + single.bytes);
       commit.syncedEnd = this.logEndOffset;
     } else {
       for (const a of actions) {
         if (a.kind === 'data') {
-          lastOp = this.q.emit({ kind: 'write', file: a.seg.logFile, offset: a.position, data: this.commitData(a) });
+          lastOp = this.q.emit({ kind: 'write', file: a.seg.logFile, offset: a.position, data: writeData(a.views, a.bytes) });
           a.seg.writtenBytes = Math.max(a.seg.writtenBytes, a.position + a.bytes);
           this.dirty = a.seg;
         } else {
@@ -410,11 +410,6 @@ export class PartitionLog {
     if (this.queued.length !== 1 || this.dirty !== null) return null;
     const a = this.queued[0];
     return a.kind === 'data' && this.shouldSyncNow(this.logEndOffset) ? a : null;
-  }
-
-  /** A data action's write: its views (LOG-9). */
-  private commitData(a: DataAction): WriteData {
-    return writeData(a.views, a.bytes);
   }
 
   /**
@@ -476,10 +471,7 @@ export class PartitionLog {
     if (commit === undefined) throw new Error('LOG-4: completion of a commit not in flight');
     const end = Math.min(commit.syncedEnd, this.logEndOffset);
     if (this.truncationCkpts > 0) this.heldDurable = Math.max(this.heldDurable, end);
-    else if (end > this.durableOffset) {
-      this.durableOffset = end;
-      this.events.push({ kind: 'durable', offset: end });
-    }
+    else this.advanceDurable(end);
     if (commit.rolled) {
       // Only now (every op before succeeded, in order) may the recovery point pass the rolled
       // segments: they are trimmed, synced and their indexes written (LOG-6).
@@ -491,6 +483,13 @@ export class PartitionLog {
     if (this.terminateAtRest) this.terminate(); // SEG-4: a flush asked for it
     this.runDeferred();
   };
+
+  /** LOG-1: everything below `end` is durable (a 'durable' event if that moves it). */
+  private advanceDurable(end: number): void {
+    if (end <= this.durableOffset) return;
+    this.durableOffset = end;
+    this.events.push({ kind: 'durable', offset: end });
+  }
 
   /** Roll ops: trim the old segment, persist its indexes, create the next one (SEG-1). */
   private emitRoll(old: Segment, next: Segment): DiskOpId {
@@ -973,10 +972,7 @@ export class PartitionLog {
       if (--this.truncationCkpts > 0) return;
       const held = this.heldDurable;
       this.heldDurable = -1;
-      if (this.state === 'ready' && held > this.durableOffset) {
-        this.durableOffset = held;
-        this.events.push({ kind: 'durable', offset: held });
-      }
+      if (this.state === 'ready') this.advanceDurable(held);
     });
     this.events.push({ kind: 'truncated', logEndOffset: newEnd });
   }

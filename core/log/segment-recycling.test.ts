@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { baseOffsetAt } from '../records/batch-header.ts';
 import { writeLength } from '../io.ts';
+import type { LogConfig } from './config.ts';
 import { PartitionLog, TERMINATOR_IDLE_MS } from './partition-log.ts';
 import { batchesIn, makeBatch, newDriver, smallConfig, type LogDriver } from './log-harness.test.ts';
 
@@ -37,15 +38,27 @@ test('retention renames whole segments into at most 2 slots; rolls reuse them', 
   assert.equal(r.error, 'NONE');
 });
 
-/** A log whose active segment was made from a recycled file, with a few commits in it. */
-const intoReusedFile = (name: string): LogDriver => {
-  const { d } = newDriver(name, recyclingConfig);
+interface ReuseOptions {
+  readonly config?: LogConfig;
+  /** Appends into the reused file at the end (default 5). */
+  readonly tail?: number;
+  /** One durable append of the batch tagged `tag` (default `appendN`'s). */
+  readonly append?: (d: LogDriver, tag: number) => void;
+  /** What moves the log start up so segments go to slots (default a retention pass). */
+  readonly retain?: (d: LogDriver) => void;
+}
+
+/** A log whose active segment was made from a recycled file: three rounds of 60 appends and a
+ *  retention pass, appends until a roll reuses a slot, then `tail` commits into the reused file. */
+const intoReusedFile = (name: string, o: ReuseOptions = {}): LogDriver => {
+  const { d } = newDriver(name, o.config ?? recyclingConfig);
+  const append = o.append ?? ((dd: LogDriver, tag: number): void => appendN(dd, 1, tag));
   for (let round = 0; round < 3; round++) {
-    appendN(d, 60, round * 1000);
-    d.retain();
+    for (let i = 0; i < 60; i++) append(d, round * 1000 + i);
+    (o.retain ?? ((dd: LogDriver): void => dd.retain()))(d);
   }
-  for (let i = 0; i < 100 && !d.log.activeSegment.dirtyTail; i++) appendN(d, 1, 5000 + i); // roll into a slot
-  appendN(d, 5, 6000); // a few commits into the reused file
+  for (let i = 0; i < 100 && !d.log.activeSegment.dirtyTail; i++) append(d, 5000 + i); // roll into a slot
+  for (let i = 0; i < (o.tail ?? 5); i++) append(d, 6000 + i);
   assert.ok(d.log.activeSegment.dirtyTail, 'the active segment was made from a recycled file');
   return d;
 };
@@ -160,14 +173,7 @@ test('a crash at every step of a retention pass and of a roll into a slot recove
 });
 
 test('LOG-4 / SEG-4: commits to a recycled segment overlap; flush() writes the terminator, and a commit right behind it waits for it on the disk', () => {
-  const { d } = newDriver('recycle-pipe', smallConfig({ segmentRecycling: true, retentionBytes: 4096, retentionMs: -1, commitDepth: 2 }));
-  for (let round = 0; round < 3; round++) {
-    appendN(d, 60, round * 1000);
-    d.retain();
-  }
-  for (let i = 0; i < 100 && !d.log.activeSegment.dirtyTail; i++) appendN(d, 1, 5000 + i); // roll into a slot
-  assert.ok(d.log.activeSegment.dirtyTail);
-  appendN(d, 2, 6000);
+  const d = intoReusedFile('recycle-pipe', { config: { ...recyclingConfig, commitDepth: 2 }, tail: 2 });
   d.push(d.log.append(makeBatch(2, d.wall, 7001, 100), 1, d.stamp()).effects);
   d.push(d.log.append(makeBatch(2, d.wall, 7002, 100), 1, d.stamp()).effects);
   assert.deepEqual(d.pending.map((p) => p.op.op.kind), ['write', 'write'], 'the second commit overlaps the first');
@@ -307,21 +313,12 @@ test('SEG-4: flush() with a commit in flight terminates once that commit complet
 });
 
 test('SEG-4: under flush.messages > 1, flush() is the sync and the terminator follows it', () => {
-  const { d } = newDriver('recycle-flush-msgs', { ...recyclingConfig, flushMessages: 100, flushMs: -1 });
-  for (let round = 0; round < 3; round++) {
-    for (let i = 0; i < 60; i++) {
-      d.push(d.log.append(makeBatch(2, d.wall, round * 1000 + i, 100), 1, d.stamp()).effects);
-      d.push(d.log.flush());
-      d.drain();
-    }
-    d.retain();
-  }
-  for (let i = 0; i < 100 && !d.log.activeSegment.dirtyTail; i++) {
-    d.push(d.log.append(makeBatch(2, d.wall, 5000 + i, 100), 1, d.stamp()).effects);
-    d.push(d.log.flush());
-    d.drain();
-  }
-  assert.ok(d.log.activeSegment.dirtyTail);
+  const flushed = (dd: LogDriver, tag: number): void => {
+    dd.push(dd.log.append(makeBatch(2, dd.wall, tag, 100), 1, dd.stamp()).effects);
+    dd.push(dd.log.flush());
+    dd.drain();
+  };
+  const d = intoReusedFile('recycle-flush-msgs', { config: { ...recyclingConfig, flushMessages: 100, flushMs: -1 }, tail: 0, append: flushed });
   d.push(d.log.append(makeBatch(2, d.wall, 9000, 100), 1, d.stamp()).effects); // unsynced write
   d.push(d.log.flush());
   assert.equal(restartAfterShutdown(d), 0);
@@ -345,20 +342,13 @@ test('SEG-4: idle time counts from the last commit\'s completion, not its emissi
 
 for (const policy of ['delete', 'compact'] as const) {
   test(`SEG-5 on a recycled segment (${policy}): a pipelined commit that landed past a lost one is not resurrected`, () => {
-    const { d } = newDriver(`seg5r-${policy}`, { ...recyclingConfig, commitDepth: 2, cleanupPolicy: policy });
-    const retain = (): void => {
-      if (policy === 'delete') return d.retain();
-      d.log.setHighWatermark(d.log.logEndOffset);
-      d.push(d.log.deleteRecords(d.log.logEndOffset - 1, d.stamp()).effects);
-      d.drain();
+    const retain = (dd: LogDriver): void => {
+      if (policy === 'delete') return dd.retain();
+      dd.log.setHighWatermark(dd.log.logEndOffset);
+      dd.push(dd.log.deleteRecords(dd.log.logEndOffset - 1, dd.stamp()).effects);
+      dd.drain();
     };
-    for (let round = 0; round < 3; round++) {
-      appendN(d, 60, round * 1000);
-      retain();
-    }
-    for (let i = 0; i < 100 && !d.log.activeSegment.dirtyTail; i++) appendN(d, 1, 5000 + i);
-    appendN(d, 2, 6000);
-    assert.ok(d.log.activeSegment.dirtyTail);
+    const d = intoReusedFile(`seg5r-${policy}`, { config: { ...recyclingConfig, commitDepth: 2, cleanupPolicy: policy }, tail: 2, retain });
     pipelinedCommitLandedPastALostOne(d);
   });
 }

@@ -34,12 +34,12 @@ export const isInt16 = (x: unknown): x is number => isIntIn(x, -32768, 32767);
 export const isUint16 = (x: unknown): x is number => isIntIn(x, 0, 0xffff);
 export const isInt32 = (x: unknown): x is number => isIntIn(x, -0x80000000, 0x7fffffff);
 const isUint32 = (x: unknown): x is number => isIntIn(x, 0, 0xffffffff);
-/** A string the Writer accepts: at most MAX_STRING_BYTES in UTF-8 (<= 3 bytes per UTF-16 unit). */
 /** A lone UTF-16 surrogate: UTF-8 cannot hold it (TextEncoder writes U+FFFD instead). */
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
-/** REC-3: a string that encodes as itself (well-formed UTF-16; found in review: a lone surrogate
- *  was silently stored as U+FFFD) and fits the length limit. */
+/** REC-3: a string the Writer accepts: it encodes as itself (well-formed UTF-16; found in review:
+ *  a lone surrogate was silently stored as U+FFFD) and is at most MAX_STRING_BYTES in UTF-8 (<= 3
+ *  bytes per UTF-16 unit). */
 export const isEncodableString = (x: unknown): x is string =>
   typeof x === 'string' && !LONE_SURROGATE.test(x) && (x.length * 3 <= MAX_STRING_BYTES || utf8Encoder.encode(x).length <= MAX_STRING_BYTES);
 

@@ -25,9 +25,9 @@
 //          A lost or corrupt quorum state is recorded as votedFor = VOTE_FLOOR_PENDING (RAFT-13).
 // Residual risk: rot with no later append's frame behind it (damage in the last append, or to
 // every frame from the first damaged one on) looks exactly like a crash: it is truncated as a
-// tail without marking damage. If those
-// entries were acknowledged, the quorum tolerates a minority of such replicas; more (rot on the
-// same tail entries of a majority before they are re-replicated) is not detected here.
+// tail without marking damage. If those entries were acknowledged, the quorum tolerates a
+// minority of such replicas; more (rot on the same tail entries of a majority before they are
+// re-replicated) is not detected here.
 // Faults survived: crash with unsynced writes lost or torn, resurrected files after an unsynced
 // remove/rename (recovery drops segments that do not continue the log), bit-rot (checksums),
 // EIO on read during recovery (treated as rot). EIO/ENOSPC on a write, sync or rename is

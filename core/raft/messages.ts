@@ -93,9 +93,10 @@ export interface FetchRequest {
   readonly sessionEpoch: number;
   /**
    * The request header's CorrelationId (Kafka RequestHeader; its bytes are in HEADER_BYTES).
-   * A follower numbers its Fetch and FetchSnapshot requests to the leader 1, 2, ... per
-   * incarnation (0: a probe whose answer only reports the epoch); the response echoes it, and the
-   * follower acts only on the answer to its one request in flight (RAFT-15, replica.ts).
+   * A follower numbers its Fetch and FetchSnapshot requests to the leader in one sequence, from a
+   * random start per incarnation (0: a probe whose answer only reports the epoch); the response
+   * echoes it, and the follower acts only on the answer to its one request in flight (RAFT-15,
+   * replica.ts).
    */
   readonly correlationId: number;
 }

@@ -41,8 +41,7 @@
 //  RAFT-15 a follower acts only on the answer to its one Fetch or FetchSnapshot in flight to the
 //         leader (as Kafka's RequestManager does): each request gets a fresh correlationId (the
 //         next in a sequence starting at a random point per incarnation, from Start's seed; a
-//         retry gets a new one, `awaitResponse`), the leader echoes it,
-//         and any other answer - a duplicate, the original's late answer after a retry, one to
+//         retry gets a new one, `awaitResponse`), the leader echoes it, and any other answer - a duplicate, the original's late answer after a retry, one to
 //         a Fetch sent before a truncation - is ignored (it only counts as news of the leader:
 //         contact time and the RAFT-11 echo). So a divergingEpoch or snapshotId is applied to
 //         the log it was computed for, never to one that has since acknowledged newer entries the
@@ -62,8 +61,8 @@
 // acted on by a 1-in-2^31 coincidence. TCP never delivers one (a connection per incarnation), but
 // the simulator can (a Fetch parked at the leader is answered on a new connection) and so can the
 // raft harness (late duplicates of a dead incarnation's requests); until review in the seventh
-// session ids restarted at 1 and the harness lost a committed entry that way. Vote, BeginQuorumEpoch and EndQuorumEpoch
-// messages are not matched to requests: they carry epoch facts that stay true (a vote granted in
+// session ids restarted at 1 and the harness lost a committed entry that way. Vote,
+// BeginQuorumEpoch and EndQuorumEpoch messages are not matched to requests: they carry epoch facts that stay true (a vote granted in
 // an epoch stays granted; one leader per epoch), so a duplicate is safe; a late pre-vote grant
 // from an earlier round in the same epoch can still count toward a pre-vote majority (that only
 // weakens RAFT-10, a liveness aid). Nor are Fetches at the leader: a follower's fetchOffset was

@@ -102,11 +102,13 @@ const pushStream = (name: string, Decoder: new (ondata: (chunk: Uint8Array, fina
         if (final) ended = true;
       });
       // In slices, not whole: the sink throws (ends the decode) at the first slice past the bound.
-      for (let at = 0; at < data.length || at === 0; at += PUSH_SLICE_BYTES) {
+      // At least one push, the last one final (empty input too).
+      let at = 0;
+      do {
         const end = Math.min(data.length, at + PUSH_SLICE_BYTES);
         d.push(data.subarray(at, end), end === data.length);
-        if (end === data.length) break;
-      }
+        at = end;
+      } while (at < data.length);
       if (!ended) throw new Error('truncated stream');
     });
 
